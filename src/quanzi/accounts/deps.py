@@ -1,0 +1,111 @@
+"""Who is calling: bearer token (API) or session cookie (pages, CSRF-protected), roles and ownership.
+
+Every route that touches someone's object says so in one line:
+
+    shop = await owned(s, Shop, shop_id, me)             # 404 unless me owns it
+    me: Annotated[Principal, Depends(require_role("operator"))]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.accounts import service
+from quanzi.accounts.service import Principal
+from quanzi.accounts.sms import SmsProvider
+from quanzi.kit.deps import get_db
+from quanzi.kit.errors import CsrfFailed, Forbidden, NotFound, Unauthenticated
+from quanzi.kit.security import sign, token_hash, verify_signature
+
+COOKIE = "quanzi_session"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+M = TypeVar("M")
+
+
+def csrf_token_for(request: Request, cookie_token: str) -> str:
+    return sign(request.app.state.settings.secret_key, token_hash(cookie_token), purpose="csrf")
+
+
+async def _check_csrf(request: Request, cookie_token: str) -> None:
+    sent = request.headers.get("x-csrf-token")
+    if not sent and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not sent or not verify_signature(
+        request.app.state.settings.secret_key, token_hash(cookie_token), sent, purpose="csrf"
+    ):
+        raise CsrfFailed()
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    principal: Principal | None = None
+    auth = request.headers.get("authorization", "")
+    db = get_db(request)
+    if auth.lower().startswith("bearer "):
+        async with db.read() as s:
+            principal = await service.principal_for(s, auth[7:].strip(), "bearer")
+        if principal is None:
+            raise Unauthenticated()
+    elif cookie := request.cookies.get(COOKIE):
+        async with db.read() as s:
+            principal = await service.principal_for(s, cookie, "cookie")
+        if principal is not None:
+            request.state.csrf_token = csrf_token_for(request, cookie)
+            if request.method in UNSAFE:
+                await _check_csrf(request, cookie)
+    request.state.principal = principal
+    return principal
+
+
+async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    if principal is None:
+        raise Unauthenticated()
+    return principal
+
+
+def require_role(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """Dependency: the caller must hold at least one of `roles`."""
+
+    async def dep(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.roles.intersection(roles):
+            raise Forbidden(roles=list(roles))
+        return principal
+
+    return dep
+
+
+async def owned(
+    session: AsyncSession, model: type[M], obj_id: int, principal: Principal, owner_attr: str = "owner_id",
+    *, operator_may: bool = False,
+) -> M:
+    """Load `model` by id if `principal` owns it; otherwise 404 (never reveal others' objects)."""
+    obj = await session.get(model, obj_id)
+    if obj is None:
+        raise NotFound()
+    if getattr(obj, owner_attr) != principal.user_id and not (operator_may and principal.has("operator")):
+        raise NotFound()
+    return obj
+
+
+OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+Operator = Annotated[Principal, Depends(require_role("operator"))]
+Supplier = Annotated[Principal, Depends(require_role("supplier", "operator"))]
+Shopkeeper = Annotated[Principal, Depends(require_role("shopkeeper"))]
+
+
+def get_sms(request: Request) -> SmsProvider:
+    return request.app.state.sms
+
+
+Sms = Annotated[SmsProvider, Depends(get_sms)]

@@ -1,0 +1,48 @@
+"""Login flows shared by the JSON API and the login page: rate limits, one transaction, SMS after commit."""
+
+from __future__ import annotations
+
+from quanzi.accounts import service
+from quanzi.accounts.errors import BadCode
+from quanzi.accounts.models import User
+from quanzi.accounts.sms import SmsProvider
+from quanzi.config import Settings
+from quanzi.kit.db import Database, after_commit
+from quanzi.kit.ratelimit import RateLimiter
+
+
+async def send_code(db: Database, settings: Settings, limiter: RateLimiter, sms: SmsProvider, phone_raw: str,
+                    ip: str) -> int:
+    """Shared by the API and the login page: rate-limit, issue, and text the code after commit."""
+    phone = service.normalize_phone(phone_raw)
+    await limiter.hit(settings.otp_limit_per_ip, "otp-ip", ip)
+    await limiter.hit(settings.otp_limit_per_phone, "otp-phone", phone)
+    ttl = settings.login_code_ttl_seconds
+    async with db.write() as s:
+        code = await service.issue_login_code(s, phone, ttl)
+        after_commit(s, lambda: sms.send_login_code(phone, code, ttl // 60))
+    return ttl
+
+
+async def login_code(db: Database, settings: Settings, limiter: RateLimiter, phone_raw: str, code: str, kind: str,
+                     ip: str) -> tuple[User, str, frozenset[str]]:
+    """Rate-limit, consume the code (a wrong try is committed before refusing), start a session."""
+    phone = service.normalize_phone(phone_raw)
+    await limiter.hit(settings.login_limit_per_ip, "login-ip", ip)
+    async with db.write() as s:
+        result = await service.login_with_code(s, phone, code, kind=kind, days=settings.session_days, ip=ip)
+        roles = await service.roles_of(s, result[0].id) if result else frozenset()
+    if result is None:
+        raise BadCode()
+    return result[0], result[1], roles
+
+
+async def login_password(db: Database, settings: Settings, limiter: RateLimiter, phone_raw: str, password: str,
+                         kind: str, ip: str) -> tuple[User, str, frozenset[str]]:
+    phone = service.normalize_phone(phone_raw)
+    await limiter.hit(settings.login_limit_per_ip, "login-ip", ip)
+    async with db.write() as s:
+        user = await service.authenticate_password(s, phone, password)
+        token = await service.start_session(s, user, kind, settings.session_days, ip)
+        roles = await service.roles_of(s, user.id)
+    return user, token, roles

@@ -1,0 +1,95 @@
+"""Login and logout pages (cookie sessions). Rules live in accounts.service and accounts.login."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from quanzi.accounts import service
+from quanzi.accounts.deps import COOKIE, CurrentUser, OptionalUser, Sms
+from quanzi.accounts.login import login_code, login_password, send_code
+from quanzi.accounts.sms import LogSmsProvider
+from quanzi.kit import i18n
+from quanzi.kit.deps import DB, AppSettings, ClientIP, Limiter
+from quanzi.kit.errors import DomainError
+from quanzi.kit.web import render
+
+router = APIRouter(include_in_schema=False)
+
+DEMO_LOGINS = [
+    ("运营 operator", "13800000001"),
+    ("供应商 supplier", "13800000011"),
+    ("店主 shopkeeper", "13800000021"),
+    ("粉丝 fan", "13800000101"),
+]
+
+
+def _safe_next(next_url: str | None) -> str:
+    return next_url if next_url and next_url.startswith("/") and not next_url.startswith("//") else "/"
+
+
+def _login_page(request: Request, settings, status: int = 200, **ctx) -> Response:  # noqa: ANN001, ANN003
+    ctx.setdefault("demo_logins", DEMO_LOGINS if settings.demo_hints else None)
+    return render(request, "accounts/login.html", ctx, status_code=status)
+
+
+def _with_session(next_url: str, token: str, settings) -> Response:  # noqa: ANN001
+    resp = RedirectResponse(_safe_next(next_url), status_code=303)
+    resp.set_cookie(COOKIE, token, max_age=settings.session_days * 86400, httponly=True, samesite="lax",
+                    secure=settings.cookie_secure, path="/")
+    return resp
+
+
+@router.get("/login")
+async def login_page(request: Request, me: OptionalUser, settings: AppSettings, next: str = "/") -> Response:  # noqa: A002
+    if me is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _login_page(request, settings, next=next)
+
+
+@router.post("/login/code")
+async def login_send_code(request: Request, db: DB, settings: AppSettings, limiter: Limiter, ip: ClientIP, sms: Sms,
+                          phone: Annotated[str, Form(max_length=32)], next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
+    try:
+        await send_code(db, settings, limiter, sms, phone, ip)
+    except DomainError as exc:
+        return _login_page(request, settings, exc.status, error=exc.text(i18n.short()), phone=phone, next=next)
+    normalized = service.normalize_phone(phone)
+    dev_code = sms.last_code(normalized) if isinstance(sms, LogSmsProvider) and settings.demo_hints else None
+    return _login_page(request, settings, code_sent=True, phone=phone, dev_code=dev_code, next=next)
+
+
+@router.post("/login")
+async def login_submit(request: Request, db: DB, settings: AppSettings, limiter: Limiter, ip: ClientIP,
+                       phone: Annotated[str, Form(max_length=32)], code: Annotated[str, Form(max_length=6)] = "",
+                       next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
+    try:
+        _user, token, _roles = await login_code(db, settings, limiter, phone, code, "cookie", ip)
+    except DomainError as exc:
+        return _login_page(request, settings, exc.status, error=exc.text(i18n.short()), phone=phone, code_sent=True,
+                           next=next)
+    return _with_session(next, token, settings)
+
+
+@router.post("/login/password")
+async def login_password_submit(request: Request, db: DB, settings: AppSettings, limiter: Limiter, ip: ClientIP,
+                                phone: Annotated[str, Form(max_length=32)],
+                                password: Annotated[str, Form(max_length=128)],
+                                next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
+    try:
+        _user, token, _roles = await login_password(db, settings, limiter, phone, password, "cookie", ip)
+    except DomainError as exc:
+        return _login_page(request, settings, exc.status, error=exc.text(i18n.short()), phone=phone,
+                           password_open=True, next=next)
+    return _with_session(next, token, settings)
+
+
+@router.post("/logout")
+async def logout(me: CurrentUser, db: DB) -> Response:
+    async with db.write() as s:
+        await service.end_session(s, me.session_id)
+    resp = RedirectResponse("/", status_code=303)
+    resp.delete_cookie(COOKIE, path="/")
+    return resp

@@ -1,0 +1,211 @@
+"""Account rules: phone numbers, one-time codes, passwords, sessions and roles. Services never commit."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+import phonenumbers
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.accounts.errors import (
+    AccountDisabled,
+    BadCredentials,
+    InvalidPhone,
+    UnknownRole,
+    WeakPassword,
+)
+from quanzi.accounts.models import AuthSession, LoginCode, Role, User, UserRole
+from quanzi.kit import outbox
+from quanzi.kit.clock import clock
+from quanzi.kit.db import guarded_update, insert_ignore
+from quanzi.kit.security import hash_password, new_token, numeric_code, token_hash, verify_password
+
+MAX_CODE_ATTEMPTS = 5
+
+
+def normalize_phone(raw: str, region: str = "CN") -> str:
+    """Parse a phone number (national Chinese numbers by default) into E.164, or refuse it."""
+    raw = (raw or "").strip()
+    if not raw or len(raw) > 32:
+        raise InvalidPhone()
+    try:
+        num = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone() from exc
+    if not phonenumbers.is_valid_number(num):
+        raise InvalidPhone()
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(e164: str) -> str:
+    """+8613812345678 -> 138****5678 (PIPL: shopkeepers see masked numbers without consent)."""
+    national = e164[3:] if e164.startswith("+86") else e164
+    if len(national) < 7:
+        return "****"
+    return f"{national[:3]}****{national[-4:]}"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making the request."""
+
+    user_id: int
+    phone: str
+    nickname: str
+    roles: frozenset[str]
+    session_id: int
+    via: str  # cookie | bearer
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+
+# --- one-time codes -----------------------------------------------------------------------------
+
+async def issue_login_code(session: AsyncSession, phone: str, ttl_seconds: int) -> str:
+    """Create a new code for `phone` (older unused codes stop working). Returns the plain code."""
+    now = clock.now()
+    await session.execute(
+        update(LoginCode).where(LoginCode.phone == phone, LoginCode.used_at.is_(None)).values(used_at=now)
+    )
+    code = numeric_code(6)
+    session.add(LoginCode(phone=phone, code_hash=token_hash(phone + ":" + code), created_at=now,
+                          expires_at=now + timedelta(seconds=ttl_seconds), failed_attempts=0))
+    return code
+
+
+async def consume_login_code(session: AsyncSession, phone: str, code: str) -> bool:
+    """Accept the code once. A wrong code counts against it (after 5 it is burnt) and returns False;
+    the caller commits that count and then refuses the login."""
+    now = clock.now()
+    row = (await session.execute(
+        select(LoginCode)
+        .where(LoginCode.phone == phone, LoginCode.used_at.is_(None), LoginCode.expires_at > now)
+        .order_by(LoginCode.id.desc())
+        .limit(1)
+    )).scalar_one_or_none()
+    if row is None:
+        return False
+    if not hmac.compare_digest(row.code_hash, token_hash(phone + ":" + (code or "").strip())):
+        burnt = row.failed_attempts + 1 >= MAX_CODE_ATTEMPTS
+        await session.execute(
+            update(LoginCode).where(LoginCode.id == row.id).values(
+                failed_attempts=LoginCode.failed_attempts + 1, used_at=now if burnt else None
+            )
+        )
+        return False
+    used = await guarded_update(
+        session, update(LoginCode).where(LoginCode.id == row.id, LoginCode.used_at.is_(None)).values(used_at=now)
+    )
+    return used == 1  # False if a concurrent request used it first
+
+
+async def login_with_code(session: AsyncSession, phone: str, code: str, *, kind: str, days: int,
+                          ip: str | None) -> tuple[User, str] | None:
+    """Consume the code, create the account on first login, start a session. None if the code is bad."""
+    if not await consume_login_code(session, phone, code):
+        return None
+    user, _ = await get_or_create_user(session, phone)
+    return user, await start_session(session, user, kind, days, ip)
+
+
+# --- users and roles ----------------------------------------------------------------------------
+
+async def get_or_create_user(session: AsyncSession, phone: str, nickname: str | None = None) -> tuple[User, bool]:
+    user = (await session.execute(select(User).where(User.phone == phone))).scalar_one_or_none()
+    if user is not None:
+        return user, False
+    now = clock.now()
+    inserted = await insert_ignore(
+        session, User,
+        {"phone": phone, "nickname": nickname or f"用户{phone[-4:]}", "is_active": True, "created_at": now},
+        ["phone"],
+    )
+    user = (await session.execute(select(User).where(User.phone == phone))).scalar_one()
+    if inserted:
+        await add_role(session, user.id, Role.FAN)
+        # "New user" is proven by this event (DOMAIN_RULES §1), not by a registration-age heuristic.
+        await outbox.emit(session, "accounts.user_registered", {"user_id": user.id})
+    return user, inserted
+
+
+async def add_role(session: AsyncSession, user_id: int, role: str) -> bool:
+    if role not in {r.value for r in Role}:
+        raise UnknownRole(role=role)
+    return await insert_ignore(
+        session, UserRole, {"user_id": user_id, "role": role, "created_at": clock.now()}, ["user_id", "role"]
+    )
+
+
+async def remove_role(session: AsyncSession, user_id: int, role: str) -> None:
+    await session.execute(delete(UserRole).where(UserRole.user_id == user_id, UserRole.role == role))
+
+
+async def roles_of(session: AsyncSession, user_id: int) -> frozenset[str]:
+    rows = await session.execute(select(UserRole.role).where(UserRole.user_id == user_id))
+    return frozenset(rows.scalars())
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < 8 or len(password) > 128:
+        raise WeakPassword()
+
+
+async def set_password(session: AsyncSession, user_id: int, password: str) -> None:
+    check_password_strength(password)
+    await session.execute(update(User).where(User.id == user_id).values(password_hash=hash_password(password)))
+
+
+async def authenticate_password(session: AsyncSession, phone: str, password: str) -> User:
+    user = (await session.execute(select(User).where(User.phone == phone))).scalar_one_or_none()
+    if not verify_password(password, user.password_hash if user else None) or user is None:
+        raise BadCredentials()
+    if not user.is_active:
+        raise AccountDisabled()
+    return user
+
+
+# --- sessions -----------------------------------------------------------------------------------
+
+async def start_session(session: AsyncSession, user: User, kind: str, days: int, ip: str | None = None) -> str:
+    if not user.is_active:
+        raise AccountDisabled()
+    token = new_token()
+    now = clock.now()
+    session.add(AuthSession(token_hash=token_hash(token), user_id=user.id, kind=kind, created_at=now,
+                            expires_at=now + timedelta(days=days), ip=ip))
+    return token
+
+
+async def principal_for(session: AsyncSession, token: str, kind: str) -> Principal | None:
+    now = clock.now()
+    row = (await session.execute(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.token_hash == token_hash(token), AuthSession.kind == kind,
+               AuthSession.revoked_at.is_(None), AuthSession.expires_at > now, User.is_active.is_(True))
+    )).first()
+    if row is None:
+        return None
+    auth, user = row
+    return Principal(user_id=user.id, phone=user.phone, nickname=user.nickname,
+                     roles=await roles_of(session, user.id), session_id=auth.id, via=kind)
+
+
+async def end_session(session: AsyncSession, session_id: int) -> None:
+    await session.execute(
+        update(AuthSession).where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+
+
+async def create_operator(session: AsyncSession, phone_raw: str, password: str, nickname: str = "运营") -> User:
+    phone = normalize_phone(phone_raw)
+    check_password_strength(password)
+    user, _ = await get_or_create_user(session, phone, nickname)
+    await set_password(session, user.id, password)
+    await add_role(session, user.id, Role.OPERATOR)
+    return user

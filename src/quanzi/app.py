@@ -1,0 +1,75 @@
+"""App factory: settings, database, middleware, routers, error handlers, the embedded worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from quanzi import domains
+from quanzi.accounts.sms import make_provider
+from quanzi.backoffice.admin import mount_admin
+from quanzi.config import ROOT, Settings, get_settings
+from quanzi.kit.clock import clock
+from quanzi.kit.db import Database
+from quanzi.kit.logging import configure as configure_logging
+from quanzi.kit.ratelimit import RateLimiter
+from quanzi.kit.web import RequestContextMiddleware, install_error_handlers
+from quanzi.kit.worker import run_worker
+
+STATIC = Path(__file__).resolve().parent / "static"
+VENDOR = {
+    "htmx": ROOT / "node_modules" / "htmx.org" / "dist",
+    "alpine": ROOT / "node_modules" / "@alpinejs" / "csp" / "dist",
+    "echarts": ROOT / "node_modules" / "echarts" / "dist",
+}
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None, *, start_worker: bool | None = None,
+               ) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    domains.load_all()
+    db = db or Database(settings.database_url)
+    if settings.clock_start is not None:
+        clock.set(settings.clock_start)
+    run_embedded = settings.embedded_worker if start_worker is None else start_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if run_embedded:
+            task = asyncio.create_task(run_worker(db, stop, poll_seconds=settings.worker_poll_seconds,
+                                                  max_attempts=settings.outbox_max_attempts))
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(task, timeout=10)
+            await db.dispose()
+
+    app = FastAPI(title="Quanzi API", version="0.1.0", lifespan=lifespan,
+                  description="Quanzi (圈子) social-commerce platform. Money is integer fen.")
+    app.state.settings = settings
+    app.state.db = db
+    app.state.limiter = RateLimiter(settings.redis_url)
+    app.state.sms = make_provider(settings.sms_provider)
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    for router in domains.routers():
+        app.include_router(router)
+    app.mount("/static/vendor/htmx", StaticFiles(directory=VENDOR["htmx"], check_dir=False), name="vendor-htmx")
+    app.mount("/static/vendor/alpine", StaticFiles(directory=VENDOR["alpine"], check_dir=False), name="vendor-alpine")
+    app.mount("/static/vendor/echarts", StaticFiles(directory=VENDOR["echarts"], check_dir=False),
+              name="vendor-echarts")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    mount_admin(app, db, settings.secret_key)
+    return app

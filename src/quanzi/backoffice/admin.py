@@ -1,0 +1,106 @@
+"""The operator back office (sqladmin) behind operator login, every change audited in its transaction.
+
+Generic CRUD is for the platform's own tables only; shopkeeper pages are purpose-built because generic
+CRUD cannot enforce per-shop ownership (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from sqladmin import Admin, ModelView
+from sqladmin.authentication import AuthenticationBackend
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from quanzi.accounts import service as accounts
+from quanzi.accounts.deps import COOKIE
+from quanzi.accounts.models import AuthSession, User, UserRole
+from quanzi.backoffice.audit import AuditedSession, current_actor
+from quanzi.backoffice.models import AuditLog
+from quanzi.kit.db import Database
+from quanzi.kit.outbox import OutboxMessage
+
+# Domains append their ModelViews here when they land.
+VIEWS: list[type[ModelView]] = []
+
+
+class OperatorAuth(AuthenticationBackend):
+    """Reuses Quanzi's own cookie session: only operators get in."""
+
+    def __init__(self, secret_key: str, db: Database) -> None:
+        super().__init__(secret_key)
+        self.db = db
+
+    async def login(self, request: Request) -> bool:
+        return False  # logging in happens on /login
+
+    async def logout(self, request: Request) -> bool:
+        return True
+
+    async def authenticate(self, request: Request) -> Response | bool:
+        token = request.cookies.get(COOKIE)
+        principal = None
+        if token:
+            async with self.db.read() as s:
+                principal = await accounts.principal_for(s, token, "cookie")
+        if principal is None or not principal.has("operator"):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        current_actor.set(principal.user_id)
+        return True
+
+
+class UserAdmin(ModelView, model=User):
+    name, name_plural, icon = "User", "Users", "fa-solid fa-user"
+    column_list = [User.id, User.phone, User.nickname, User.is_active, User.created_at]
+    column_searchable_list = [User.phone, User.nickname]
+    form_columns = [User.nickname, User.is_active]
+    can_create = False
+    can_delete = False
+
+
+class UserRoleAdmin(ModelView, model=UserRole):
+    name, name_plural, icon = "Role grant", "Role grants", "fa-solid fa-id-badge"
+    column_list = [UserRole.id, UserRole.user_id, UserRole.role, UserRole.created_at]
+    column_searchable_list = [UserRole.role]
+    can_edit = False
+
+
+class SessionAdmin(ModelView, model=AuthSession):
+    name, name_plural, icon = "Login session", "Login sessions", "fa-solid fa-key"
+    column_list = [AuthSession.id, AuthSession.user_id, AuthSession.kind, AuthSession.created_at,
+                   AuthSession.expires_at, AuthSession.revoked_at, AuthSession.ip]
+    form_columns = [AuthSession.revoked_at]
+    can_create = False
+    can_delete = False
+
+
+class OutboxAdmin(ModelView, model=OutboxMessage):
+    name, name_plural, icon = "Outbox message", "Outbox", "fa-solid fa-envelope"
+    column_list = [OutboxMessage.id, OutboxMessage.topic, OutboxMessage.handler, OutboxMessage.status,
+                   OutboxMessage.attempts, OutboxMessage.next_attempt_at, OutboxMessage.last_error]
+    column_searchable_list = [OutboxMessage.topic, OutboxMessage.status]
+    form_columns = [OutboxMessage.status, OutboxMessage.next_attempt_at]  # re-queue a dead letter
+    can_create = False
+    can_delete = False
+
+
+class AuditAdmin(ModelView, model=AuditLog):
+    name, name_plural, icon = "Audit entry", "Audit log", "fa-solid fa-clipboard-list"
+    column_list = [AuditLog.id, AuditLog.at, AuditLog.actor_id, AuditLog.action, AuditLog.entity,
+                   AuditLog.entity_id, AuditLog.changes]
+    column_default_sort = [(AuditLog.id, True)]
+    can_create = can_edit = can_delete = False
+
+
+def mount_admin(app: FastAPI, db: Database, secret_key: str) -> Admin:
+    session_maker: Any = async_sessionmaker(
+        db.engine.execution_options(quanzi_write=True), expire_on_commit=False, sync_session_class=AuditedSession
+    )
+    admin = Admin(app, session_maker=session_maker, base_url="/admin", title="圈子 · 运营后台",
+                  authentication_backend=OperatorAuth(secret_key, db))
+    for view in [UserAdmin, UserRoleAdmin, SessionAdmin, OutboxAdmin, AuditAdmin, *VIEWS]:
+        admin.add_view(view)
+    return admin

@@ -1,0 +1,166 @@
+"""`quanzi` command: serve | worker | migrate | demo | operator create | outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from quanzi.config import ROOT, get_settings
+
+app = typer.Typer(help="Quanzi (圈子) social-commerce platform", no_args_is_help=True, add_completion=False)
+operator_app = typer.Typer(help="Operator accounts", no_args_is_help=True)
+outbox_app = typer.Typer(help="Outbox (background events)", no_args_is_help=True)
+app.add_typer(operator_app, name="operator")
+app.add_typer(outbox_app, name="outbox")
+
+
+def alembic_config(database_url: str | None = None):  # noqa: ANN201
+    from alembic.config import Config
+
+    from quanzi.kit.db import sync_url
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", sync_url(database_url or get_settings().database_url).replace("%", "%%"))
+    return cfg
+
+
+def migrate_to_head(database_url: str | None = None) -> None:
+    from alembic import command
+
+    url = database_url or get_settings().database_url
+    if url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(url), "head")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema to the newest migration."""
+    migrate_to_head()
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[int | None, typer.Option(help="server processes")] = None,
+) -> None:
+    """Serve the web app (granian). In embedded mode the background worker runs in-process."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    s = get_settings()
+    h, p, w = host or s.host, port or s.port, workers or s.workers
+    typer.echo(f"Quanzi is serving on http://{h}:{p}  (database: {s.database_url.split('://')[0]})")
+    Granian("quanzi.asgi:app", address=h, port=p, workers=w, interface=Interfaces.ASGI,
+            log_access=False).serve()
+
+
+@app.command()
+def worker(
+    no_sweeps: Annotated[bool, typer.Option("--no-sweeps", help="deliver outbox messages only")] = False,
+) -> None:
+    """Run the outbox delivery and sweeps loop alone (several may run against PostgreSQL)."""
+    from quanzi import domains
+    from quanzi.kit.db import Database
+    from quanzi.kit.logging import configure
+    from quanzi.kit.worker import run_worker
+
+    s = get_settings()
+    configure(s.log_level, s.log_json)
+    domains.load_all()
+
+    async def main() -> None:
+        db = Database(s.database_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await run_worker(db, stop, poll_seconds=s.worker_poll_seconds, max_attempts=s.outbox_max_attempts,
+                             run_sweeps=not no_sweeps)
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
+@app.command()
+def demo() -> None:
+    """Seed demo data (idempotent: running it twice changes nothing)."""
+    from quanzi.demo import seed
+
+    summary = asyncio.run(seed(get_settings().database_url))
+    for k, v in summary.items():
+        typer.echo(f"{k}: {v}")
+
+
+@operator_app.command("create")
+def operator_create(
+    phone: Annotated[str, typer.Argument(help="mobile number, e.g. 13800000001")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    nickname: str = "运营",
+) -> None:
+    """Create (or promote) an operator account with a password."""
+    from quanzi import domains
+    from quanzi.accounts.service import create_operator
+    from quanzi.kit.db import Database
+
+    domains.load_all()
+
+    async def main() -> int:
+        db = Database(get_settings().database_url)
+        try:
+            async with db.write() as s:
+                user = await create_operator(s, phone, password, nickname)
+                return user.id
+        finally:
+            await db.dispose()
+
+    from quanzi.kit.errors import DomainError
+
+    try:
+        uid = asyncio.run(main())
+    except DomainError as exc:
+        typer.echo(f"error: {exc.text('en')} ({exc.code})", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"operator #{uid} ready")
+
+
+@outbox_app.command("status")
+def outbox_status() -> None:
+    """Count outbox messages by status."""
+    from sqlalchemy import func, select
+
+    from quanzi.kit.db import Database
+    from quanzi.kit.outbox import OutboxMessage
+
+    async def main() -> list[tuple[str, int]]:
+        db = Database(get_settings().database_url)
+        try:
+            async with db.read() as s:
+                rows = await s.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+                return [(r[0], r[1]) for r in rows]
+        finally:
+            await db.dispose()
+
+    for status, n in asyncio.run(main()):
+        typer.echo(f"{status}: {n}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

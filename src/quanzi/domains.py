@@ -1,0 +1,39 @@
+"""The list of domains. Adding a domain = adding its name here; its models, jobs, api and pages load."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from types import ModuleType
+
+from fastapi import APIRouter
+
+DOMAINS = ["accounts", "backoffice", "web"]
+PARTS = ("models", "jobs", "api", "pages")
+
+
+def _module(domain: str, part: str) -> ModuleType | None:
+    name = f"quanzi.{domain}.{part}"
+    if importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
+
+
+def load_all() -> None:
+    """Import every domain's models and jobs so tables, outbox handlers and sweeps are registered."""
+    import quanzi.kit.idempotency  # noqa: F401
+    import quanzi.kit.outbox  # noqa: F401
+
+    for d in DOMAINS:
+        for part in ("models", "jobs"):
+            _module(d, part)
+
+
+def routers() -> list[APIRouter]:
+    out = []
+    for d in DOMAINS:
+        for part in ("api", "pages"):
+            mod = _module(d, part)
+            if mod is not None and hasattr(mod, "router"):
+                out.append(mod.router)
+    return out

@@ -1,0 +1,171 @@
+"""HTTP plumbing shared by all domains: templates, request context middleware, error rendering.
+
+No business rules here. Errors a user can cause are DomainErrors and become 4xx JSON (API) or a
+friendly page (browser). Anything else is a bug: logged with its stack, answered with a plain 500.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from quanzi.kit import i18n
+from quanzi.kit.errors import DomainError, InvalidInput, NotFound
+from quanzi.kit.money import yuan
+
+log = structlog.get_logger("quanzi.web")
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+
+templates = Jinja2Templates(env=jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), extensions=["jinja2.ext.i18n"], autoescape=True,
+))
+templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+templates.env.globals["yuan"] = lambda fen: yuan(int(fen), "en" if i18n.get_locale() == "en" else "zh_CN")
+templates.env.globals["locale"] = i18n.get_locale
+templates.env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
+
+REQUESTS = Counter("quanzi_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("quanzi_http_request_seconds", "HTTP request latency", ["method", "route"])
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+        b"object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
+    ),
+]
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def wants_html(request: Request) -> bool:
+    if is_api(request):
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept or request.headers.get("hx-request") == "true"
+
+
+def pick_locale(scope: Scope) -> str:
+    from urllib.parse import parse_qs
+
+    qs = parse_qs(scope.get("query_string", b"").decode(errors="ignore"))
+    if lang := i18n.normalize((qs.get("lang") or [None])[0]):
+        return lang
+    headers = dict(scope.get("headers") or [])
+    cookie = headers.get(b"cookie", b"").decode(errors="ignore")
+    for part in cookie.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "lang" and (lang := i18n.normalize(value)):
+            return lang
+    if scope.get("path", "").startswith("/api/"):
+        if lang := i18n.normalize(headers.get(b"accept-language", b"").decode(errors="ignore")[:5]):
+            return lang
+    return i18n.DEFAULT
+
+
+class RequestContextMiddleware:
+    """Request id, locale, structured-log context, metrics and security headers (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        rid = headers.get(b"x-request-id", b"").decode(errors="ignore")[:64] or uuid.uuid4().hex
+        i18n.set_locale(pick_locale(scope))
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=rid, method=scope["method"], path=scope["path"])
+        scope.setdefault("state", {})["request_id"] = rid
+        start = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                hdrs = list(message.get("headers", []))
+                hdrs.append((b"x-request-id", rid.encode()))
+                hdrs.extend(SECURITY_HEADERS)
+                message["headers"] = hdrs
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            route_path = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - start
+            REQUESTS.labels(scope["method"], route_path, str(status_holder["status"])).inc()
+            LATENCY.labels(scope["method"], route_path).observe(elapsed)
+
+
+def error_response(request: Request, exc: DomainError) -> Response:
+    lang = i18n.short()
+    if wants_html(request):
+        return templates.TemplateResponse(
+            request, "error.html",
+            {"error": exc, "message": exc.text(lang), "status": exc.status, "me": getattr(request.state, "principal", None)},
+            status_code=exc.status,
+        )
+    return JSONResponse({"error": exc.to_json(lang)}, status_code=exc.status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        fields = [
+            {"loc": [str(p) for p in e.get("loc", ())], "type": e.get("type", ""), "msg": e.get("msg", "")}
+            for e in exc.errors()
+        ][:20]
+        err = InvalidInput(fields=fields)
+        return error_response(request, err)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_response(request, NotFound())
+        err = DomainError({"zh": "请求无法处理", "en": str(exc.detail)})
+        err.status = exc.status_code  # type: ignore[misc]
+        err.code = {405: "method_not_allowed", 401: "auth.required"}.get(exc.status_code, "http_error")  # type: ignore[misc]
+        resp = error_response(request, err)
+        if exc.headers:
+            resp.headers.update(exc.headers)
+        return resp
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled_error", error=repr(exc))
+        body = {"error": {"code": "internal_error", "message": "服务器开小差了,请稍后再试" if i18n.short() == "zh"
+                          else "Something went wrong on our side; please try again"}}
+        if wants_html(request):
+            return HTMLResponse("<h1>500</h1><p>" + body["error"]["message"] + "</p>", status_code=500)
+        return JSONResponse(body, status_code=500)
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+    ctx = {"me": getattr(request.state, "principal", None), **(context or {})}
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)

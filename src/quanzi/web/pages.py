@@ -1,0 +1,104 @@
+"""Site-wide pages and endpoints: role-aware home, language switch, health, metrics, dev clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import Field
+from sqlalchemy import text
+
+from quanzi.accounts.deps import OptionalUser
+from quanzi.kit import i18n
+from quanzi.kit.clock import clock
+from quanzi.kit.deps import DB, AppSettings
+from quanzi.kit.errors import NotFound
+from quanzi.kit.schemas import In, Out
+from quanzi.kit.web import render
+
+router = APIRouter()
+
+ROLE_NAMES = {
+    "zh": {"operator": "运营", "supplier": "供应商", "shopkeeper": "店主", "fan": "粉丝"},
+    "en": {"operator": "Operator", "supplier": "Supplier", "shopkeeper": "Shopkeeper", "fan": "Fan"},
+}
+
+# Domains add entries here as they land: (role, key, href, zh title, en title, zh hint, en hint).
+CONSOLE_LINKS: list[tuple[str, str, str, str, str, str, str]] = [
+    ("operator", "admin", "/admin/", "后台管理", "Back office", "用户、角色与审计日志", "Users, roles and audit log"),
+]
+STOREFRONT_LINKS: list[tuple[str, str, str, str, str, str]] = []
+
+
+def _links(roles: frozenset[str]) -> list[dict[str, str]]:
+    zh = i18n.short() == "zh"
+    return [
+        {"key": key, "href": href, "title": tzh if zh else ten, "hint": hzh if zh else hen}
+        for role, key, href, tzh, ten, hzh, hen in CONSOLE_LINKS if role in roles
+    ]
+
+
+@router.get("/", include_in_schema=False)
+async def home(request: Request, me: OptionalUser) -> Response:
+    roles = sorted(me.roles) if me else []
+    zh = i18n.short() == "zh"
+    storefront = [
+        {"href": href, "title": tzh if zh else ten, "hint": hzh if zh else hen}
+        for href, tzh, ten, hzh, hen, _k in STOREFRONT_LINKS
+    ]
+    return render(request, "web/home.html", {
+        "roles": roles, "role_names": ROLE_NAMES[i18n.short()],
+        "console_links": _links(me.roles) if me else [], "storefront_links": storefront,
+    })
+
+
+@router.get("/lang/{code}", include_in_schema=False)
+async def switch_language(code: str, next: str = "/") -> Response:  # noqa: A002
+    lang = i18n.normalize(code) or i18n.DEFAULT
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    resp = RedirectResponse(target, status_code=303)
+    resp.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax", path="/")
+    return resp
+
+
+class HealthOut(Out):
+    status: str
+    database: str
+    time: datetime
+
+
+@router.get("/healthz", tags=["ops"])
+async def healthz(db: DB) -> HealthOut:
+    async with db.read() as s:
+        await s.execute(text("SELECT 1"))
+    return HealthOut(status="ok", database=db.dialect, time=clock.now())
+
+
+@router.get("/metrics", tags=["ops"], include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class ClockIn(In):
+    advance_seconds: Annotated[int, Field(strict=True, ge=-10**9, le=10**9)] = 0
+    reset: bool = False
+
+
+class ClockOut(Out):
+    now: datetime
+
+
+@router.post("/api/dev/clock", tags=["dev"], include_in_schema=False)
+async def move_clock(body: ClockIn, settings: AppSettings) -> ClockOut:
+    """Tests and demos only (QUANZI_DEV_CLOCK_API=1): move this process's clock."""
+    if not settings.dev_clock_api:
+        raise NotFound()
+    from datetime import timedelta
+
+    if body.reset:
+        clock.reset()
+    clock.advance(timedelta(seconds=body.advance_seconds))
+    return ClockOut(now=clock.now())
