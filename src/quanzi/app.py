@@ -21,6 +21,9 @@ from quanzi.kit.logging import configure as configure_logging
 from quanzi.kit.ratelimit import RateLimiter
 from quanzi.kit.web import RequestContextMiddleware, install_error_handlers
 from quanzi.kit.worker import run_worker
+from quanzi.payments import registry as payment_registry
+from quanzi.payments.providers import ProviderConfig
+from quanzi.payments.providers import make_provider as make_payment_provider
 
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = {
@@ -28,6 +31,12 @@ VENDOR = {
     "alpine": ROOT / "node_modules" / "@alpinejs" / "csp" / "dist",
     "echarts": ROOT / "node_modules" / "echarts" / "dist",
 }
+
+
+def configure_payments(settings: Settings) -> None:
+    config = ProviderConfig.from_settings(settings)
+    names = [n.strip() for n in settings.payment_providers.split(",") if n.strip()]
+    payment_registry.configure({n: make_payment_provider(n, config) for n in names})
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None, *, start_worker: bool | None = None,
@@ -60,8 +69,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
                   description="Quanzi (圈子) social-commerce platform. Money is integer fen.")
     app.state.settings = settings
     app.state.db = db
-    app.state.limiter = RateLimiter(settings.redis_url)
+    app.state.limiter = RateLimiter(settings.redis_url, settings.ratelimit_prefix)
     app.state.sms = make_provider(settings.sms_provider)
+    configure_payments(settings)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     for router in domains.routers():

@@ -79,6 +79,9 @@ def worker(
     s = get_settings()
     configure(s.log_level, s.log_json)
     domains.load_all()
+    from quanzi.app import configure_payments
+
+    configure_payments(s)
 
     async def main() -> None:
         db = Database(s.database_url)

@@ -38,11 +38,15 @@ class Settings(BaseSettings):
     # Show demo logins and, with the log SMS provider, the one-time code on the login page.
     demo_hints: bool = True
     sms_provider: str = "log"
+    # Payment providers enabled in this process (comma-separated): sandbox, wechatpay, alipay.
+    payment_providers: str = "sandbox"
+    sandbox_key_dir: Path = ROOT / "var" / "sandbox-keys"
     login_code_ttl_seconds: int = 600
     # Rate limits (limits library syntax).
     otp_limit_per_phone: str = "1/minute;5/hour"
     otp_limit_per_ip: str = "30/hour"
     login_limit_per_ip: str = "60/hour"
+    ratelimit_prefix: str = "quanzi-rl"
     session_days: int = 30
     cookie_secure: bool = False
     log_level: str = "INFO"

@@ -8,7 +8,9 @@ from types import ModuleType
 
 from fastapi import APIRouter
 
-DOMAINS = ["accounts", "backoffice", "web"]
+DOMAINS = [
+    "accounts", "backoffice", "policy", "catalog", "shops", "cart", "orders", "payments", "aftersales", "web",
+]
 PARTS = ("models", "jobs", "api", "pages")
 
 
@@ -27,6 +29,7 @@ def load_all() -> None:
     for d in DOMAINS:
         for part in ("models", "jobs"):
             _module(d, part)
+    import quanzi.catalog.search  # noqa: F401  (full-text index DDL hooks)
 
 
 def routers() -> list[APIRouter]:

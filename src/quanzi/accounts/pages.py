@@ -13,7 +13,7 @@ from quanzi.accounts.login import login_code, login_password, send_code
 from quanzi.accounts.sms import LogSmsProvider
 from quanzi.kit import i18n
 from quanzi.kit.deps import DB, AppSettings, ClientIP, Limiter
-from quanzi.kit.errors import DomainError
+from quanzi.kit.errors import DomainError, Forbidden
 from quanzi.kit.web import render
 
 router = APIRouter(include_in_schema=False)
@@ -43,8 +43,14 @@ def _with_session(next_url: str, token: str, settings) -> Response:  # noqa: ANN
 
 
 @router.get("/login")
-async def login_page(request: Request, me: OptionalUser, settings: AppSettings, next: str = "/") -> Response:  # noqa: A002
+async def login_page(request: Request, me: OptionalUser, settings: AppSettings, next: str = "/",  # noqa: A002
+                     need: str | None = None) -> Response:
     if me is not None:
+        if need and not me.has(need):
+            # Signed in without the role the page needs (e.g. a fan opening /admin/): offer another
+            # account here instead of redirecting back to `next`, which would send them here again.
+            return _login_page(request, settings, 403, error=Forbidden().text(i18n.short()), next=next,
+                               password_open=True)
         return RedirectResponse(_safe_next(next), status_code=303)
     return _login_page(request, settings, next=next)
 

@@ -2,11 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from quanzi.kit.schemas import In, Out
 
-PhoneStr = Annotated[str, Field(min_length=3, max_length=32)]
+# `In` strips whitespace *before* checking lengths, so the documented minLength would not be what the
+# server enforces ("\t12" is 3 characters to the OpenAPI, 2 to the validator). Phones are trimmed by
+# service.normalize_phone; passwords are secrets and are used exactly as typed — the login page, the CLI
+# and the API must all hash the same string.
+AsTyped = StringConstraints(strip_whitespace=False)
+PhoneStr = Annotated[str, AsTyped, Field(min_length=3, max_length=32)]
 
 
 class CodeRequestIn(In):
@@ -25,11 +30,11 @@ class CodeLoginIn(In):
 
 class PasswordLoginIn(In):
     phone: PhoneStr
-    password: Annotated[str, Field(min_length=1, max_length=128)]
+    password: Annotated[str, AsTyped, Field(min_length=1, max_length=128)]
 
 
 class PasswordIn(In):
-    password: Annotated[str, Field(min_length=8, max_length=128)]
+    password: Annotated[str, AsTyped, Field(min_length=8, max_length=128)]
 
 
 class MeOut(Out):

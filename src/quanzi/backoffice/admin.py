@@ -7,6 +7,7 @@ CRUD cannot enforce per-shop ownership (DESIGN.md).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI
 from sqladmin import Admin, ModelView
@@ -14,14 +15,31 @@ from sqladmin.authentication import AuthenticationBackend
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from wtforms import Form, IntegerField, SelectField
+from wtforms.validators import InputRequired, NumberRange
 
 from quanzi.accounts import service as accounts
 from quanzi.accounts.deps import COOKIE
-from quanzi.accounts.models import AuthSession, User, UserRole
+from quanzi.accounts.models import AuthSession, Role, User, UserRole
 from quanzi.backoffice.audit import AuditedSession, current_actor
 from quanzi.backoffice.models import AuditLog
+from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
+from quanzi.kit.errors import CsrfFailed
 from quanzi.kit.outbox import OutboxMessage
+from quanzi.kit.web import error_response
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def same_origin(request: Request) -> bool:
+    """CSRF guard for the back office: sqladmin's forms carry no token, so an unsafe request must come
+    from a page of this site (browsers send Origin on every POST/DELETE; Referer as a fallback).
+    Only host[:port] is compared, so a TLS-terminating proxy in front does not break it."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source or source == "null":
+        return False
+    return urlsplit(source).netloc.lower() == (request.headers.get("host") or request.url.netloc).lower()
 
 # Domains append their ModelViews here when they land.
 VIEWS: list[type[ModelView]] = []
@@ -47,7 +65,14 @@ class OperatorAuth(AuthenticationBackend):
             async with self.db.read() as s:
                 principal = await accounts.principal_for(s, token, "cookie")
         if principal is None or not principal.has("operator"):
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            query = {"next": request.url.path}
+            if principal is not None:
+                # Signed in without the role: the login page offers another account instead of
+                # bouncing straight back here (which looped /admin/ <-> /login forever).
+                query["need"] = "operator"
+            return RedirectResponse(f"/login?{urlencode(query)}", status_code=303)
+        if request.method not in SAFE_METHODS and not same_origin(request):
+            return error_response(request, CsrfFailed())
         current_actor.set(principal.user_id)
         return True
 
@@ -61,11 +86,24 @@ class UserAdmin(ModelView, model=User):
     can_delete = False
 
 
+class UserRoleForm(Form):
+    """The scaffolded form left out user_id (a foreign key), took any text as a role and asked for
+    created_at: a grant could not be created at all, and an unknown role would have been accepted."""
+
+    user_id = IntegerField("User ID", validators=[InputRequired(), NumberRange(min=1)])
+    role = SelectField("Role", choices=[(r.value, r.value) for r in Role], validators=[InputRequired()])
+
+
 class UserRoleAdmin(ModelView, model=UserRole):
     name, name_plural, icon = "Role grant", "Role grants", "fa-solid fa-id-badge"
     column_list = [UserRole.id, UserRole.user_id, UserRole.role, UserRole.created_at]
     column_searchable_list = [UserRole.role]
+    form = UserRoleForm
     can_edit = False
+
+    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        if is_created:
+            model.created_at = clock.now()
 
 
 class SessionAdmin(ModelView, model=AuthSession):

@@ -53,6 +53,17 @@ def _diff(obj: Any) -> dict[str, Any]:
     return out
 
 
+def _entity_id(obj: Any) -> str | None:
+    """The object's primary key as text, from the mapped columns when there is no identity key yet:
+    in after_flush a freshly inserted row has its id but `inspect(obj).identity` is still None (it is set
+    only when the flush is finalised), so new rows used to be audited with entity_id NULL."""
+    state = inspect(obj)
+    pk = state.identity or state.mapper.primary_key_from_instance(obj)
+    if not pk or any(v is None for v in pk):
+        return None
+    return str(pk[0]) if len(pk) == 1 else ",".join(str(v) for v in pk)
+
+
 def _snapshot(obj: Any) -> dict[str, Any]:
     state = inspect(obj)
     return {a.key: _plain(getattr(obj, a.key)) for a in state.mapper.column_attrs if a.key not in SECRET_COLUMNS}
@@ -71,12 +82,12 @@ def _audit_before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
     for obj in list(session.dirty):
         if not isinstance(obj, AuditLog) and session.is_modified(obj):
             rows.append(AuditLog(actor_id=actor, action="update", entity=obj.__tablename__,
-                                 entity_id=str(inspect(obj).identity[0]) if inspect(obj).identity else None,
+                                 entity_id=_entity_id(obj),
                                  changes=_diff(obj), at=now))
     for obj in list(session.deleted):
         if not isinstance(obj, AuditLog):
             rows.append(AuditLog(actor_id=actor, action="delete", entity=obj.__tablename__,
-                                 entity_id=str(inspect(obj).identity[0]) if inspect(obj).identity else None,
+                                 entity_id=_entity_id(obj),
                                  changes=_snapshot(obj), at=now))
     session.add_all(rows)
 
@@ -91,6 +102,6 @@ def _audit_created(session: Session, _ctx: Any) -> None:
     session.connection().execute(
         AuditLog.__table__.insert(),
         [{"actor_id": actor, "action": "create", "entity": o.__tablename__,
-          "entity_id": str(inspect(o).identity[0]) if inspect(o).identity else None,
+          "entity_id": _entity_id(o),
           "changes": _snapshot(o), "at": now} for o in created],
     )

@@ -10,10 +10,11 @@ from quanzi.kit.errors import RateLimited
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str | None = None) -> None:
+    def __init__(self, redis_url: str | None = None, key_prefix: str = "quanzi-rl") -> None:
         self.storage: Storage
         if redis_url:
-            self.storage = RedisStorage("async+" + redis_url if not redis_url.startswith("async+") else redis_url)
+            uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
+            self.storage = RedisStorage(uri, implementation="redispy", key_prefix=key_prefix)
         else:
             self.storage = MemoryStorage()
         self._limiter = MovingWindowRateLimiter(self.storage)

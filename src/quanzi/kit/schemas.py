@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,3 +18,21 @@ class In(BaseModel):
 
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorBody(Out):
+    code: str = Field(description="Stable machine-readable code, e.g. auth.required")
+    message: str = Field(description="Human-readable text in the request's language")
+    detail: dict[str, Any] = Field(default_factory=dict, description="Extra context; omitted when empty")
+
+
+class ErrorOut(Out):
+    """The body of every error answer from /api (see kit/web.py)."""
+
+    error: ErrorBody
+
+
+# Ids in URL paths: bounded so that no value can overflow a database integer (that would be a 5xx).
+from fastapi import Path as _Path  # noqa: E402
+
+PathId = Annotated[int, _Path(ge=1, le=2**31 - 1)]

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from quanzi.kit import i18n
 from quanzi.kit.errors import DomainError, InvalidInput, NotFound
 from quanzi.kit.money import yuan
+from quanzi.kit.schemas import ErrorOut
 
 log = structlog.get_logger("quanzi.web")
 
@@ -50,6 +51,23 @@ SECURITY_HEADERS = [
         b"object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
     ),
 ]
+
+
+# Every 4xx the error handlers below can produce, documented once for the whole API:
+# `FastAPI(..., responses=ERROR_RESPONSES)` puts them on every operation (and replaces FastAPI's default
+# 422 `HTTPValidationError`, which is not what `install_error_handlers` answers).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (400, "Malformed request, or refused by a business rule"),
+        (401, "Not logged in, or the token is invalid or expired"),
+        (403, "Not allowed"),
+        (404, "Not found"),
+        (409, "Conflicts with the current state"),
+        (422, "The request is not valid"),
+        (429, "Too many attempts"),
+    )
+}
 
 
 def is_api(request: Request) -> bool:

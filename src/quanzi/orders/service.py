@@ -1,0 +1,303 @@
+"""Order rules: server-side pricing, guarded stock reservation, an explicit state machine, the timeline.
+
+Every status change is one conditional UPDATE (`WHERE status IN allowed`), so two racing actors
+(a payment callback and the unpaid-order sweep, say) can never both win.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.cart import service as cart
+from quanzi.cart.models import Address
+from quanzi.catalog import service as catalog
+from quanzi.catalog.errors import SkuUnavailable
+from quanzi.kit import outbox
+from quanzi.kit.clock import clock
+from quanzi.kit.db import guarded_update
+from quanzi.kit.errors import IllegalTransition
+from quanzi.orders.errors import DuplicateSku, NoItems, OrderNotFound, PriceChanged
+from quanzi.orders.models import Order, OrderEvent, OrderLine
+from quanzi.policy import service as policy
+from quanzi.policy.service import CommercePolicy
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+# Allowed transitions as data (DESIGN rule 8). "closed" = every line fully refunded.
+TRANSITIONS: dict[str, set[str]] = {
+    "pending_payment": {"paid", "cancelled"},
+    "paid": {"shipped", "closed"},
+    "shipped": {"received", "closed"},
+    "received": {"completed", "closed"},
+    "completed": set(),
+    "cancelled": set(),
+    "closed": set(),
+}
+TIMESTAMP_OF = {"paid": "paid_at", "shipped": "shipped_at", "received": "received_at",
+                "completed": "completed_at", "closed": "closed_at"}
+
+
+@dataclass(frozen=True)
+class Wanted:
+    sku_id: int
+    quantity: int
+    shop_id: int | None
+
+
+def new_order_no(now: datetime) -> str:
+    return "QZ" + now.astimezone(CHINA).strftime("%y%m%d%H%M%S") + f"{secrets.randbelow(10**6):06d}"
+
+
+def return_deadline(received_at: datetime, days: int) -> datetime:
+    """7-day no-reason return counted from the day after receipt (网络购买商品七日无理由退货暂行办法 Art. 7):
+    received on day D (China time), the window closes at the end of day D+days."""
+    local = received_at.astimezone(CHINA).date()
+    end = datetime.combine(local + timedelta(days=days + 1), datetime.min.time(), tzinfo=CHINA)
+    return end.astimezone(received_at.tzinfo or CHINA)
+
+
+def address_snapshot(addr: Address) -> dict[str, Any]:
+    return {"name": addr.name, "phone": addr.phone, "region": addr.region, "detail": addr.detail}
+
+
+async def place_orders(
+    s: AsyncSession, buyer_id: int, wanted: Sequence[Wanted], address: Address, *, note: str = "",
+    expected_total_fen: int | None = None, cart_item_ids: Sequence[int] = (), kind: str = "normal",
+) -> list[Order]:
+    """Price on the server, reserve stock with guarded decrements, snapshot every line.
+
+    One order per (supplier, shop). `expected_total_fen` is only a check of what the buyer saw: a
+    mismatch refuses the order (409); the amount charged always comes from the catalog.
+    """
+    if not wanted:
+        raise NoItems()
+    if len({w.sku_id for w in wanted}) != len(wanted):
+        raise DuplicateSku()
+    now = clock.now()
+    pol = await policy.get(s, CommercePolicy)
+    snaps = await catalog.snapshots(s, [w.sku_id for w in wanted])
+    groups: dict[tuple[int, int | None], list[Wanted]] = defaultdict(list)
+    for w in wanted:
+        snap = snaps.get(w.sku_id)
+        if snap is None or not snap.available:
+            raise SkuUnavailable(sku_id=w.sku_id)
+        groups[(snap.supplier_id, w.shop_id)].append(w)
+
+    plans = []
+    grand_total = 0
+    for (supplier_id, shop_id), items in groups.items():
+        goods = sum(snaps[w.sku_id].price_fen * w.quantity for w in items)
+        shipping = pol.shipping_fee(goods)
+        plans.append((supplier_id, shop_id, items, goods, shipping))
+        grand_total += goods + shipping
+    if expected_total_fen is not None and expected_total_fen != grand_total:
+        raise PriceChanged(total_fen=grand_total, expected_fen=expected_total_fen)
+
+    checkout_id = secrets.token_hex(8)
+    orders: list[Order] = []
+    for supplier_id, shop_id, items, goods, shipping in plans:
+        order = Order(
+            order_no=new_order_no(now), checkout_id=checkout_id, buyer_id=buyer_id, supplier_id=supplier_id,
+            shop_id=shop_id, status="pending_payment", kind=kind, goods_fen=goods, shipping_fen=shipping,
+            discount_fen=0, total_fen=goods + shipping, refunded_fen=0, address=address_snapshot(address),
+            note=note, open_aftersales=0, created_at=now,
+            pay_deadline=now + timedelta(minutes=pol.unpaid_timeout_minutes),
+        )
+        s.add(order)
+        orders.append(order)
+    await s.flush()
+    lines: list[OrderLine] = []
+    for order, (_sup, _shop, items, _g, _sh) in zip(orders, plans, strict=True):
+        for w in items:
+            snap = snaps[w.sku_id]
+            lines.append(OrderLine(
+                order_id=order.id, sku_id=w.sku_id, product_id=snap.product_id, title=snap.title,
+                sku_label=snap.label, image_url=snap.image_url, unit_price_fen=snap.price_fen,
+                unit_cost_fen=snap.cost_fen, quantity=w.quantity, paid_fen=snap.price_fen * w.quantity,
+                non_returnable=snap.non_returnable, non_returnable_reason=snap.non_returnable_reason,
+                refunded_qty=0, refunded_fen=0,
+            ))
+        s.add(OrderEvent(order_id=order.id, kind="placed", from_status=None, to_status="pending_payment",
+                         actor_id=buyer_id, data={"total_fen": order.total_fen}, at=now))
+    s.add_all(lines)
+    await s.flush()
+    # Lock rows in a fixed order (by SKU id) so concurrent checkouts cannot deadlock on PostgreSQL.
+    for line in sorted(lines, key=lambda x: x.sku_id):
+        await catalog.take_stock(s, line.sku_id, line.quantity, ref=f"line:{line.id}", title=line.title)
+    if cart_item_ids:
+        await cart.remove_items(s, buyer_id, list(cart_item_ids))
+    for order in orders:
+        await outbox.emit(s, "order.placed", {"order_id": order.id})
+    return orders
+
+
+# --- state machine ------------------------------------------------------------------------------
+
+async def transition(s: AsyncSession, order_id: int, target: str, *, actor_id: int | None = None,
+                     kind: str | None = None, data: dict[str, Any] | None = None,
+                     extra: dict[str, Any] | None = None) -> str:
+    """Move the order to `target` if its current status allows it; one guarded UPDATE. Returns the old status."""
+    sources = [st for st, targets in TRANSITIONS.items() if target in targets]
+    current = (await s.execute(select(Order.status).where(Order.id == order_id))).scalar_one_or_none()
+    if current is None:
+        raise OrderNotFound()
+    if current not in sources:
+        raise IllegalTransition(current=current, target=target)
+    now = clock.now()
+    values: dict[str, Any] = {"status": target, **(extra or {})}
+    if target in TIMESTAMP_OF:
+        values[TIMESTAMP_OF[target]] = now
+    changed = await guarded_update(s, update(Order).where(Order.id == order_id, Order.status == current).values(**values))
+    if changed != 1:  # somebody else moved it between our read and our write
+        now_status = (await s.execute(select(Order.status).where(Order.id == order_id))).scalar_one()
+        raise IllegalTransition(current=now_status, target=target)
+    s.add(OrderEvent(order_id=order_id, kind=kind or target, from_status=current, to_status=target,
+                     actor_id=actor_id, data=data or {}, at=now))
+    return current
+
+
+async def log_event(s: AsyncSession, order_id: int, kind: str, actor_id: int | None = None,
+                    data: dict[str, Any] | None = None) -> None:
+    s.add(OrderEvent(order_id=order_id, kind=kind, from_status=None, to_status=None, actor_id=actor_id,
+                     data=data or {}, at=clock.now()))
+
+
+async def get_order(s: AsyncSession, order_id: int) -> Order:
+    order = await s.get(Order, order_id)
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+async def order_for_buyer(s: AsyncSession, order_id: int, buyer_id: int) -> Order:
+    order = await s.get(Order, order_id)
+    if order is None or order.buyer_id != buyer_id:
+        raise OrderNotFound()
+    return order
+
+
+async def order_for_supplier(s: AsyncSession, order_id: int, supplier_id: int | None) -> Order:
+    """supplier_id None means an operator: any order."""
+    order = await s.get(Order, order_id)
+    if order is None or (supplier_id is not None and order.supplier_id != supplier_id):
+        raise OrderNotFound()
+    return order
+
+
+async def lines_of(s: AsyncSession, order_ids: Sequence[int]) -> dict[int, list[OrderLine]]:
+    out: dict[int, list[OrderLine]] = {i: [] for i in order_ids}
+    if order_ids:
+        for line in (await s.execute(select(OrderLine).where(OrderLine.order_id.in_(order_ids))
+                                     .order_by(OrderLine.id))).scalars():
+            out[line.order_id].append(line)
+    return out
+
+
+async def events_of(s: AsyncSession, order_id: int) -> list[OrderEvent]:
+    return list((await s.execute(select(OrderEvent).where(OrderEvent.order_id == order_id)
+                                 .order_by(OrderEvent.id))).scalars())
+
+
+async def cancel(s: AsyncSession, order_id: int, *, reason: str, actor_id: int | None) -> bool:
+    """Cancel an unpaid order and release its stock exactly once. False if it was no longer unpaid."""
+    try:
+        await transition(s, order_id, "cancelled", actor_id=actor_id, data={"reason": reason})
+    except IllegalTransition:
+        return False
+    for line in (await lines_of(s, [order_id]))[order_id]:
+        await catalog.return_stock(s, line.sku_id, line.quantity, "release", f"line:{line.id}")
+    await outbox.emit(s, "order.cancelled", {"order_id": order_id, "reason": reason})
+    return True
+
+
+async def mark_paid(s: AsyncSession, order_id: int, *, payment_id: int, amount_fen: int) -> bool:
+    """pending_payment → paid. False if the order is no longer payable (e.g. cancelled meanwhile)."""
+    try:
+        await transition(s, order_id, "paid", kind="paid", data={"payment_id": payment_id, "amount_fen": amount_fen})
+    except IllegalTransition:
+        return False
+    lines = (await lines_of(s, [order_id]))[order_id]
+    sold: dict[int, int] = defaultdict(int)
+    for line in lines:
+        sold[line.product_id] += line.quantity
+    await catalog.add_sales(s, sold)
+    await outbox.emit(s, "order.paid", {"order_id": order_id})
+    return True
+
+
+async def ship(s: AsyncSession, order: Order, *, carrier: str, tracking_no: str, actor_id: int) -> None:
+    from quanzi.orders.errors import AftersaleOpen
+
+    if order.open_aftersales > 0 and order.status == "paid":
+        raise AftersaleOpen()
+    await transition(s, order.id, "shipped", actor_id=actor_id, data={"carrier": carrier, "tracking_no": tracking_no},
+                     extra={"carrier": carrier, "tracking_no": tracking_no})
+    await outbox.emit(s, "order.shipped", {"order_id": order.id})
+
+
+async def confirm_receipt(s: AsyncSession, order: Order, *, actor_id: int | None, automatic: bool = False) -> None:
+    pol = await policy.get(s, CommercePolicy)
+    now = clock.now()
+    await transition(s, order.id, "received", actor_id=actor_id, kind="auto_received" if automatic else "received",
+                     extra={"return_deadline": return_deadline(now, pol.return_window_days)})
+    await outbox.emit(s, "order.received", {"order_id": order.id})
+
+
+async def aftersale_opened(s: AsyncSession, order_id: int) -> None:
+    await s.execute(update(Order).where(Order.id == order_id).values(open_aftersales=Order.open_aftersales + 1))
+
+
+async def aftersale_closed(s: AsyncSession, order_id: int) -> None:
+    await s.execute(update(Order).where(Order.id == order_id, Order.open_aftersales > 0)
+                    .values(open_aftersales=Order.open_aftersales - 1))
+
+
+async def record_refund(s: AsyncSession, order_id: int, line_id: int | None, qty: int, amount_fen: int,
+                        shipping_fen: int = 0) -> None:
+    """Book a refund against the order (goods on the line, shipping on the order); close the order once
+    every line is fully refunded."""
+    if line_id is not None:
+        n = await guarded_update(s, update(OrderLine).where(
+            OrderLine.id == line_id, OrderLine.refunded_qty + qty <= OrderLine.quantity,
+            OrderLine.refunded_fen + amount_fen <= OrderLine.paid_fen,
+        ).values(refunded_qty=OrderLine.refunded_qty + qty, refunded_fen=OrderLine.refunded_fen + amount_fen))
+        if n != 1:
+            raise IllegalTransition(current="refunded", target="refund")
+    await s.execute(update(Order).where(Order.id == order_id)
+                    .values(refunded_fen=Order.refunded_fen + amount_fen + shipping_fen))
+    order = await get_order(s, order_id)
+    await s.refresh(order)
+    lines = (await lines_of(s, [order_id]))[order_id]
+    if all(line.refunded_qty >= line.quantity for line in lines) and order.status in {"paid", "shipped", "received"}:
+        await transition(s, order_id, "closed", kind="closed", data={"reason": "fully_refunded"})
+
+
+# --- sweeps' queries ----------------------------------------------------------------------------
+
+async def due_unpaid(s: AsyncSession, now: datetime, limit: int = 200) -> list[int]:
+    from quanzi.kit.db import skip_locked
+
+    stmt = (select(Order.id).where(Order.status == "pending_payment", Order.pay_deadline <= now)
+            .order_by(Order.pay_deadline).limit(limit))
+    return list((await s.execute(skip_locked(s, stmt))).scalars())
+
+
+async def due_auto_receive(s: AsyncSession, now: datetime, days: int, limit: int = 200) -> list[int]:
+    stmt = (select(Order.id).where(Order.status == "shipped", Order.shipped_at <= now - timedelta(days=days))
+            .order_by(Order.id).limit(limit))
+    return list((await s.execute(stmt)).scalars())
+
+
+async def due_completion(s: AsyncSession, now: datetime, limit: int = 200) -> list[int]:
+    stmt = (select(Order.id).where(Order.status == "received", Order.return_deadline <= now,
+                                   Order.open_aftersales == 0).order_by(Order.id).limit(limit))
+    return list((await s.execute(stmt)).scalars())

@@ -1,0 +1,53 @@
+"""Payment endpoints: provider notifications (the inbox) and the sandbox's "pay" button."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from quanzi.accounts.deps import CurrentUser
+from quanzi.kit import i18n
+from quanzi.kit.deps import DB
+from quanzi.kit.errors import DomainError, NotFound
+from quanzi.orders import service as orders
+from quanzi.payments import registry, service
+from quanzi.payments.models import Payment
+from quanzi.payments.providers.sandbox import SandboxProvider
+
+router = APIRouter(prefix="/api/payments", tags=["payments"])
+
+
+@router.post("/notify/{provider}", include_in_schema=False)
+async def notify(provider: str, request: Request, db: DB) -> JSONResponse:
+    """Provider → us. Verified, then applied once per transaction id; replays answer SUCCESS, change nothing."""
+    body = await request.body()
+    try:
+        outcome = await service.handle_notification(db, provider, dict(request.headers), body)
+    except DomainError as exc:
+        return JSONResponse({"code": "FAIL", "message": exc.text(i18n.short()), "error": str(exc.code)},
+                            status_code=exc.status)
+    return JSONResponse({"code": "SUCCESS", "message": outcome})
+
+
+async def sandbox_pay(db, buyer_id: int, out_trade_no: str) -> str:  # noqa: ANN001
+    """The fan confirms payment on the sandbox page: the sandbox takes the money and sends the signed
+    notification, which goes through exactly the same verification as a real provider's."""
+    from sqlalchemy import select
+
+    async with db.read() as s:
+        payment = (await s.execute(select(Payment).where(Payment.out_trade_no == out_trade_no))).scalar_one_or_none()
+        if payment is None or payment.provider != "sandbox":
+            raise NotFound()
+        await orders.order_for_buyer(s, payment.order_id, buyer_id)  # 404 for someone else's payment
+        amount = payment.amount_fen
+    sandbox = registry.get("sandbox")
+    assert isinstance(sandbox, SandboxProvider)
+    paid = sandbox.mark_paid(out_trade_no, amount)
+    headers, body = sandbox.build_notification(paid.out_trade_no, paid.transaction_id, paid.amount_fen,
+                                               paid.paid_at or paid.raw.get("success_time"))
+    return await service.handle_notification(db, "sandbox", headers, body)
+
+
+@router.post("/sandbox/{out_trade_no}/pay")
+async def sandbox_pay_api(out_trade_no: str, db: DB, me: CurrentUser) -> dict[str, str]:
+    return {"outcome": await sandbox_pay(db, me.user_id, out_trade_no)}

@@ -1,0 +1,192 @@
+"""Payment rules: start a payment, apply a verified provider statement once, refund through the outbox.
+
+Provider calls never happen inside a transaction (DESIGN rule 3): routes and handlers commit first,
+call the provider, then open a new transaction to record the outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.kit import outbox
+from quanzi.kit.clock import clock
+from quanzi.kit.db import Database, guarded_update, insert_ignore
+from quanzi.kit.errors import DomainError
+from quanzi.orders import service as orders
+from quanzi.orders.models import Order
+from quanzi.payments import registry
+from quanzi.payments.errors import NotPayable, PaymentMismatch, RefundTooLarge, UnknownPayment
+from quanzi.payments.models import Payment, PaymentNotification, Refund
+from quanzi.payments.providers.base import PaymentIntent, PaymentResult
+
+
+async def open_payment(s: AsyncSession, order: Order, provider: str) -> Payment:
+    """Reuse the order's open payment with this provider, or create one (out_trade_no = order_no + P + n)."""
+    if order.status != "pending_payment":
+        raise NotPayable(status=order.status)
+    registry.get(provider)  # unknown provider → 422 before anything is written
+    existing = (await s.execute(select(Payment).where(
+        Payment.order_id == order.id, Payment.provider == provider, Payment.status == "created"
+    ))).scalars().first()
+    if existing is not None:
+        return existing
+    n = (await s.execute(select(func.count()).where(Payment.order_id == order.id))).scalar_one()
+    payment = Payment(order_id=order.id, provider=provider, out_trade_no=f"{order.order_no}P{n + 1}",
+                      amount_fen=order.total_fen, status="created", refunded_fen=0, created_at=clock.now())
+    s.add(payment)
+    await s.flush()
+    return payment
+
+
+async def start_payment(db: Database, order_id: int, buyer_id: int, provider: str, description: str) -> PaymentIntent:
+    async with db.write() as s:
+        order = await orders.order_for_buyer(s, order_id, buyer_id)
+        payment = await open_payment(s, order, provider)
+        out_trade_no, amount = payment.out_trade_no, payment.amount_fen
+    # Outside the transaction: the provider may be slow.
+    return await registry.get(provider).create_payment(out_trade_no, amount, description)
+
+
+async def apply_result(s: AsyncSession, result: PaymentResult, source: str) -> str:
+    """Apply a verified provider statement exactly once. Returns the outcome recorded in the inbox."""
+    if not result.paid:
+        return "not_paid"
+    payment = (await s.execute(select(Payment).where(Payment.out_trade_no == result.out_trade_no))).scalar_one_or_none()
+    if payment is None or payment.provider != result.provider:
+        raise UnknownPayment(out_trade_no=result.out_trade_no)
+    provider = registry.get(result.provider)
+    if result.amount_fen != payment.amount_fen or result.merchant_id != provider.merchant_id:
+        raise PaymentMismatch(out_trade_no=result.out_trade_no)
+    first = await insert_ignore(s, PaymentNotification, {
+        "provider": result.provider, "transaction_id": result.transaction_id, "out_trade_no": result.out_trade_no,
+        "amount_fen": result.amount_fen, "source": source, "outcome": "pending", "raw": _plain(result.raw),
+        "received_at": clock.now(),
+    }, ["provider", "transaction_id"])
+    if not first:
+        return "duplicate"
+    now = clock.now()
+    won = await guarded_update(s, update(Payment).where(Payment.id == payment.id, Payment.status == "created").values(
+        status="succeeded", transaction_id=result.transaction_id, paid_at=result.paid_at or now))
+    if won != 1:
+        # Same out_trade_no paid again under another transaction id: give that money back.
+        outcome = "refund_duplicate_charge"
+        await _refund_orphan(s, payment, result, reason="duplicate_charge")
+    elif await orders.mark_paid(s, payment.order_id, payment_id=payment.id, amount_fen=payment.amount_fen):
+        outcome = "paid"
+        await _close_other_attempts(s, payment)
+    else:
+        # The order was cancelled (or paid through another attempt) before the money arrived.
+        outcome = "refund_not_payable"
+        await request_refund(s, payment, payment.amount_fen, reason="order_not_payable", source="payment")
+        await orders.log_event(s, payment.order_id, "late_payment_refunded", data={"payment_id": payment.id})
+    await s.execute(update(PaymentNotification).where(
+        PaymentNotification.provider == result.provider, PaymentNotification.transaction_id == result.transaction_id
+    ).values(outcome=outcome))
+    return outcome
+
+
+async def _close_other_attempts(s: AsyncSession, paid: Payment) -> None:
+    await s.execute(update(Payment).where(Payment.order_id == paid.order_id, Payment.id != paid.id,
+                                          Payment.status == "created").values(status="closed"))
+
+
+async def _refund_orphan(s: AsyncSession, payment: Payment, result: PaymentResult, reason: str) -> None:
+    """Money that arrived for an attempt already settled: record it as its own payment and refund it."""
+    orphan = Payment(order_id=payment.order_id, provider=result.provider,
+                     out_trade_no=f"{payment.out_trade_no}D{result.transaction_id[-8:]}", amount_fen=result.amount_fen,
+                     status="succeeded", transaction_id=result.transaction_id, refunded_fen=0,
+                     created_at=clock.now(), paid_at=result.paid_at or clock.now())
+    s.add(orphan)
+    await s.flush()
+    await request_refund(s, orphan, orphan.amount_fen, reason=reason, source="payment")
+
+
+def _plain(raw: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    return json.loads(json.dumps(raw, default=str))
+
+
+async def handle_notification(db: Database, provider_name: str, headers: dict[str, str], body: bytes) -> str:
+    """Verify (signature, freshness, decryption) and apply. Raises NotificationRejected for forgeries."""
+    provider = registry.get(provider_name)
+    result = provider.verify_notification(headers, body, clock.now())
+    async with db.write() as s:
+        return await apply_result(s, result, "notify")
+
+
+async def paid_payment_of(s: AsyncSession, order_id: int) -> Payment | None:
+    return (await s.execute(select(Payment).where(Payment.order_id == order_id, Payment.status == "succeeded")
+                            .order_by(Payment.id))).scalars().first()
+
+
+async def request_refund(s: AsyncSession, payment: Payment, amount_fen: int, *, reason: str, source: str) -> Refund:
+    """Reserve `amount_fen` of the payment for a refund (one guarded update) and queue the provider call."""
+    ok = await guarded_update(s, update(Payment).where(
+        Payment.id == payment.id, Payment.status == "succeeded",
+        Payment.refunded_fen + amount_fen <= Payment.amount_fen,
+    ).values(refunded_fen=Payment.refunded_fen + amount_fen))
+    if ok != 1 or amount_fen <= 0:
+        raise RefundTooLarge(amount_fen=amount_fen)
+    n = (await s.execute(select(func.count()).where(Refund.payment_id == payment.id))).scalar_one()
+    refund = Refund(payment_id=payment.id, order_id=payment.order_id, out_refund_no=f"{payment.out_trade_no}R{n + 1}",
+                    amount_fen=amount_fen, status="pending", reason=reason, source=source, created_at=clock.now())
+    s.add(refund)
+    await s.flush()
+    await outbox.emit(s, "payments.refund_requested", {"refund_id": refund.id})
+    return refund
+
+
+async def execute_refund(db: Database, refund_id: int) -> bool:
+    """Call the provider for a pending refund (idempotent by out_refund_no), then record the result."""
+    async with db.read() as s:
+        refund = await s.get(Refund, refund_id)
+        if refund is None or refund.status != "pending":
+            return False
+        payment = await s.get(Payment, refund.payment_id)
+        assert payment is not None
+        args = (refund.out_refund_no, payment.out_trade_no, payment.transaction_id or "", refund.amount_fen,
+                payment.amount_fen, refund.reason)
+        provider = registry.get(payment.provider)
+    result = await provider.refund(*args)  # no transaction open here
+    if result.status == "failed":
+        raise DomainError({"zh": "退款被支付渠道拒绝", "en": "The provider refused the refund"})
+    async with db.write() as s:
+        done = await guarded_update(s, update(Refund).where(Refund.id == refund_id, Refund.status == "pending").values(
+            status="succeeded", provider_refund_id=result.refund_id, done_at=clock.now()))
+        if done == 1:
+            r = await s.get(Refund, refund_id)
+            assert r is not None
+            await orders.log_event(s, r.order_id, "refunded", data={"refund_id": r.id, "amount_fen": r.amount_fen,
+                                                                    "reason": r.reason})
+            await outbox.emit(s, "payments.refund_succeeded", {
+                "refund_id": r.id, "order_id": r.order_id, "amount_fen": r.amount_fen, "source": r.source,
+                "reason": r.reason,
+            })
+    return True
+
+
+async def query_due(db: Database, now: datetime, older_than_minutes: int, limit: int = 50) -> int:
+    """Ask the provider about payments whose notification never came; apply what it says."""
+    from datetime import timedelta
+
+    cutoff = now - timedelta(minutes=older_than_minutes)
+    async with db.read() as s:
+        rows = (await s.execute(select(Payment.id, Payment.provider, Payment.out_trade_no).where(
+            Payment.status == "created", Payment.created_at <= cutoff, Payment.created_at >= now - timedelta(days=2),
+            (Payment.last_queried_at.is_(None)) | (Payment.last_queried_at <= now - timedelta(minutes=1)),
+        ).order_by(Payment.id).limit(limit))).all()
+    applied = 0
+    for pid, provider_name, out_trade_no in rows:
+        async with db.write() as s:
+            await s.execute(update(Payment).where(Payment.id == pid).values(last_queried_at=now))
+        result = await registry.get(provider_name).query_payment(out_trade_no)
+        if result is not None and result.paid:
+            async with db.write() as s:
+                outcome = await apply_result(s, result, "query")
+            applied += outcome not in {"duplicate", "not_paid"}
+    return applied
