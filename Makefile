@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 MO := src/quanzi/locale/en/LC_MESSAGES/messages.mo src/quanzi/locale/zh_CN/LC_MESSAGES/messages.mo
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test setup assets migrate demo clean i18n-extract
+.PHONY: run test setup assets migrate demo clean i18n
 
 run: setup
 	$(BIN)/quanzi migrate
@@ -32,9 +32,9 @@ $(NODE_STAMP): package.json package-lock.json
 src/quanzi/locale/%/LC_MESSAGES/messages.mo: src/quanzi/locale/%/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel compile --use-fuzzy -d src/quanzi/locale -l $* -i $< -o $@
 
-i18n-extract: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -o src/quanzi/locale/messages.pot src/quanzi
-	$(BIN)/pybabel update -i src/quanzi/locale/messages.pot -d src/quanzi/locale
+# Re-extract messages and fill Chinese from src/quanzi/locale/zh_CN/terms/*.json (developers only).
+i18n: $(STAMP)
+	$(BIN)/python tools/i18n.py
 
 migrate: setup
 	$(BIN)/quanzi migrate

@@ -81,5 +81,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.mount("/static/vendor/echarts", StaticFiles(directory=VENDOR["echarts"], check_dir=False),
               name="vendor-echarts")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    app.mount("/media", StaticFiles(directory=settings.media_dir), name="media")
     mount_admin(app, db, settings.secret_key)
     return app

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     sms_provider: str = "log"
     # Payment providers enabled in this process (comma-separated): sandbox, wechatpay, alipay.
     payment_providers: str = "sandbox"
+    # Uploaded and generated images (product pictures, posters), served under /media.
+    media_dir: Path = ROOT / "var" / "media"
     sandbox_key_dir: Path = ROOT / "var" / "sandbox-keys"
     login_code_ttl_seconds: int = 600
     # Rate limits (limits library syntax).

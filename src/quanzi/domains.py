@@ -11,7 +11,7 @@ from fastapi import APIRouter
 DOMAINS = [
     "accounts", "backoffice", "policy", "catalog", "shops", "cart", "orders", "payments", "aftersales", "web",
 ]
-PARTS = ("models", "jobs", "api", "pages")
+PARTS = ("models", "jobs", "api", "pages", "console")
 
 
 def _module(domain: str, part: str) -> ModuleType | None:
@@ -35,7 +35,7 @@ def load_all() -> None:
 def routers() -> list[APIRouter]:
     out = []
     for d in DOMAINS:
-        for part in ("api", "pages"):
+        for part in ("api", "pages", "console"):
             mod = _module(d, part)
             if mod is not None and hasattr(mod, "router"):
                 out.append(mod.router)

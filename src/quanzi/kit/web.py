@@ -139,6 +139,13 @@ class RequestContextMiddleware:
 
 def error_response(request: Request, exc: DomainError) -> Response:
     lang = i18n.short()
+    if wants_html(request) and exc.status == 401:
+        from urllib.parse import quote
+
+        from fastapi.responses import RedirectResponse
+
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
     if wants_html(request):
         return templates.TemplateResponse(
             request, "error.html",

@@ -77,6 +77,16 @@ async def healthz(db: DB) -> HealthOut:
     return HealthOut(status="ok", database=db.dialect, time=clock.now())
 
 
+class PingOut(Out):
+    ok: bool
+
+
+@router.get("/api/ping", tags=["ops"])
+async def ping() -> PingOut:
+    """No database, no auth: the ceiling that benchmarks compare real endpoints against."""
+    return PingOut(ok=True)
+
+
 @router.get("/metrics", tags=["ops"], include_in_schema=False)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
