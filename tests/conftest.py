@@ -99,8 +99,14 @@ def _reset_clock() -> Iterator[None]:
     clock.reset()
 
 
+# One sandbox key pair per test process: generating RSA keys for every test would be slow.
+SANDBOX_KEYS = Path(os.environ.get("QUANZI_TEST_SANDBOX_DIR", "")) if os.environ.get("QUANZI_TEST_SANDBOX_DIR") \
+    else Path(__import__("tempfile").mkdtemp(prefix="quanzi-sandbox-"))
+
+
 def make_settings(db_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
+        "sandbox_key_dir": SANDBOX_KEYS, "media_dir": SANDBOX_KEYS / "media",
         "database_url": db_url, "secret_key": "test-secret", "log_json": True, "log_level": "WARNING",
         "embedded_worker": False, "demo_hints": False, "redis_url": REDIS_URL,
         "ratelimit_prefix": f"t-{uuid.uuid4().hex[:8]}",

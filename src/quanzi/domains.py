@@ -9,7 +9,8 @@ from types import ModuleType
 from fastapi import APIRouter
 
 DOMAINS = [
-    "accounts", "backoffice", "policy", "catalog", "shops", "cart", "orders", "payments", "aftersales", "web",
+    "accounts", "backoffice", "policy", "ledger", "distribution", "referrals", "catalog", "shops", "cart", "orders",
+    "payments", "aftersales", "withdrawals", "web",
 ]
 PARTS = ("models", "jobs", "api", "pages", "console")
 

@@ -210,13 +210,18 @@ async def test_five_wrong_attempts_burn_the_code(client: httpx.AsyncClient, app:
     assert (await login(client, await request_code(client, app))).status_code == 200
 
 
-async def test_new_code_invalidates_the_old_one(client: httpx.AsyncClient, app: Any) -> None:
+async def test_new_code_invalidates_the_old_one(client: httpx.AsyncClient, app: Any, db: Database) -> None:
     old = await request_code(client, app)
     new = await request_code(client, app)
     while new == old:  # one chance in a million
         new = await request_code(client, app)
     assert_error(await login(client, old), 400, "accounts.bad_code")
     assert (await login(client, new)).status_code == 200
+    # Once the new code is used up, the old one must not come back to life.
+    assert_error(await login(client, old), 400, "accounts.bad_code")
+    async with db.read() as s:
+        rows = (await s.execute(select(LoginCode).order_by(LoginCode.id))).scalars().all()
+    assert len(rows) >= 2 and all(r.used_at is not None for r in rows)
 
 
 async def test_code_is_bound_to_its_phone(client: httpx.AsyncClient, app: Any) -> None:
@@ -281,3 +286,30 @@ async def test_concurrent_logins_on_separate_engines(db_url: str, registrations:
             assert await count(db, select(func.count()).select_from(User)) == 1
             assert await count(db, select(func.count()).select_from(OutboxMessage)
                                .where(OutboxMessage.handler == registrations)) == 1
+
+
+async def test_racing_first_registrations_emit_one_event(db_url: str, registrations: str) -> None:
+    """Two transactions create the same phone's account at once: one creates it (and emits), the other
+    finds it. B starts while A's insert is still uncommitted, so on PostgreSQL B's INSERT … ON CONFLICT
+    DO NOTHING waits for A and then inserts nothing; on SQLite B's BEGIN IMMEDIATE waits for A."""
+    db_a, db_b = Database(db_url), Database(db_url)
+    try:
+        async def b_flow() -> tuple[int, bool]:
+            async with db_b.write() as sb:
+                user, created = await service.get_or_create_user(sb, E164)
+                return user.id, created
+
+        async with db_a.write() as sa:
+            user_a, created_a = await service.get_or_create_user(sa, E164)
+            task = asyncio.create_task(b_flow())
+            await asyncio.sleep(0.3)  # let B reach its INSERT and block on A's uncommitted row
+            assert not task.done()
+        user_b, created_b = await task
+        assert created_a is True and created_b is False
+        assert user_b == user_a.id
+        assert await count(db_a, select(func.count()).select_from(User)) == 1
+        assert await count(db_a, select(func.count()).select_from(OutboxMessage)
+                           .where(OutboxMessage.handler == registrations)) == 1
+    finally:
+        await db_a.dispose()
+        await db_b.dispose()

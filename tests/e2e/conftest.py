@@ -55,6 +55,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture (the server included): no system Chromium means skip, or fail under CI=true."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium); browser tests need the system Chromium"
+        if IN_CI:
+            pytest.fail(reason + " — CI=true, so this is a failure, not a skip", pytrace=False)
+        pytest.skip(reason)
+
+
 def _quanzi_exe() -> str:
     exe = Path(sys.executable).parent / "quanzi"
     if not exe.exists():
@@ -194,11 +203,6 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium); browser tests need the system Chromium"
-        if IN_CI:
-            pytest.fail(reason + " — CI=true, so this is a failure, not a skip", pytrace=False)
-        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

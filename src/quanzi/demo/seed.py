@@ -1,15 +1,23 @@
-"""Demo people: an operator, suppliers, shopkeepers and ~200 fans (phones 138000000xx / 13800000101…)."""
+"""Demo people: an operator, suppliers, shopkeepers and ~200 fans (phones 138000000xx / 13800000101…),
+then the demo catalog, shops and six weeks of order history (see catalog.py, shops.py, history.py).
+
+Every step only adds what is missing, so `quanzi demo` can run on every `make run`.
+"""
 
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi import domains
 from quanzi.accounts import service as accounts
 from quanzi.accounts.models import Role, User
+from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 
 DEMO_PASSWORD = "quanzi-demo"
@@ -21,10 +29,22 @@ SHOPKEEPERS = [("+8613800000021", "小美的好物铺"), ("+8613800000022", "阿
 FAN_COUNT = 200
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ["小红", "晓明", "思思", "佳怡", "子涵", "浩然", "雨桐", "一诺", "欣怡", "梓萱", "俊杰", "诗涵", "宇轩", "可欣", "明轩"]
+STAFF_DAYS_AGO = 60
+FANS_FROM_DAYS_AGO = 58  # fans join from then until yesterday, faster and faster
 
 
 def fan_phone(i: int) -> str:
     return f"+86138{100 + i:08d}"
+
+
+def fan_phones() -> list[str]:
+    return [fan_phone(i + 1) for i in range(FAN_COUNT)]
+
+
+def fan_joined_at(i: int, now: datetime) -> datetime:
+    """When fan `i` (1-based) joined: the community grows faster and faster."""
+    frac = ((i - 0.5) / FAN_COUNT) ** 0.7
+    return now - timedelta(days=FANS_FROM_DAYS_AGO) + timedelta(days=FANS_FROM_DAYS_AGO - 1) * frac
 
 
 async def _person(s: AsyncSession, phone: str, nickname: str, roles: list[str], password: bool) -> User:
@@ -36,28 +56,117 @@ async def _person(s: AsyncSession, phone: str, nickname: str, roles: list[str], 
     return user
 
 
-async def seed_people(s: AsyncSession) -> dict[str, int]:
+async def seed_people(s: AsyncSession, now: datetime | None = None) -> dict[str, int]:
+    now = now or clock.now()
+    clock.set(now - timedelta(days=STAFF_DAYS_AGO))
     await _person(s, OPERATOR[0], OPERATOR[1], [Role.OPERATOR], True)
     for i, (phone, name) in enumerate(SUPPLIERS):
         await _person(s, phone, name, [Role.SUPPLIER], i == 0)
     for i, (phone, name) in enumerate(SHOPKEEPERS):
         await _person(s, phone, name, [Role.SHOPKEEPER], i == 0)
-    existing = set((await s.execute(select(User.phone).where(User.phone.like("+86138001%")))).scalars())
+    existing = set((await s.execute(select(User.phone).where(User.phone.in_(fan_phones())))).scalars())
     rng = random.Random(7)
     names = [rng.choice(SURNAMES) + rng.choice(GIVEN) for _ in range(FAN_COUNT)]
     for i in range(FAN_COUNT):
         phone = fan_phone(i + 1)
         if phone not in existing:
+            clock.set(fan_joined_at(i + 1, now))
             await _person(s, phone, names[i], [], i == 0)
     return {"operators": 1, "suppliers": len(SUPPLIERS), "shopkeepers": len(SHOPKEEPERS), "fans": FAN_COUNT}
 
 
-async def seed(database_url: str) -> dict[str, int]:
+async def _users(s: AsyncSession, phones: list[str]) -> dict[str, User]:
+    return {u.phone: u for u in (await s.execute(select(User).where(User.phone.in_(phones)))).scalars()}
+
+
+def _sandbox(settings: Any) -> Any:
+    """The configured sandbox payment provider, or None when this process does not enable it."""
+    from quanzi.app import configure_payments
+    from quanzi.payments import registry
+
+    configure_payments(settings)
+    if "sandbox" not in registry.names():
+        return None
+    provider = registry.get("sandbox")
+    return provider if hasattr(provider, "mark_paid") else None
+
+
+async def summarize(s: AsyncSession) -> dict[str, int]:
+    from quanzi.aftersales.models import AfterSale
+    from quanzi.cart.models import Address
+    from quanzi.catalog.models import Category, Product, Sku
+    from quanzi.orders.models import Order
+    from quanzi.orders.service import TRANSITIONS
+    from quanzi.payments.models import Payment, Refund
+    from quanzi.shops.models import ShelfItem, Shop
+
+    async def count(stmt: Any) -> int:
+        return int((await s.execute(stmt)).scalar_one())
+
+    out = {
+        "categories": await count(select(func.count()).select_from(Category)),
+        "products": await count(select(func.count()).where(Product.status == "published")),
+        "skus": await count(select(func.count()).select_from(Sku)),
+        "shops": await count(select(func.count()).where(Shop.status == "open")),
+        "shelf_items": await count(select(func.count()).select_from(ShelfItem)),
+        "addresses": await count(select(func.count()).select_from(Address)),
+        "orders": await count(select(func.count()).select_from(Order)),
+    }
+    by_status = dict((await s.execute(select(Order.status, func.count()).group_by(Order.status))).all())
+    for status in TRANSITIONS:
+        out[f"orders_{status}"] = int(by_status.get(status, 0))
+    out["payments_succeeded"] = await count(select(func.count()).where(Payment.status == "succeeded"))
+    out["aftersales"] = await count(select(func.count()).select_from(AfterSale))
+    out["refunds_succeeded"] = await count(select(func.count()).where(Refund.status == "succeeded"))
+    return out
+
+
+async def seed(database_url: str | None = None, *, scale: float = 1.0, settings: Any = None) -> dict[str, int]:
+    """Seed (or complete) the demo data. `scale` multiplies the amount of order history (tests use less).
+
+    Media files go to settings.media_dir; payments use the sandbox provider of `settings`. The app clock
+    is moved while history is written and always reset at the end."""
+    from quanzi.config import get_settings
+    from quanzi.demo import catalog as demo_catalog
+    from quanzi.demo import history, shops
+
+    settings = settings or get_settings()
     domains.load_all()
-    db = Database(database_url)
+    db = Database(database_url or settings.database_url)
+    media_dir = Path(settings.media_dir)
+    now = clock.now()
     try:
         async with db.write() as s:
-            summary = await seed_people(s)
+            summary: dict[str, int] = await seed_people(s, now)
+        image_urls = demo_catalog.draw_images(media_dir)
+        avatar_urls = shops.draw_avatars(media_dir)
+        async with db.write() as s:
+            users = await _users(s, [p for p, _ in SUPPLIERS] + [p for p, _ in SHOPKEEPERS] + fan_phones())
+            clock.set(now - timedelta(days=demo_catalog.CATALOG_DAYS_AGO + 1))
+            from quanzi.catalog import service as catalog
+
+            suppliers = [await catalog.ensure_supplier(s, users[phone].id, name) for phone, name in SUPPLIERS]
+            owner_ids = [users[phone].id for phone, _ in SUPPLIERS]
+            product_ids = await demo_catalog.seed_products(s, [x.id for x in suppliers], owner_ids, image_urls, now)
+            shop_ids = await shops.seed_shops(s, [users[p].id for p, _ in SHOPKEEPERS], product_ids, avatar_urls, now)
+            fans = [(users[p].id, users[p].nickname, p, users[p].created_at) for p in fan_phones() if p in users]
+            await history.seed_addresses(s, fans)
+            seeded = await history.has_history(s, [f[0] for f in fans])
+        if not seeded:
+            provider = _sandbox(settings)
+            if provider is not None:
+                await history.seed_history(
+                    db, now, scale=scale, provider=provider, fans=[(f[0], f[1], f[3]) for f in fans],
+                    shop_ids=shop_ids, product_ids=product_ids,
+                    owner_of_supplier={x.id: x.owner_id for x in suppliers},
+                )
+        async with db.write() as s:  # a no-op once the history has cut them
+            clock.set(demo_catalog.price_cut_at(now))
+            await demo_catalog.apply_price_cuts(s)
+        clock.reset()
+        async with db.read() as s:
+            summary.update(await summarize(s))
         return summary
     finally:
+        clock.reset()
         await db.dispose()

@@ -36,8 +36,14 @@ def sign(secret: str, message: str, *, purpose: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
-def verify_signature(secret: str, message: str, signature: str, *, purpose: str) -> bool:
-    return hmac.compare_digest(sign(secret, message, purpose=purpose), signature)
+def verify_signature(secret: str, message: str, signature: str, *, purpose: str, prefix: bool = False) -> bool:
+    """Constant-time check. With prefix=True a truncated signature (≥ 22 chars, 132 bits) is accepted."""
+    expected = sign(secret, message, purpose=purpose)
+    if prefix:
+        if len(signature) < 22:
+            return False
+        expected = expected[: len(signature)]
+    return hmac.compare_digest(expected, signature)
 
 
 def numeric_code(digits: int = 6) -> str:

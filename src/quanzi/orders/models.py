@@ -23,6 +23,10 @@ class Order(Base):
     # pending_payment → paid → shipped → received → completed; cancelled; closed (fully refunded)
     status: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(20), default="normal")  # normal | groupbuy | bargain | flashsale …
+    # Attribution snapshot taken at creation: later rebinding never moves an old order.
+    referrer_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    referrer2_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    commission_eligible: Mapped[bool] = mapped_column(Boolean, default=True)
     goods_fen: Mapped[int] = mapped_column(Integer)
     shipping_fen: Mapped[int] = mapped_column(Integer)
     discount_fen: Mapped[int] = mapped_column(Integer, default=0)

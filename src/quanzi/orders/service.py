@@ -29,6 +29,8 @@ from quanzi.orders.errors import DuplicateSku, NoItems, OrderNotFound, PriceChan
 from quanzi.orders.models import Order, OrderEvent, OrderLine
 from quanzi.policy import service as policy
 from quanzi.policy.service import CommercePolicy
+from quanzi.referrals import service as referrals
+from quanzi.shops import service as shops
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -72,6 +74,7 @@ def address_snapshot(addr: Address) -> dict[str, Any]:
 async def place_orders(
     s: AsyncSession, buyer_id: int, wanted: Sequence[Wanted], address: Address, *, note: str = "",
     expected_total_fen: int | None = None, cart_item_ids: Sequence[int] = (), kind: str = "normal",
+    commission_eligible: bool = True,
 ) -> list[Order]:
     """Price on the server, reserve stock with guarded decrements, snapshot every line.
 
@@ -104,10 +107,16 @@ async def place_orders(
 
     checkout_id = secrets.token_hex(8)
     orders: list[Order] = []
+    owners = await shops.owners_of(s, [p[1] for p in plans if p[1] is not None])
+    credit: dict[int | None, referrals.Attribution] = {}
     for supplier_id, shop_id, items, goods, shipping in plans:
+        if shop_id not in credit:
+            credit[shop_id] = await referrals.attribution(s, buyer_id, owners.get(shop_id) if shop_id else None)
+        who = credit[shop_id]
         order = Order(
             order_no=new_order_no(now), checkout_id=checkout_id, buyer_id=buyer_id, supplier_id=supplier_id,
             shop_id=shop_id, status="pending_payment", kind=kind, goods_fen=goods, shipping_fen=shipping,
+            referrer_id=who.level1_id, referrer2_id=who.level2_id, commission_eligible=commission_eligible,
             discount_fen=0, total_fen=goods + shipping, refunded_fen=0, address=address_snapshot(address),
             note=note, open_aftersales=0, created_at=now,
             pay_deadline=now + timedelta(minutes=pol.unpaid_timeout_minutes),
@@ -191,6 +200,13 @@ async def order_for_supplier(s: AsyncSession, order_id: int, supplier_id: int | 
     if order is None or (supplier_id is not None and order.supplier_id != supplier_id):
         raise OrderNotFound()
     return order
+
+
+async def get_line(s: AsyncSession, line_id: int) -> OrderLine:
+    line = await s.get(OrderLine, line_id)
+    if line is None:
+        raise OrderNotFound()
+    return line
 
 
 async def lines_of(s: AsyncSession, order_ids: Sequence[int]) -> dict[int, list[OrderLine]]:

@@ -69,8 +69,11 @@ async def apply_result(s: AsyncSession, result: PaymentResult, source: str) -> s
     if not first:
         return "duplicate"
     now = clock.now()
-    won = await guarded_update(s, update(Payment).where(Payment.id == payment.id, Payment.status == "created").values(
-        status="succeeded", transaction_id=result.transaction_id, paid_at=result.paid_at or now))
+    # "closed" = an attempt closed because another attempt of the order was paid first; its money is real
+    # and known to its provider under its own out_trade_no, so record it and refund it below.
+    won = await guarded_update(s, update(Payment).where(
+        Payment.id == payment.id, Payment.status.in_(("created", "closed")),
+    ).values(status="succeeded", transaction_id=result.transaction_id, paid_at=result.paid_at or now))
     if won != 1:
         # Same out_trade_no paid again under another transaction id: give that money back.
         outcome = "refund_duplicate_charge"
@@ -120,8 +123,14 @@ async def handle_notification(db: Database, provider_name: str, headers: dict[st
 
 
 async def paid_payment_of(s: AsyncSession, order_id: int) -> Payment | None:
-    return (await s.execute(select(Payment).where(Payment.order_id == order_id, Payment.status == "succeeded")
-                            .order_by(Payment.id))).scalars().first()
+    """The payment that paid the order (its inbox outcome is "paid"), not a late or duplicate payment of
+    the same order that succeeded too and was refunded in full."""
+    return (await s.execute(
+        select(Payment).join(PaymentNotification, (PaymentNotification.provider == Payment.provider)
+                             & (PaymentNotification.transaction_id == Payment.transaction_id))
+        .where(Payment.order_id == order_id, Payment.status == "succeeded", PaymentNotification.outcome == "paid")
+        .order_by(Payment.id)
+    )).scalars().first()
 
 
 async def request_refund(s: AsyncSession, payment: Payment, amount_fen: int, *, reason: str, source: str) -> Refund:
@@ -155,6 +164,9 @@ async def execute_refund(db: Database, refund_id: int) -> bool:
     result = await provider.refund(*args)  # no transaction open here
     if result.status == "failed":
         raise DomainError({"zh": "退款被支付渠道拒绝", "en": "The provider refused the refund"})
+    if result.status != "succeeded":
+        # WeChat answers PROCESSING and settles later: ask again (same out_refund_no) after a backoff.
+        raise RuntimeError(f"refund {refund_id} still processing at the provider")
     async with db.write() as s:
         done = await guarded_update(s, update(Refund).where(Refund.id == refund_id, Refund.status == "pending").values(
             status="succeeded", provider_refund_id=result.refund_id, done_at=clock.now()))

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.backoffice.audit import record
 from quanzi.kit.clock import clock
-from quanzi.kit.errors import InvalidInput
+from quanzi.kit.errors import DomainError, InvalidInput
 from quanzi.policy.models import PolicySection
 
 S = TypeVar("S", bound="Section")
@@ -49,6 +49,8 @@ async def put(s: AsyncSession, section: type[S], values: dict, actor_id: int | N
     current = await get(s, section)
     try:
         new = section.model_validate({**current.model_dump(), **values})
+    except DomainError:
+        raise
     except ValidationError as exc:
         raise InvalidInput(fields=[{"loc": [str(x) for x in e["loc"]], "msg": e["msg"]} for e in exc.errors()]) from exc
     row = await s.get(PolicySection, section.key)

@@ -33,6 +33,10 @@ async def open_shop(s: AsyncSession, owner_id: int, name: str, intro: str = "", 
     if not created:
         raise ShopAlreadyOpen()
     await accounts.add_role(s, owner_id, Role.SHOPKEEPER)
+    # Opening a shop is free and makes you a distributor (or an applicant, if the operator approves them).
+    from quanzi.distribution import service as distribution
+
+    await distribution.join(s, owner_id)
     return await my_shop(s, owner_id)
 
 
@@ -129,3 +133,10 @@ async def shops_by_id(s: AsyncSession, ids: list[int]) -> dict[int, Shop]:
 
 async def list_open_shops(s: AsyncSession, limit: int = 20) -> list[Shop]:
     return list((await s.execute(select(Shop).where(Shop.status == "open").order_by(Shop.id).limit(limit))).scalars())
+
+
+async def owners_of(s: AsyncSession, shop_ids: list[int]) -> dict[int, int]:
+    if not shop_ids:
+        return {}
+    rows = await s.execute(select(Shop.id, Shop.owner_id).where(Shop.id.in_(set(shop_ids))))
+    return {sid: oid for sid, oid in rows.all()}

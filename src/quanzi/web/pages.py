@@ -29,6 +29,21 @@ ROLE_NAMES = {
 # Domains add entries here as they land: (role, key, href, zh title, en title, zh hint, en hint).
 CONSOLE_LINKS: list[tuple[str, str, str, str, str, str, str]] = [
     ("operator", "admin", "/admin/", "后台管理", "Back office", "用户、角色与审计日志", "Users, roles and audit log"),
+    # Console pages (shops/, catalog/, orders/, aftersales/, policy/ console.py).
+    ("shopkeeper", "dashboard", "/console", "经营概览", "Overview", "今日订单与近 14 天成交", "Today's orders, 14-day sales"),
+    ("shopkeeper", "shop", "/console/shop", "我的小店", "My shop", "店铺信息与货架", "Shop details and shelf"),
+    ("shopkeeper", "shop-catalog", "/console/shop/catalog", "选品上架", "Add products", "从平台货源挑选商品",
+     "Pick from the supply catalog"),
+    ("shopkeeper", "shop-orders", "/console/shop/orders", "小店订单", "Shop orders", "经由本店成交的订单",
+     "Orders through your shop"),
+    ("supplier", "products", "/console/products", "商品管理", "Products", "规格、价格与库存", "SKUs, prices and stock"),
+    ("supplier", "fulfilment", "/console/fulfilment", "订单发货", "Fulfilment", "待发货订单与批量发货",
+     "Ship paid orders, in bulk too"),
+    ("supplier", "aftersales", "/console/aftersales", "售后处理", "After-sales", "退款与退货申请", "Refunds and returns"),
+    ("operator", "policy", "/console/policy", "交易规则", "Policy", "运费、超时与退货期限",
+     "Shipping, timeouts, return window"),
+    ("operator", "supply", "/console", "供应概览", "Supply overview", "全平台待发货与售后",
+     "Orders to ship and after-sales, all suppliers"),
 ]
 STOREFRONT_LINKS: list[tuple[str, str, str, str, str, str]] = []
 

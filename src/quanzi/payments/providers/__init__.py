@@ -36,10 +36,27 @@ from .sandbox import SandboxProvider
 from .wechatpay import WechatPayConfig, WechatPayProvider
 
 __all__ = [
-    "NOTIFICATION_TOLERANCE", "PROVIDERS", "AlipayConfig", "AlipayProvider", "BadSignature",
-    "MalformedNotification", "NotificationRejected", "PaymentCode", "PaymentIntent", "PaymentProvider",
-    "PaymentResult", "ProviderConfig", "ProviderError", "RefundResult", "SandboxProvider", "StaleNotification",
-    "TransferResult", "WechatPayConfig", "WechatPayProvider", "WrongMerchant", "make_provider",
+    "NOTIFICATION_TOLERANCE",
+    "PROVIDERS",
+    "AlipayConfig",
+    "AlipayProvider",
+    "BadSignature",
+    "MalformedNotification",
+    "NotificationRejected",
+    "PaymentCode",
+    "PaymentIntent",
+    "PaymentProvider",
+    "PaymentResult",
+    "ProviderConfig",
+    "ProviderError",
+    "RefundResult",
+    "SandboxProvider",
+    "StaleNotification",
+    "TransferResult",
+    "WechatPayConfig",
+    "WechatPayProvider",
+    "WrongMerchant",
+    "make_provider",
 ]
 
 
@@ -119,8 +136,12 @@ class ProviderConfig:
 
 
 def _sandbox(config: ProviderConfig) -> PaymentProvider:
-    return SandboxProvider(config.sandbox_key_dir, merchant_id=config.sandbox_merchant_id,
-                           pay_url=config.sandbox_pay_url, notify_url=config.sandbox_notify_url)
+    return SandboxProvider(
+        config.sandbox_key_dir,
+        merchant_id=config.sandbox_merchant_id,
+        pay_url=config.sandbox_pay_url,
+        notify_url=config.sandbox_notify_url,
+    )
 
 
 def _wechatpay(config: ProviderConfig) -> PaymentProvider:

@@ -28,6 +28,8 @@ from alipay import AliPay
 from alipay.utils import AliPayConfig
 from Cryptodome.PublicKey import RSA
 
+from quanzi.kit.clock import as_utc
+
 from ._common import CHINA_TZ, check_fresh, china_time, fen_to_yuan, require_fen, yuan_to_fen
 from .base import (
     BadSignature,
@@ -124,8 +126,11 @@ class AlipayProvider:
             raise MalformedNotification(reason="sign missing")
         if data.get("sign_type", "RSA2") != "RSA2":
             raise MalformedNotification(reason="only RSA2 is accepted", sign_type=data.get("sign_type"))
-        missing = [k for k in ("notify_time", "app_id", "out_trade_no", "trade_status", "total_amount")
-                   if not data.get(k)]
+        missing = [
+            k
+            for k in ("notify_time", "app_id", "out_trade_no", "trade_status", "total_amount")
+            if not data.get(k)
+        ]
         if missing:
             raise MalformedNotification(missing=missing)
         try:
@@ -158,18 +163,25 @@ class AlipayProvider:
         if paid and not trade_no:
             raise ValueError("trade_no missing")
         when = data.get("gmt_payment") or data.get("send_pay_date")
-        paid_at = _parse_china_time(when) if paid and when else None
-        return PaymentResult(provider=self.name, out_trade_no=str(data["out_trade_no"]), transaction_id=trade_no,
-                             amount_fen=yuan_to_fen(data["total_amount"]),
-                             merchant_id=merchant_id or str(data["app_id"]), paid=paid, paid_at=paid_at,
-                             raw=dict(data))
+        paid_at = as_utc(_parse_china_time(when)) if paid and when else None
+        return PaymentResult(
+            provider=self.name,
+            out_trade_no=str(data["out_trade_no"]),
+            transaction_id=trade_no,
+            amount_fen=yuan_to_fen(data["total_amount"]),
+            merchant_id=merchant_id or str(data["app_id"]),
+            paid=paid,
+            paid_at=paid_at,
+            raw=dict(data),
+        )
 
     # ------------------------------------------------------------------ outgoing calls
 
     async def _server_api(self, operation: str, method: str, biz_content: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = await asyncio.to_thread(self._alipay.server_api, method, biz_content,
-                                               timestamp=_china_now())
+            response = await asyncio.to_thread(
+                self._alipay.server_api, method, biz_content, timestamp=_china_now()
+            )
         except Exception as exc:  # network, HTTP error, unsigned error_response, bad response signature
             log.warning("alipay.call_failed", operation=operation, error=repr(exc))
             raise ProviderError(provider=self.name, operation=operation, reason=type(exc).__name__) from exc
@@ -178,14 +190,29 @@ class AlipayProvider:
         return response
 
     def _fail(self, operation: str, response: Mapping[str, Any]) -> ProviderError:
-        log.warning("alipay.call_refused", operation=operation, provider_code=response.get("code"),
-                    sub_code=response.get("sub_code"))
-        return ProviderError(provider=self.name, operation=operation, provider_code=response.get("code"),
-                             sub_code=response.get("sub_code"))
+        log.warning(
+            "alipay.call_refused",
+            operation=operation,
+            provider_code=response.get("code"),
+            sub_code=response.get("sub_code"),
+        )
+        return ProviderError(
+            provider=self.name,
+            operation=operation,
+            provider_code=response.get("code"),
+            sub_code=response.get("sub_code"),
+        )
 
-    async def create_payment(self, out_trade_no: str, amount_fen: int, description: str,
-                             payer_ref: str | None = None, *, client_ip: str | None = None,
-                             expires_at: datetime | None = None) -> PaymentIntent:
+    async def create_payment(
+        self,
+        out_trade_no: str,
+        amount_fen: int,
+        description: str,
+        payer_ref: str | None = None,
+        *,
+        client_ip: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> PaymentIntent:
         require_fen(amount_fen)
         biz: dict[str, Any] = {
             "subject": (description or out_trade_no)[:256],
@@ -197,35 +224,57 @@ class AlipayProvider:
             biz["time_expire"] = china_time(expires_at).strftime(TIME_FORMAT)
         if self.config.return_url:
             biz["quit_url"] = self.config.return_url
-        order_string = self._alipay.client_api("alipay.trade.wap.pay", biz, return_url=self.config.return_url,
-                                               notify_url=self.config.notify_url, timestamp=_china_now())
-        return PaymentIntent(provider=self.name, out_trade_no=out_trade_no, amount_fen=amount_fen,
-                             client_params={"pay_url": f"{self.gateway}?{order_string}",
-                                            "order_string": order_string})
+        order_string = self._alipay.client_api(
+            "alipay.trade.wap.pay",
+            biz,
+            return_url=self.config.return_url,
+            notify_url=self.config.notify_url,
+            timestamp=_china_now(),
+        )
+        return PaymentIntent(
+            provider=self.name,
+            out_trade_no=out_trade_no,
+            amount_fen=amount_fen,
+            client_params={"pay_url": f"{self.gateway}?{order_string}", "order_string": order_string},
+        )
 
     async def query_payment(self, out_trade_no: str) -> PaymentResult | None:
-        response = await self._server_api("query_payment", "alipay.trade.query", {"out_trade_no": out_trade_no})
+        response = await self._server_api(
+            "query_payment", "alipay.trade.query", {"out_trade_no": out_trade_no}
+        )
         if response.get("code") != "10000":
             if response.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
                 return None
             raise self._fail("query_payment", response)
         if response.get("out_trade_no") != out_trade_no:
-            raise ProviderError(provider=self.name, operation="query_payment", reason="answer for another order")
+            raise ProviderError(
+                provider=self.name, operation="query_payment", reason="answer for another order"
+            )
         try:
             return self._to_result(response, merchant_id=self.config.app_id)
         except (ValueError, KeyError) as exc:
             raise ProviderError(provider=self.name, operation="query_payment", reason=str(exc)) from exc
 
-    async def refund(self, out_refund_no: str, out_trade_no: str, transaction_id: str, refund_fen: int,
-                     total_fen: int, reason: str) -> RefundResult:
+    async def refund(
+        self,
+        out_refund_no: str,
+        out_trade_no: str,
+        transaction_id: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str,
+    ) -> RefundResult:
         """Idempotent per `out_refund_no` (Alipay's out_request_no).
 
         fund_change "N" means this call moved no money (e.g. a repeat): we ask the refund query
         whether the refund under this out_request_no has succeeded."""
         require_fen(refund_fen, "refund_fen")
         require_fen(total_fen, "total_fen")
-        biz: dict[str, Any] = {"refund_amount": fen_to_yuan(refund_fen), "out_trade_no": out_trade_no,
-                               "out_request_no": out_refund_no}
+        biz: dict[str, Any] = {
+            "refund_amount": fen_to_yuan(refund_fen),
+            "out_trade_no": out_trade_no,
+            "out_request_no": out_refund_no,
+        }
         if transaction_id:
             biz["trade_no"] = transaction_id
         if reason:
@@ -236,16 +285,54 @@ class AlipayProvider:
         status = "succeeded" if response.get("fund_change") == "Y" else "processing"
         if status == "processing":
             query = await self._server_api(
-                "refund", "alipay.trade.fastpay.refund.query",
-                {"out_trade_no": out_trade_no, "out_request_no": out_refund_no, "query_options": ["gmt_refund_pay"]})
+                "refund",
+                "alipay.trade.fastpay.refund.query",
+                {
+                    "out_trade_no": out_trade_no,
+                    "out_request_no": out_refund_no,
+                    "query_options": ["gmt_refund_pay"],
+                },
+            )
             if query.get("code") == "10000" and query.get("refund_status") == "REFUND_SUCCESS":
                 status = "succeeded"
                 response = {**response, "refund_query": query}
-        return RefundResult(provider=self.name, out_refund_no=out_refund_no,
-                            refund_id=str(response.get("trade_no") or transaction_id),
-                            amount_fen=refund_fen, status=status, raw=response)
+        return RefundResult(
+            provider=self.name,
+            out_refund_no=out_refund_no,
+            refund_id=str(response.get("trade_no") or transaction_id),
+            amount_fen=refund_fen,
+            status=status,
+            raw=response,
+        )
 
-    async def transfer(self, out_batch_no: str, payee_ref: str, amount_fen: int, remark: str) -> TransferResult:
+    async def query_refund(self, out_refund_no: str, out_trade_no: str) -> RefundResult | None:
+        response = await self._server_api(
+            "query_refund",
+            "alipay.trade.fastpay.refund.query",
+            {"out_trade_no": out_trade_no, "out_request_no": out_refund_no},
+        )
+        if response.get("code") != "10000":
+            if response.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
+                return None
+            raise self._fail("query_refund", response)
+        if not response.get("refund_amount"):
+            return None  # Alipay answers 10000 with no refund fields when there is no such refund
+        try:
+            amount = yuan_to_fen(str(response["refund_amount"]))
+        except ValueError as exc:
+            raise ProviderError(provider=self.name, operation="query_refund", reason=str(exc)) from exc
+        return RefundResult(
+            provider=self.name,
+            out_refund_no=out_refund_no,
+            refund_id=str(response.get("trade_no") or ""),
+            amount_fen=amount,
+            status="succeeded" if response.get("refund_status") == "REFUND_SUCCESS" else "processing",
+            raw=response,
+        )
+
+    async def transfer(
+        self, out_batch_no: str, payee_ref: str, amount_fen: int, remark: str
+    ) -> TransferResult:
         """Single transfer to an Alipay account (alipay.fund.trans.uni.transfer).
 
         `payee_ref`: a 2088… user id, else an open id. Note: Alipay only grants this API to apps in
@@ -264,7 +351,11 @@ class AlipayProvider:
         response = await self._server_api("transfer", "alipay.fund.trans.uni.transfer", biz)
         if response.get("code") != "10000":
             raise self._fail("transfer", response)
-        return TransferResult(provider=self.name, out_batch_no=out_batch_no,
-                              transfer_id=str(response.get("order_id") or ""), amount_fen=amount_fen,
-                              status=_TRANSFER_STATUS.get(str(response.get("status")), "processing"),
-                              raw=response)
+        return TransferResult(
+            provider=self.name,
+            out_batch_no=out_batch_no,
+            transfer_id=str(response.get("order_id") or ""),
+            amount_fen=amount_fen,
+            status=_TRANSFER_STATUS.get(str(response.get("status")), "processing"),
+            raw=response,
+        )

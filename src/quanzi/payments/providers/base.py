@@ -7,9 +7,9 @@ No adapter method may be called while a database transaction holds locks (DESIGN
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from quanzi.kit.errors import DomainError
@@ -61,7 +61,10 @@ class ProviderError(DomainError):
 
     status = 502
     code = PaymentCode.PROVIDER_ERROR
-    message = {"zh": "支付渠道暂时不可用,请稍后再试", "en": "The payment provider is unavailable; try again later"}
+    message = {
+        "zh": "支付渠道暂时不可用,请稍后再试",
+        "en": "The payment provider is unavailable; try again later",
+    }
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,16 @@ class PaymentProvider(Protocol):
     name: str
     merchant_id: str
 
-    async def create_payment(self, out_trade_no: str, amount_fen: int, description: str,
-                             payer_ref: str | None = None, *, client_ip: str | None = None,
-                             expires_at: datetime | None = None) -> PaymentIntent:
+    async def create_payment(
+        self,
+        out_trade_no: str,
+        amount_fen: int,
+        description: str,
+        payer_ref: str | None = None,
+        *,
+        client_ip: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> PaymentIntent:
         """Open a payment. `payer_ref`: the payer's WeChat openid (JSAPI / mini-program) if known;
         `client_ip`: the buyer's IP (WeChat H5 needs it); `expires_at`: after this the provider
         refuses to take the money (set it to the order's payment deadline)."""
@@ -132,7 +142,23 @@ class PaymentProvider(Protocol):
         """What the provider knows about `out_trade_no`: None if it never heard of it."""
         ...
 
-    async def refund(self, out_refund_no: str, out_trade_no: str, transaction_id: str, refund_fen: int,
-                     total_fen: int, reason: str) -> RefundResult: ...
+    async def refund(
+        self,
+        out_refund_no: str,
+        out_trade_no: str,
+        transaction_id: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str,
+    ) -> RefundResult:
+        """Idempotent per `out_refund_no`. Status "processing" is normal for WeChat Pay: the final state
+        comes later (refund notification or `query_refund`)."""
+        ...
 
-    async def transfer(self, out_batch_no: str, payee_ref: str, amount_fen: int, remark: str) -> TransferResult: ...
+    async def query_refund(self, out_refund_no: str, out_trade_no: str) -> RefundResult | None:
+        """Where the refund `out_refund_no` stands now; None if the provider never heard of it."""
+        ...
+
+    async def transfer(
+        self, out_batch_no: str, payee_ref: str, amount_fen: int, remark: str
+    ) -> TransferResult: ...

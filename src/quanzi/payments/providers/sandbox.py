@@ -102,8 +102,11 @@ class SandboxKeys:
         platform = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         merchant = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pkcs8 = (serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        public_pem = platform.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        public_pem = (
+            platform.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
         return SandboxKeys(
             platform_private_key=platform.private_bytes(*pkcs8).decode(),
             platform_public_key=public_pem,
@@ -139,10 +142,16 @@ class SandboxKeys:
 class SandboxProvider:
     """`PaymentProvider` named "sandbox"; see the module docstring."""
 
-    def __init__(self, key_dir: Path | str, *, merchant_id: str = "sandbox-mch", appid: str = "sandbox-app",
-                 pay_url: str = "/pay/sandbox/{out_trade_no}",
-                 notify_url: str = "http://127.0.0.1:8000/api/payments/notify/sandbox",
-                 name: str = "sandbox") -> None:
+    def __init__(
+        self,
+        key_dir: Path | str,
+        *,
+        merchant_id: str = "sandbox-mch",
+        appid: str = "sandbox-app",
+        pay_url: str = "/pay/sandbox/{out_trade_no}",
+        notify_url: str = "http://127.0.0.1:8000/api/payments/notify/sandbox",
+        name: str = "sandbox",
+    ) -> None:
         self.name = name
         self.merchant_id = merchant_id
         self.appid = appid
@@ -193,12 +202,18 @@ class SandboxProvider:
         """WeChat's platform signature: base64(RSA-SHA256-PKCS1v15("timestamp\\nnonce\\nbody\\n"))."""
         text = body.decode("utf-8") if isinstance(body, bytes) else body
         message = f"{timestamp}\n{nonce}\n{text}\n".encode()
-        return base64.b64encode(self._platform_key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
+        return base64.b64encode(
+            self._platform_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+        ).decode()
 
     def signed_headers(self, body: bytes, timestamp: datetime | int | None = None) -> dict[str, str]:
         if timestamp is None:
             timestamp = clock.now()
-        ts = str(int(as_utc(timestamp).timestamp())) if isinstance(timestamp, datetime) else str(int(timestamp))
+        ts = (
+            str(int(as_utc(timestamp).timestamp()))
+            if isinstance(timestamp, datetime)
+            else str(int(timestamp))
+        )
         nonce = _random(32)
         return {
             "Wechatpay-Timestamp": ts,
@@ -208,18 +223,35 @@ class SandboxProvider:
             "Wechatpay-Signature-Type": SIGNATURE_TYPE,
         }
 
-    def encrypt_resource(self, plaintext: dict[str, Any], associated_data: str = "transaction",
-                         original_type: str = "transaction") -> dict[str, str]:
+    def encrypt_resource(
+        self,
+        plaintext: dict[str, Any],
+        associated_data: str = "transaction",
+        original_type: str = "transaction",
+    ) -> dict[str, str]:
         nonce = _random(12)
         data = json.dumps(plaintext, ensure_ascii=False, separators=(",", ":")).encode()
-        ciphertext = AESGCM(self.keys.apiv3_key.encode()).encrypt(nonce.encode(), data, associated_data.encode())
-        return {"original_type": original_type, "algorithm": "AEAD_AES_256_GCM",
-                "ciphertext": base64.b64encode(ciphertext).decode(), "associated_data": associated_data,
-                "nonce": nonce}
+        ciphertext = AESGCM(self.keys.apiv3_key.encode()).encrypt(
+            nonce.encode(), data, associated_data.encode()
+        )
+        return {
+            "original_type": original_type,
+            "algorithm": "AEAD_AES_256_GCM",
+            "ciphertext": base64.b64encode(ciphertext).decode(),
+            "associated_data": associated_data,
+            "nonce": nonce,
+        }
 
-    def transaction_object(self, out_trade_no: str, transaction_id: str, amount_fen: int,
-                           paid_at: datetime | None, *, mchid: str | None = None,
-                           trade_state: str = "SUCCESS") -> dict[str, Any]:
+    def transaction_object(
+        self,
+        out_trade_no: str,
+        transaction_id: str,
+        amount_fen: int,
+        paid_at: datetime | None,
+        *,
+        mchid: str | None = None,
+        trade_state: str = "SUCCESS",
+    ) -> dict[str, Any]:
         tx: dict[str, Any] = {
             "appid": self.appid,
             "mchid": mchid or self.merchant_id,
@@ -228,12 +260,17 @@ class SandboxProvider:
             "trade_type": "JSAPI",
             "trade_state": trade_state,
             "trade_state_desc": {"SUCCESS": "支付成功", "REFUND": "转入退款", "NOTPAY": "未支付"}.get(
-                trade_state, trade_state),
+                trade_state, trade_state
+            ),
             "bank_type": "OTHERS",
             "attach": "",
             "payer": {"openid": "sandbox-payer"},
-            "amount": {"total": amount_fen, "payer_total": amount_fen, "currency": "CNY",
-                       "payer_currency": "CNY"},
+            "amount": {
+                "total": amount_fen,
+                "payer_total": amount_fen,
+                "currency": "CNY",
+                "payer_currency": "CNY",
+            },
         }
         if paid_at is not None:
             tx["success_time"] = china_time(paid_at).isoformat(timespec="seconds")
@@ -243,15 +280,24 @@ class SandboxProvider:
             tx.pop("bank_type")
         return tx
 
-    def build_notification(self, out_trade_no: str, transaction_id: str, amount_fen: int, paid_at: datetime,
-                           mchid: str | None = None, timestamp: datetime | int | None = None, *,
-                           trade_state: str = "SUCCESS") -> tuple[dict[str, str], bytes]:
+    def build_notification(
+        self,
+        out_trade_no: str,
+        transaction_id: str,
+        amount_fen: int,
+        paid_at: datetime,
+        mchid: str | None = None,
+        timestamp: datetime | int | None = None,
+        *,
+        trade_state: str = "SUCCESS",
+    ) -> tuple[dict[str, str], bytes]:
         """A TRANSACTION.SUCCESS notification exactly as WeChat Pay v3 sends it: (headers, body).
 
         `timestamp` (default: the app clock) is what goes into Wechatpay-Timestamp; `mchid` lets a test
         address it to another merchant."""
-        tx = self.transaction_object(out_trade_no, transaction_id, amount_fen, paid_at, mchid=mchid,
-                                     trade_state=trade_state)
+        tx = self.transaction_object(
+            out_trade_no, transaction_id, amount_fen, paid_at, mchid=mchid, trade_state=trade_state
+        )
         if timestamp is None:
             sent_at = clock.now()
         elif isinstance(timestamp, datetime):
@@ -305,33 +351,59 @@ class SandboxProvider:
 
     def _result(self, row: sqlite3.Row) -> PaymentResult:
         paid_at = datetime.fromisoformat(row["paid_at"]) if row["paid_at"] else None
-        tx = self.transaction_object(row["out_trade_no"], row["transaction_id"] or "", row["amount_fen"], paid_at,
-                                     trade_state=row["state"])
+        tx = self.transaction_object(
+            row["out_trade_no"],
+            row["transaction_id"] or "",
+            row["amount_fen"],
+            paid_at,
+            trade_state=row["state"],
+        )
         return transaction_to_result(self.name, tx)  # the same mapping as a real WeChat query answer
 
-    def _create(self, out_trade_no: str, amount_fen: int, description: str, expires_at: datetime | None,
-                now: datetime) -> None:
+    def _create(
+        self, out_trade_no: str, amount_fen: int, description: str, expires_at: datetime | None, now: datetime
+    ) -> None:
         with self._db() as db:
             row = db.execute("SELECT * FROM transactions WHERE out_trade_no = ?", (out_trade_no,)).fetchone()
             if row is None:
                 db.execute(
-                    "INSERT INTO transactions (out_trade_no, amount_fen, description, state, expires_at, created_at)"
+                    "INSERT INTO transactions"
+                    " (out_trade_no, amount_fen, description, state, expires_at, created_at)"
                     " VALUES (?, ?, ?, 'NOTPAY', ?, ?)",
-                    (out_trade_no, amount_fen, description,
-                     as_utc(expires_at).isoformat() if expires_at else None, now.isoformat()))
+                    (
+                        out_trade_no,
+                        amount_fen,
+                        description,
+                        as_utc(expires_at).isoformat() if expires_at else None,
+                        now.isoformat(),
+                    ),
+                )
             elif row["amount_fen"] != amount_fen:
                 raise self._refuse("create_payment", "INVALID_REQUEST", reason="out_trade_no reused")
             elif row["state"] != "NOTPAY":
                 raise self._refuse("create_payment", "ORDERPAID")
 
-    async def create_payment(self, out_trade_no: str, amount_fen: int, description: str,
-                             payer_ref: str | None = None, *, client_ip: str | None = None,
-                             expires_at: datetime | None = None) -> PaymentIntent:
+    async def create_payment(
+        self,
+        out_trade_no: str,
+        amount_fen: int,
+        description: str,
+        payer_ref: str | None = None,
+        *,
+        client_ip: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> PaymentIntent:
         require_fen(amount_fen)
         await asyncio.to_thread(self._create, out_trade_no, amount_fen, description, expires_at, clock.now())
-        return PaymentIntent(provider=self.name, out_trade_no=out_trade_no, amount_fen=amount_fen,
-                             client_params={"pay_url": self.pay_url.format(out_trade_no=quote(out_trade_no, safe="")),
-                                            "sandbox": True})
+        return PaymentIntent(
+            provider=self.name,
+            out_trade_no=out_trade_no,
+            amount_fen=amount_fen,
+            client_params={
+                "pay_url": self.pay_url.format(out_trade_no=quote(out_trade_no, safe="")),
+                "sandbox": True,
+            },
+        )
 
     def mark_paid(self, out_trade_no: str, amount_fen: int, *, now: datetime | None = None) -> PaymentResult:
         """The buyer pressed "pay" on the sandbox page: money arrives. Idempotent (a second press
@@ -342,18 +414,27 @@ class SandboxProvider:
         with self._db() as db:
             row = db.execute("SELECT * FROM transactions WHERE out_trade_no = ?", (out_trade_no,)).fetchone()
             if row is None:  # paying an order the sandbox was never told about: open it on the fly
-                db.execute("INSERT INTO transactions (out_trade_no, amount_fen, state, created_at)"
-                           " VALUES (?, ?, 'NOTPAY', ?)", (out_trade_no, amount_fen, now.isoformat()))
-                row = db.execute("SELECT * FROM transactions WHERE out_trade_no = ?", (out_trade_no,)).fetchone()
+                db.execute(
+                    "INSERT INTO transactions (out_trade_no, amount_fen, state, created_at)"
+                    " VALUES (?, ?, 'NOTPAY', ?)",
+                    (out_trade_no, amount_fen, now.isoformat()),
+                )
+                row = db.execute(
+                    "SELECT * FROM transactions WHERE out_trade_no = ?", (out_trade_no,)
+                ).fetchone()
             if row["amount_fen"] != amount_fen:
                 raise self._refuse("mark_paid", "INVALID_REQUEST", reason="amount differs from the order")
             if row["state"] == "NOTPAY":
                 if row["expires_at"] and now > datetime.fromisoformat(row["expires_at"]):
                     raise self._refuse("mark_paid", "ORDER_CLOSED", reason="payment window has passed")
-                db.execute("UPDATE transactions SET state = 'SUCCESS', transaction_id = ?, paid_at = ?"
-                           " WHERE out_trade_no = ? AND state = 'NOTPAY'",
-                           (_digits_id("4200", now), now.isoformat(timespec="seconds"), out_trade_no))
-                row = db.execute("SELECT * FROM transactions WHERE out_trade_no = ?", (out_trade_no,)).fetchone()
+                db.execute(
+                    "UPDATE transactions SET state = 'SUCCESS', transaction_id = ?, paid_at = ?"
+                    " WHERE out_trade_no = ? AND state = 'NOTPAY'",
+                    (_digits_id("4200", now), now.isoformat(timespec="seconds"), out_trade_no),
+                )
+                row = db.execute(
+                    "SELECT * FROM transactions WHERE out_trade_no = ?", (out_trade_no,)
+                ).fetchone()
             return self._result(row)
 
     def _query(self, out_trade_no: str) -> PaymentResult | None:
@@ -366,14 +447,26 @@ class SandboxProvider:
             raise self._refuse("query_payment", "SYSTEM_ERROR", simulated=True)
         return await asyncio.to_thread(self._query, out_trade_no)
 
-    def _refund(self, out_refund_no: str, out_trade_no: str, transaction_id: str, refund_fen: int,
-                total_fen: int, now: datetime) -> RefundResult:
+    def _refund(
+        self,
+        out_refund_no: str,
+        out_trade_no: str,
+        transaction_id: str,
+        refund_fen: int,
+        total_fen: int,
+        now: datetime,
+    ) -> RefundResult:
         with self._db() as db:
             done = db.execute("SELECT * FROM refunds WHERE out_refund_no = ?", (out_refund_no,)).fetchone()
             if done is not None:  # the same out_refund_no never refunds twice
-                return RefundResult(provider=self.name, out_refund_no=out_refund_no, refund_id=done["refund_id"],
-                                    amount_fen=done["amount_fen"], status=done["status"],
-                                    raw={"out_trade_no": done["out_trade_no"], "replayed": True})
+                return RefundResult(
+                    provider=self.name,
+                    out_refund_no=out_refund_no,
+                    refund_id=done["refund_id"],
+                    amount_fen=done["amount_fen"],
+                    status=done["status"],
+                    raw={"out_trade_no": done["out_trade_no"], "replayed": True},
+                )
             tx = db.execute("SELECT * FROM transactions WHERE out_trade_no = ?", (out_trade_no,)).fetchone()
             if tx is None or tx["state"] == "NOTPAY":
                 raise self._refuse("refund", "RESOURCE_NOT_EXISTS", reason="order not paid")
@@ -384,46 +477,102 @@ class SandboxProvider:
             if tx["refunded_fen"] + refund_fen > tx["amount_fen"]:
                 raise self._refuse("refund", "NOT_ENOUGH", reason="refund exceeds the refundable amount")
             refund_id = _digits_id("50", now, 29)
-            db.execute("INSERT INTO refunds (out_refund_no, refund_id, out_trade_no, amount_fen, status, created_at)"
-                       " VALUES (?, ?, ?, ?, 'succeeded', ?)",
-                       (out_refund_no, refund_id, out_trade_no, refund_fen, now.isoformat()))
-            db.execute("UPDATE transactions SET refunded_fen = refunded_fen + ?, state = 'REFUND'"
-                       " WHERE out_trade_no = ?", (refund_fen, out_trade_no))
-        return RefundResult(provider=self.name, out_refund_no=out_refund_no, refund_id=refund_id,
-                            amount_fen=refund_fen, status="succeeded", raw={"out_trade_no": out_trade_no})
+            db.execute(
+                "INSERT INTO refunds (out_refund_no, refund_id, out_trade_no, amount_fen, status, created_at)"
+                " VALUES (?, ?, ?, ?, 'succeeded', ?)",
+                (out_refund_no, refund_id, out_trade_no, refund_fen, now.isoformat()),
+            )
+            db.execute(
+                "UPDATE transactions SET refunded_fen = refunded_fen + ?, state = 'REFUND'"
+                " WHERE out_trade_no = ?",
+                (refund_fen, out_trade_no),
+            )
+        return RefundResult(
+            provider=self.name,
+            out_refund_no=out_refund_no,
+            refund_id=refund_id,
+            amount_fen=refund_fen,
+            status="succeeded",
+            raw={"out_trade_no": out_trade_no},
+        )
 
-    async def refund(self, out_refund_no: str, out_trade_no: str, transaction_id: str, refund_fen: int,
-                     total_fen: int, reason: str) -> RefundResult:
+    async def refund(
+        self,
+        out_refund_no: str,
+        out_trade_no: str,
+        transaction_id: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str,
+    ) -> RefundResult:
         require_fen(refund_fen, "refund_fen")
         require_fen(total_fen, "total_fen")
         if self._take_failure("fail_next_refunds"):
             raise self._refuse("refund", "SYSTEM_ERROR", simulated=True)
-        return await asyncio.to_thread(self._refund, out_refund_no, out_trade_no, transaction_id, refund_fen,
-                                       total_fen, clock.now())
+        return await asyncio.to_thread(
+            self._refund, out_refund_no, out_trade_no, transaction_id, refund_fen, total_fen, clock.now()
+        )
+
+    def _query_refund(self, out_refund_no: str) -> RefundResult | None:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM refunds WHERE out_refund_no = ?", (out_refund_no,)).fetchone()
+        if row is None:
+            return None
+        return RefundResult(
+            provider=self.name,
+            out_refund_no=out_refund_no,
+            refund_id=row["refund_id"],
+            amount_fen=row["amount_fen"],
+            status=row["status"],
+            raw={"out_trade_no": row["out_trade_no"]},
+        )
+
+    async def query_refund(self, out_refund_no: str, out_trade_no: str) -> RefundResult | None:
+        if self._take_failure("fail_next_queries"):
+            raise self._refuse("query_refund", "SYSTEM_ERROR", simulated=True)
+        return await asyncio.to_thread(self._query_refund, out_refund_no)
 
     def refunded_fen(self, out_trade_no: str) -> int:
         with self._db() as db:
-            row = db.execute("SELECT refunded_fen FROM transactions WHERE out_trade_no = ?",
-                             (out_trade_no,)).fetchone()
+            row = db.execute(
+                "SELECT refunded_fen FROM transactions WHERE out_trade_no = ?", (out_trade_no,)
+            ).fetchone()
         return 0 if row is None else int(row["refunded_fen"])
 
-    def _transfer(self, out_batch_no: str, payee_ref: str, amount_fen: int, remark: str,
-                  now: datetime) -> TransferResult:
+    def _transfer(
+        self, out_batch_no: str, payee_ref: str, amount_fen: int, remark: str, now: datetime
+    ) -> TransferResult:
         with self._db() as db:
             done = db.execute("SELECT * FROM transfers WHERE out_batch_no = ?", (out_batch_no,)).fetchone()
             if done is not None:
-                return TransferResult(provider=self.name, out_batch_no=out_batch_no,
-                                      transfer_id=done["transfer_id"], amount_fen=done["amount_fen"],
-                                      status=done["status"], raw={"replayed": True})
+                return TransferResult(
+                    provider=self.name,
+                    out_batch_no=out_batch_no,
+                    transfer_id=done["transfer_id"],
+                    amount_fen=done["amount_fen"],
+                    status=done["status"],
+                    raw={"replayed": True},
+                )
             transfer_id = _digits_id("1330", now, 40)
-            db.execute("INSERT INTO transfers (out_batch_no, transfer_id, payee_ref, amount_fen, remark, status,"
-                       " created_at) VALUES (?, ?, ?, ?, ?, 'succeeded', ?)",
-                       (out_batch_no, transfer_id, payee_ref, amount_fen, remark, now.isoformat()))
-        return TransferResult(provider=self.name, out_batch_no=out_batch_no, transfer_id=transfer_id,
-                              amount_fen=amount_fen, status="succeeded")
+            db.execute(
+                "INSERT INTO transfers (out_batch_no, transfer_id, payee_ref, amount_fen, remark, status,"
+                " created_at) VALUES (?, ?, ?, ?, ?, 'succeeded', ?)",
+                (out_batch_no, transfer_id, payee_ref, amount_fen, remark, now.isoformat()),
+            )
+        return TransferResult(
+            provider=self.name,
+            out_batch_no=out_batch_no,
+            transfer_id=transfer_id,
+            amount_fen=amount_fen,
+            status="succeeded",
+        )
 
-    async def transfer(self, out_batch_no: str, payee_ref: str, amount_fen: int, remark: str) -> TransferResult:
+    async def transfer(
+        self, out_batch_no: str, payee_ref: str, amount_fen: int, remark: str
+    ) -> TransferResult:
         require_fen(amount_fen)
         if self._take_failure("fail_next_transfers"):
             raise self._refuse("transfer", "SYSTEM_ERROR", simulated=True)
-        return await asyncio.to_thread(self._transfer, out_batch_no, payee_ref, amount_fen, remark, clock.now())
+        return await asyncio.to_thread(
+            self._transfer, out_batch_no, payee_ref, amount_fen, remark, clock.now()
+        )

@@ -47,9 +47,14 @@ SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 _REQUIRED_HEADERS = ("wechatpay-timestamp", "wechatpay-nonce", "wechatpay-signature", "wechatpay-serial")
 # out_trade_no / out_refund_no / out_bill_no: WeChat allows 6–32 (refund: 1–64) of [0-9A-Za-z_-|*];
 # they are also pasted into URL paths by the library, so nothing else may get through.
-_OUT_NO = re.compile(r"^[0-9A-Za-z_\-|*]{1,64}$")
+_OUT_NO = re.compile(r"^[0-9A-Za-z_\-|*]+$")
 _PAID_STATES = frozenset({"SUCCESS", "REFUND"})  # REFUND: paid, then (partly) refunded
-_REFUND_STATUS = {"SUCCESS": "succeeded", "PROCESSING": "processing", "CLOSED": "failed", "ABNORMAL": "failed"}
+_REFUND_STATUS = {
+    "SUCCESS": "succeeded",
+    "PROCESSING": "processing",
+    "CLOSED": "failed",
+    "ABNORMAL": "failed",
+}
 _TRANSFER_STATE = {"SUCCESS": "succeeded", "FAIL": "failed", "CANCELLED": "failed"}  # others: processing
 
 
@@ -66,26 +71,31 @@ class WechatPayConfig:
     refund_notify_url: str | None = None  # default: notify_url (the library's fallback)
     transfer_notify_url: str | None = None
     transfer_scene_id: str = "1005"  # 佣金报酬
-    transfer_scene_report_infos: tuple[tuple[str, str], ...] = (("岗位类型", "推广员"), ("报酬说明", "推广佣金"))
+    transfer_scene_report_infos: tuple[tuple[str, str], ...] = (
+        ("岗位类型", "推广员"),
+        ("报酬说明", "推广佣金"),
+    )
     api_base_url: str | None = None  # default https://api.mch.weixin.qq.com (tests point it elsewhere)
     timeout_seconds: float = 10.0
 
 
 def _pkcs8(pem: str) -> str:
     key = serialization.load_pem_private_key(pem.encode(), password=None)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def _spki(pem: str) -> str:
     key = serialization.load_pem_public_key(pem.encode())
-    return key.public_bytes(serialization.Encoding.PEM,
-                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
 
 
-def _check_no(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _OUT_NO.match(value):
-        raise ValueError(f"{what} must be 1–64 characters of [0-9A-Za-z_-|*]: {value!r}")
+def _check_no(value: str, what: str, max_length: int = 32) -> str:
+    if not isinstance(value, str) or not _OUT_NO.match(value) or len(value) > max_length:
+        raise ValueError(f"{what} must be 1–{max_length} characters of [0-9A-Za-z_-|*]: {value!r}")
     return value
 
 
@@ -94,7 +104,7 @@ def transaction_to_result(provider: str, tx: Any) -> PaymentResult:
 
     Raises ValueError when the object does not have the documented shape."""
     if not isinstance(tx, dict):
-        raise ValueError("transaction is not an object")
+        raise ValueError("transaction is not an object")  # noqa: TRY004 - bad input, not a bad call
     out_trade_no = tx.get("out_trade_no")
     mchid = tx.get("mchid")
     trade_state = tx.get("trade_state")
@@ -106,7 +116,7 @@ def transaction_to_result(provider: str, tx: Any) -> PaymentResult:
     if not (isinstance(trade_state, str) and trade_state):
         raise ValueError("trade_state missing")
     if not isinstance(amount, dict):
-        raise ValueError("amount missing")
+        raise ValueError("amount missing")  # noqa: TRY004 - bad input, not a bad call
     total = amount.get("total")
     if isinstance(total, bool) or not isinstance(total, int) or total < 0:
         raise ValueError("amount.total is not an integer number of fen")
@@ -126,8 +136,16 @@ def transaction_to_result(provider: str, tx: Any) -> PaymentResult:
         if parsed.tzinfo is None:
             raise ValueError("success_time has no UTC offset")
         paid_at = as_utc(parsed)
-    return PaymentResult(provider=provider, out_trade_no=out_trade_no, transaction_id=transaction_id,
-                         amount_fen=total, merchant_id=mchid, paid=paid, paid_at=paid_at, raw=tx)
+    return PaymentResult(
+        provider=provider,
+        out_trade_no=out_trade_no,
+        transaction_id=transaction_id,
+        amount_fen=total,
+        merchant_id=mchid,
+        paid=paid,
+        paid_at=paid_at,
+        raw=tx,
+    )
 
 
 def _json(text: Any) -> Any:
@@ -190,8 +208,10 @@ class WechatPayProvider:
             isinstance(resource, dict)
             and envelope.get("resource_type") == "encrypt-resource"
             and resource.get("algorithm") == "AEAD_AES_256_GCM"
-            and isinstance(resource.get("nonce"), str) and resource["nonce"]
-            and isinstance(resource.get("ciphertext"), str) and resource["ciphertext"]
+            and isinstance(resource.get("nonce"), str)
+            and resource["nonce"]
+            and isinstance(resource.get("ciphertext"), str)
+            and resource["ciphertext"]
             and isinstance(resource.get("associated_data", ""), str)
         ):
             raise MalformedNotification(reason="not an encrypted WeChat Pay v3 notification")
@@ -220,7 +240,9 @@ class WechatPayProvider:
 
     # ------------------------------------------------------------------ outgoing calls
 
-    async def _call(self, operation: str, fn: Callable[..., tuple[int, Any]], **kwargs: Any) -> tuple[int, Any]:
+    async def _call(
+        self, operation: str, fn: Callable[..., tuple[int, Any]], **kwargs: Any
+    ) -> tuple[int, Any]:
         try:
             code, text = await asyncio.to_thread(fn, **kwargs)
         except Exception as exc:  # network, TLS, bad response signature, library argument checks
@@ -235,8 +257,12 @@ class WechatPayProvider:
             provider_code = body.get("code") if isinstance(body, dict) else None
         except ValueError:
             pass
-        log.warning("wechatpay.call_refused", operation=operation, http_status=code, provider_code=provider_code)
-        return ProviderError(provider=self.name, operation=operation, http_status=code, provider_code=provider_code)
+        log.warning(
+            "wechatpay.call_refused", operation=operation, http_status=code, provider_code=provider_code
+        )
+        return ProviderError(
+            provider=self.name, operation=operation, http_status=code, provider_code=provider_code
+        )
 
     def _ok_json(self, operation: str, code: int, text: Any) -> dict[str, Any]:
         if not 200 <= code < 300:
@@ -244,15 +270,25 @@ class WechatPayProvider:
         try:
             body = _json(text)
         except ValueError as exc:
-            raise ProviderError(provider=self.name, operation=operation, reason="response is not JSON") from exc
+            raise ProviderError(
+                provider=self.name, operation=operation, reason="response is not JSON"
+            ) from exc
         if not isinstance(body, dict):
             raise ProviderError(provider=self.name, operation=operation, reason="response is not an object")
         return body
 
-    async def create_payment(self, out_trade_no: str, amount_fen: int, description: str,
-                             payer_ref: str | None = None, *, client_ip: str | None = None,
-                             expires_at: datetime | None = None) -> PaymentIntent:
-        """JSAPI / mini-program when the payer's openid is known, else H5 with the client IP, else Native (QR)."""
+    async def create_payment(
+        self,
+        out_trade_no: str,
+        amount_fen: int,
+        description: str,
+        payer_ref: str | None = None,
+        *,
+        client_ip: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> PaymentIntent:
+        """JSAPI / mini-program when the payer's openid is known, else H5 with the client IP,
+        else Native (a QR code URL)."""
         _check_no(out_trade_no, "out_trade_no")
         require_fen(amount_fen, "amount_fen")
         kwargs: dict[str, Any] = {
@@ -265,8 +301,10 @@ class WechatPayProvider:
         if payer_ref:
             kwargs.update(pay_type=WeChatPayType.JSAPI, payer={"openid": payer_ref})
         elif client_ip:
-            kwargs.update(pay_type=WeChatPayType.H5,
-                          scene_info={"payer_client_ip": client_ip, "h5_info": {"type": "Wap"}})
+            kwargs.update(
+                pay_type=WeChatPayType.H5,
+                scene_info={"payer_client_ip": client_ip, "h5_info": {"type": "Wap"}},
+            )
         else:
             kwargs.update(pay_type=WeChatPayType.NATIVE)
         code, text = await self._call("create_payment", self._pay.pay, **kwargs)
@@ -281,8 +319,9 @@ class WechatPayProvider:
             params = {"h5_url": body.get("h5_url")}
         else:
             params = {"code_url": body.get("code_url")}
-        return PaymentIntent(provider=self.name, out_trade_no=out_trade_no, amount_fen=amount_fen,
-                             client_params=params)
+        return PaymentIntent(
+            provider=self.name, out_trade_no=out_trade_no, amount_fen=amount_fen, client_params=params
+        )
 
     def jsapi_params(self, prepay_id: str) -> dict[str, str]:
         """The signed arguments of `wx.requestPayment` / `WeixinJSBridge.invoke('getBrandWCPayRequest')`.
@@ -292,8 +331,14 @@ class WechatPayProvider:
         nonce = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
         package = f"prepay_id={prepay_id}"
         pay_sign = self._pay.sign([self.config.appid, timestamp, nonce, package])
-        return {"appId": self.config.appid, "timeStamp": timestamp, "nonceStr": nonce, "package": package,
-                "signType": "RSA", "paySign": pay_sign}
+        return {
+            "appId": self.config.appid,
+            "timeStamp": timestamp,
+            "nonceStr": nonce,
+            "package": package,
+            "signType": "RSA",
+            "paySign": pay_sign,
+        }
 
     async def query_payment(self, out_trade_no: str) -> PaymentResult | None:
         _check_no(out_trade_no, "out_trade_no")
@@ -306,17 +351,27 @@ class WechatPayProvider:
         except ValueError as exc:
             raise ProviderError(provider=self.name, operation="query_payment", reason=str(exc)) from exc
         if result.merchant_id != self.merchant_id or result.out_trade_no != out_trade_no:
-            raise ProviderError(provider=self.name, operation="query_payment", reason="answer for another order")
+            raise ProviderError(
+                provider=self.name, operation="query_payment", reason="answer for another order"
+            )
         return result
 
-    async def refund(self, out_refund_no: str, out_trade_no: str, transaction_id: str, refund_fen: int,
-                     total_fen: int, reason: str) -> RefundResult:
-        _check_no(out_refund_no, "out_refund_no")
+    async def refund(
+        self,
+        out_refund_no: str,
+        out_trade_no: str,
+        transaction_id: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str,
+    ) -> RefundResult:
+        _check_no(out_refund_no, "out_refund_no", 64)
         _check_no(out_trade_no, "out_trade_no")
         require_fen(refund_fen, "refund_fen")
         require_fen(total_fen, "total_fen")
         code, text = await self._call(
-            "refund", self._pay.refund,
+            "refund",
+            self._pay.refund,
             out_refund_no=out_refund_no,
             amount={"refund": refund_fen, "total": total_fen, "currency": "CNY"},
             transaction_id=transaction_id or None,
@@ -324,32 +379,56 @@ class WechatPayProvider:
             reason=(reason or None) and reason[:80],
             notify_url=self.config.refund_notify_url,
         )
-        body = self._ok_json("refund", code, text)
-        amount = body.get("amount") if isinstance(body.get("amount"), dict) else {}
-        refunded = amount.get("refund", refund_fen)
-        return RefundResult(provider=self.name, out_refund_no=body.get("out_refund_no") or out_refund_no,
-                            refund_id=str(body.get("refund_id") or ""),
-                            amount_fen=refunded if isinstance(refunded, int) else refund_fen,
-                            status=_REFUND_STATUS.get(str(body.get("status")), "processing"), raw=body)
+        return self._refund_result(out_refund_no, self._ok_json("refund", code, text), refund_fen)
 
-    async def transfer(self, out_batch_no: str, payee_ref: str, amount_fen: int, remark: str) -> TransferResult:
+    def _refund_result(self, out_refund_no: str, body: dict[str, Any], fallback_fen: int) -> RefundResult:
+        amount = body.get("amount") if isinstance(body.get("amount"), dict) else {}
+        refunded = amount.get("refund", fallback_fen)
+        return RefundResult(
+            provider=self.name,
+            out_refund_no=body.get("out_refund_no") or out_refund_no,
+            refund_id=str(body.get("refund_id") or ""),
+            amount_fen=refunded
+            if isinstance(refunded, int) and not isinstance(refunded, bool)
+            else fallback_fen,
+            status=_REFUND_STATUS.get(str(body.get("status")), "processing"),
+            raw=body,
+        )
+
+    async def query_refund(self, out_refund_no: str, out_trade_no: str) -> RefundResult | None:
+        _check_no(out_refund_no, "out_refund_no", 64)
+        code, text = await self._call("query_refund", self._pay.query_refund, out_refund_no=out_refund_no)
+        if code == 404:
+            return None  # RESOURCE_NOT_EXISTS
+        return self._refund_result(out_refund_no, self._ok_json("query_refund", code, text), 0)
+
+    async def transfer(
+        self, out_batch_no: str, payee_ref: str, amount_fen: int, remark: str
+    ) -> TransferResult:
         """Merchant transfer to a user's change (商家转账, transfer-bills). `payee_ref` is the payee's openid.
 
         WeChat may answer WAIT_USER_CONFIRM: the payee's client then needs `raw["package_info"]`."""
         _check_no(out_batch_no, "out_batch_no")
         require_fen(amount_fen, "amount_fen")
         code, text = await self._call(
-            "transfer", self._pay.mch_transfer_bills,
+            "transfer",
+            self._pay.mch_transfer_bills,
             out_bill_no=out_batch_no,
             transfer_scene_id=self.config.transfer_scene_id,
             openid=payee_ref,
             transfer_amount=amount_fen,
             transfer_remark=(remark or "佣金")[:32],
-            transfer_scene_report_infos=[{"info_type": t, "info_content": c}
-                                         for t, c in self.config.transfer_scene_report_infos],
+            transfer_scene_report_infos=[
+                {"info_type": t, "info_content": c} for t, c in self.config.transfer_scene_report_infos
+            ],
             notify_url=self.config.transfer_notify_url,
         )
         body = self._ok_json("transfer", code, text)
-        return TransferResult(provider=self.name, out_batch_no=body.get("out_bill_no") or out_batch_no,
-                              transfer_id=str(body.get("transfer_bill_no") or ""), amount_fen=amount_fen,
-                              status=_TRANSFER_STATE.get(str(body.get("state")), "processing"), raw=body)
+        return TransferResult(
+            provider=self.name,
+            out_batch_no=body.get("out_bill_no") or out_batch_no,
+            transfer_id=str(body.get("transfer_bill_no") or ""),
+            amount_fen=amount_fen,
+            status=_TRANSFER_STATE.get(str(body.get("state")), "processing"),
+            raw=body,
+        )

@@ -1,0 +1,534 @@
+"""Supplier console pages: my products, their SKUs, prices (with history) and stock.
+
+The first half of this module is the small page kit every console page shares (flash messages that
+survive the POST → 303 redirect, yuan parsing, field-error text, the supplier scope). It is
+infrastructure, not catalog rules; it lives here only because console pages were built before a
+shared home for it existed (candidate for kit/web.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.accounts.deps import Supplier
+from quanzi.accounts.service import Principal
+from quanzi.catalog import service
+from quanzi.catalog.errors import DuplicateSkuCode, NotASupplier, ProductNotFound
+from quanzi.catalog.models import Category, PriceChange, Product, Sku
+from quanzi.catalog.models import Supplier as SupplierRow
+from quanzi.catalog.schemas import ProductIn, ProductPatch, SkuIn
+from quanzi.kit import i18n
+from quanzi.kit.clock import clock
+from quanzi.kit.deps import DB
+from quanzi.kit.errors import DomainError
+from quanzi.kit.i18n import _
+from quanzi.kit.schemas import PathId
+from quanzi.kit.web import render
+
+router = APIRouter(include_in_schema=False)
+
+# --- page kit shared by the console pages ----------------------------------------------------------
+
+CHINA = ZoneInfo("Asia/Shanghai")
+FLASH_COOKIE = "quanzi_flash"
+FLASH_MAX_AGE = 120  # seconds: a flash is read by the page the redirect lands on, or dropped
+MAX_PRICE_FEN = 10**9  # what catalog.schemas accepts (10 million yuan)
+
+
+def _flash_signer(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt="quanzi.console.flash")
+
+
+def redirect(request: Request, url: str, message: str | None = None, kind: str = "ok") -> RedirectResponse:
+    """303 to `url`; `message` (already in the request's language) is shown once on the next page."""
+    resp = RedirectResponse(url, status_code=303)
+    if message:
+        resp.set_cookie(FLASH_COOKIE, _flash_signer(request).dumps([kind, message]), max_age=FLASH_MAX_AGE,
+                        httponly=True, samesite="lax", path="/",
+                        secure=bool(getattr(request.app.state.settings, "cookie_secure", False)))
+    return resp
+
+
+def refused(request: Request, url: str, error: DomainError | str) -> RedirectResponse:
+    text = error.text(i18n.short()) if isinstance(error, DomainError) else error
+    return redirect(request, url, text, "error")
+
+
+def local_time(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return dt.astimezone(CHINA).strftime(fmt) if dt else "—"
+
+
+def yuan_input(fen: int | None) -> str:
+    """Fen as the plain yuan text a form field shows: 2990 -> '29.90'."""
+    return "" if fen is None else f"{fen // 100}.{fen % 100:02d}"
+
+
+def page(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+    """Render a console page, showing (once) the flash message a previous redirect left."""
+    ctx: dict[str, Any] = {"local_time": local_time, "yuan_input": yuan_input, "zh": i18n.short() == "zh"}
+    raw = request.cookies.get(FLASH_COOKIE)
+    if raw:
+        try:
+            kind, message = _flash_signer(request).loads(raw, max_age=FLASH_MAX_AGE)
+            ctx.update(flash=message, flash_kind=kind)
+        except (BadSignature, ValueError):
+            pass
+    ctx.update(context or {})
+    resp = render(request, name, ctx, status_code=status_code)
+    if raw:
+        resp.delete_cookie(FLASH_COOKIE, path="/")
+    return resp
+
+
+class FieldError(ValueError):
+    """A form value that cannot be used; `str(exc)` is the text shown next to the field."""
+
+
+_AMOUNT = re.compile(r"(\d+)(?:\.(\d*))?|\.(\d+)")
+
+
+def parse_yuan(raw: str | None, *, positive: bool = False, max_fen: int = MAX_PRICE_FEN) -> int:
+    """'29.90' -> 2990 fen, exactly (Decimal, never float). More than two decimals is refused, not rounded."""
+    text = (raw or "").strip().lstrip("¥￥").strip().replace(",", "")
+    if not text:
+        raise FieldError(_("Required"))
+    m = _AMOUNT.fullmatch(text)
+    if m is None:
+        raise FieldError(_("Enter an amount in yuan, like 29.90"))
+    decimals = m.group(2) if m.group(1) is not None else m.group(3)
+    if decimals and len(decimals) > 2:
+        raise FieldError(_("At most two decimal places: 1 fen is the smallest unit"))
+    try:
+        fen = int(Decimal(text) * 100)
+    except InvalidOperation as exc:
+        raise FieldError(_("Enter an amount in yuan, like 29.90")) from exc
+    if positive and fen <= 0:
+        raise FieldError(_("Must be more than 0"))
+    if fen > max_fen:
+        raise FieldError(_("At most %(amount)s") % {"amount": yuan_input(max_fen)})
+    return fen
+
+
+def parse_int(raw: str | None, *, low: int, high: int, required: bool = True, default: int = 0) -> int:
+    text = (raw or "").strip().lstrip("+")
+    if not text:
+        if required:
+            raise FieldError(_("Required"))
+        return default
+    sign = -1 if text.startswith("-") else 1
+    digits = text[1:] if sign < 0 else text
+    if not digits.isdigit() or len(digits) > 12:
+        raise FieldError(_("Enter a whole number"))
+    value = sign * int(digits)
+    if value < low or value > high:
+        raise FieldError(_("Enter a whole number from %(low)s to %(high)s") % {"low": low, "high": high})
+    return value
+
+
+def describe(error: dict[str, Any]) -> str:
+    """A pydantic error as text a person can act on, in the request's language."""
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    if kind == "string_too_short":
+        return _("Required") if ctx.get("min_length", 1) <= 1 else \
+            _("At least %(n)s characters") % {"n": ctx["min_length"]}
+    if kind == "string_too_long":
+        return _("At most %(n)s characters") % {"n": ctx.get("max_length")}
+    if kind == "string_pattern_mismatch":
+        return _("Contains characters that are not allowed")
+    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
+        return _("Out of the allowed range")
+    if kind == "missing":
+        return _("Required")
+    return _("Not valid")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose supply data a console page shows: one supplier's, or everyone's (operators)."""
+
+    supplier_id: int | None  # None with everything=True: operator
+    everything: bool
+    supplier: SupplierRow | None
+
+    @property
+    def missing_profile(self) -> bool:
+        return not self.everything and self.supplier is None
+
+
+async def supplier_scope(s: AsyncSession, me: Principal) -> Scope:
+    """Operators see all suppliers' data; a supplier only theirs (their profile may not exist yet)."""
+    sup = await service.supplier_of(s, me.user_id)
+    if me.has("operator"):
+        return Scope(None, True, sup)
+    return Scope(sup.id if sup else None, False, sup)
+
+
+async def acting_scope(s: AsyncSession, me: Principal) -> int | None:
+    """For writes: the supplier id to check ownership against (None = operator); 403 without a profile."""
+    scope = await supplier_scope(s, me)
+    if scope.missing_profile:
+        raise NotASupplier()
+    return scope.supplier_id
+
+
+# --- supplier products -----------------------------------------------------------------------------
+
+SKU_ROWS = 3  # empty SKU rows on the create form (more SKUs can be added on the edit page)
+HISTORY_PER_SKU = 5
+PRODUCTS = "/console/products"
+
+
+def _category_name(c: Category) -> str:
+    return c.name_en if i18n.get_locale() == "en" else c.name_zh
+
+
+async def _price_history(s: AsyncSession, sku_ids: list[int]) -> dict[int, list[PriceChange]]:
+    """The last few prices of each SKU, newest first (console read query)."""
+    out: dict[int, list[PriceChange]] = {i: [] for i in sku_ids}
+    if sku_ids:
+        rows = await s.execute(select(PriceChange).where(PriceChange.sku_id.in_(sku_ids))
+                               .order_by(PriceChange.effective_at.desc(), PriceChange.id.desc()))
+        for ch in rows.scalars():
+            if len(out[ch.sku_id]) < HISTORY_PER_SKU:
+                out[ch.sku_id].append(ch)
+    return out
+
+
+async def _suppliers(s: AsyncSession, ids: set[int]) -> dict[int, SupplierRow]:
+    if not ids:
+        return {}
+    return {x.id: x for x in (await s.execute(select(SupplierRow).where(SupplierRow.id.in_(ids)))).scalars()}
+
+
+@router.get("/console/products")
+async def products(request: Request, db: DB, me: Supplier,
+                   page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1) -> Response:
+    size = 20
+    async with db.read() as s:
+        scope = await supplier_scope(s, me)
+        if scope.missing_profile:
+            return page(request, "console/supplier_profile.html", {"active": "products"})
+        items, total = await service.search_products(s, supplier_id=scope.supplier_id, published_only=False,
+                                                     offset=(page_no - 1) * size, limit=size)
+        skus = await service.skus_of(s, [p.id for p in items])
+        cats = {c.id: _category_name(c) for c in await service.categories(s)}
+        sups = await _suppliers(s, {p.supplier_id for p in items}) if scope.everything else {}
+    return page(request, "console/products.html", {
+        "active": "products", "products": items, "skus": skus, "categories": cats, "suppliers": sups,
+        "scope": scope, "page_no": page_no, "pages": max(1, -(-total // size)), "total": total,
+    })
+
+
+@router.post("/console/products/profile")
+async def create_profile(request: Request, db: DB, me: Supplier,
+                         name: Annotated[str, Form(max_length=200)] = "") -> Response:
+    name = name.strip()
+    if not me.has("supplier"):
+        raise NotASupplier()
+    if not 1 <= len(name) <= 60:
+        return page(request, "console/supplier_profile.html", {
+            "active": "products", "errors": {"name": _("Between 1 and 60 characters")}, "name": name,
+        }, status_code=422)
+    async with db.write() as s:
+        await service.ensure_supplier(s, me.user_id, name)
+    return redirect(request, PRODUCTS, _("Supplier profile saved. Now add your first product."))
+
+
+def _blank_form() -> dict[str, Any]:
+    return {"title": "", "subtitle": "", "description": "", "category_id": "", "non_returnable": False,
+            "non_returnable_reason": "", "publish": False,
+            "skus": [{"code": "", "label": "", "price": "", "cost": "", "stock": ""} for _i in range(SKU_ROWS)]}
+
+
+async def _form_page(request: Request, db: Any, form: dict[str, Any], errors: dict[str, str] | None = None,
+                     status_code: int = 200) -> Response:
+    async with db.read() as s:
+        cats = [(c.id, _category_name(c)) for c in await service.categories(s)]
+    return page(request, "console/product_new.html", {
+        "active": "products", "form": form, "errors": errors or {}, "categories": cats,
+    }, status_code=status_code)
+
+
+@router.get("/console/products/new")
+async def new_product(request: Request, db: DB, me: Supplier) -> Response:
+    async with db.read() as s:
+        scope = await supplier_scope(s, me)
+    if scope.supplier is None:  # operators without a supplier profile cannot own products
+        return redirect(request, PRODUCTS, _("Products are created from a supplier account."), "error")
+    return await _form_page(request, db, _blank_form())
+
+
+def _sku_specs(rows: list[dict[str, str]], errors: dict[str, str]) -> list[dict[str, Any]]:
+    """Turn the filled SKU rows into service specs; errors go to `errors` keyed sku-<row>-<field>."""
+    specs: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        if not any(v.strip() for v in row.values()):
+            continue
+        spec: dict[str, Any] = {"code": row["code"].strip(), "label": row["label"].strip()}
+        for field, parse in (("price", lambda v: parse_yuan(v, positive=True)),
+                             ("cost", lambda v: parse_yuan(v)),
+                             ("stock", lambda v: parse_int(v, low=0, high=10**7, required=False))):
+            try:
+                spec[{"price": "price_fen", "cost": "cost_fen", "stock": "stock"}[field]] = parse(row[field])
+            except FieldError as exc:
+                errors[f"sku-{i}-{field}"] = str(exc)
+        try:
+            SkuIn.model_validate({k: v for k, v in spec.items() if k in {"code", "label"}}
+                                 | {"price_fen": 1, "cost_fen": 0})
+        except ValidationError as exc:
+            for e in exc.errors():
+                errors.setdefault(f"sku-{i}-{e['loc'][0]}", describe(e))  # type: ignore[arg-type]
+        spec["row"] = i
+        specs.append(spec)
+    return specs
+
+
+def _product_fields(form: dict[str, Any], errors: dict[str, str], model: type[ProductIn] | type[ProductPatch],
+                    ) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "title": form["title"].strip(), "subtitle": form["subtitle"].strip(),
+        "description": form["description"].strip(), "non_returnable": form["non_returnable"],
+        "non_returnable_reason": form["non_returnable_reason"].strip() if form["non_returnable"] else "",
+        "category_id": None,
+    }
+    if form["category_id"]:
+        try:
+            fields["category_id"] = parse_int(form["category_id"], low=1, high=2**31 - 1)
+        except FieldError as exc:
+            errors["category_id"] = str(exc)
+    if fields["non_returnable"] and not fields["non_returnable_reason"]:
+        errors["non_returnable_reason"] = _("Say why it cannot be returned (e.g. fresh food); buyers see it")
+    probe = {k: v for k, v in fields.items() if k != "category_id" or v is not None}
+    if model is ProductIn:
+        probe["skus"] = [{"code": "X", "label": "x", "price_fen": 1, "cost_fen": 0}]
+    try:
+        model.model_validate(probe)
+    except ValidationError as exc:
+        for e in exc.errors():
+            errors.setdefault(str(e["loc"][0]), describe(e))  # type: ignore[arg-type]
+    return fields
+
+
+@router.post("/console/products/new")
+async def create_product(
+    request: Request, db: DB, me: Supplier,
+    title: Annotated[str, Form(max_length=500)] = "", subtitle: Annotated[str, Form(max_length=1000)] = "",
+    description: Annotated[str, Form(max_length=20000)] = "", category_id: Annotated[str, Form(max_length=12)] = "",
+    non_returnable: Annotated[str, Form(max_length=5)] = "", non_returnable_reason: Annotated[str, Form(max_length=500)] = "",
+    publish: Annotated[str, Form(max_length=5)] = "",
+    sku_code: Annotated[list[str] | None, Form(max_length=60)] = None,
+    sku_label: Annotated[list[str] | None, Form(max_length=60)] = None,
+    sku_price: Annotated[list[str] | None, Form(max_length=60)] = None,
+    sku_cost: Annotated[list[str] | None, Form(max_length=60)] = None,
+    sku_stock: Annotated[list[str] | None, Form(max_length=60)] = None,
+) -> Response:
+    columns = [sku_code or [], sku_label or [], sku_price or [], sku_cost or [], sku_stock or []]
+    n = max(len(c) for c in columns)
+    rows = [{f: (c[i] if i < len(c) else "") for f, c in zip(("code", "label", "price", "cost", "stock"), columns,
+                                                              strict=True)} for i in range(min(n, 50))]
+    form = {"title": title, "subtitle": subtitle, "description": description, "category_id": category_id,
+            "non_returnable": bool(non_returnable), "non_returnable_reason": non_returnable_reason,
+            "publish": bool(publish), "skus": rows + [{"code": "", "label": "", "price": "", "cost": "", "stock": ""}
+                                                      for _i in range(max(0, SKU_ROWS - len(rows)))]}
+    errors: dict[str, str] = {}
+    fields = _product_fields(form, errors, ProductIn)
+    specs = _sku_specs(rows, errors)
+    if not specs:
+        errors["skus"] = _("Add at least one SKU: code, label, price")
+    codes = [x["code"] for x in specs]
+    for spec in specs:
+        if codes.count(spec["code"]) > 1:
+            errors.setdefault(f"sku-{spec['row']}-code", _("Each SKU code once"))
+    if errors:
+        return await _form_page(request, db, form, errors, 422)
+    try:
+        async with db.write() as s:
+            sup = await service.require_supplier(s, me.user_id)
+            product = await service.create_product(
+                s, sup.id, **fields, skus=[{k: v for k, v in x.items() if k != "row"} for x in specs],
+                actor_id=me.user_id, publish=form["publish"],
+            )
+            product_id = product.id
+    except DuplicateSkuCode as exc:
+        row = next((x["row"] for x in specs if x["code"] == exc.detail.get("code")), 0)
+        return await _form_page(request, db, form, {f"sku-{row}-code": exc.text(i18n.short())}, 409)
+    msg = _("Product created and published.") if form["publish"] else \
+        _("Product created as a draft. Publish it when it is ready.")
+    return redirect(request, f"{PRODUCTS}/{product_id}", msg)
+
+
+async def _edit_page(request: Request, db: Any, me: Principal, product_id: int, form: dict[str, Any] | None = None,
+                     errors: dict[str, str] | None = None, status_code: int = 200,
+                     new_sku: dict[str, str] | None = None) -> Response:
+    async with db.read() as s:
+        scope = await supplier_scope(s, me)
+        if scope.missing_profile:
+            raise ProductNotFound()
+        product = await service.owned_product(s, product_id, scope.supplier_id)
+        skus = (await service.skus_of(s, [product.id]))[product.id]
+        history = await _price_history(s, [k.id for k in skus])
+        cats = [(c.id, _category_name(c)) for c in await service.categories(s)]
+        supplier = (await _suppliers(s, {product.supplier_id})).get(product.supplier_id)
+    form = form or {
+        "title": product.title, "subtitle": product.subtitle, "description": product.description,
+        "category_id": str(product.category_id or ""), "non_returnable": product.non_returnable,
+        "non_returnable_reason": product.non_returnable_reason,
+    }
+    return page(request, "console/product_edit.html", {
+        "active": "products", "product": product, "skus": skus, "history": history, "categories": cats,
+        "form": form, "errors": errors or {}, "supplier": supplier, "scope": scope,
+        "new_sku": new_sku or {"code": "", "label": "", "price": "", "cost": "", "stock": ""},
+        "add_sku_open": new_sku is not None,
+    }, status_code=status_code)
+
+
+@router.get("/console/products/{product_id}")
+async def edit_product(request: Request, product_id: PathId, db: DB, me: Supplier) -> Response:
+    return await _edit_page(request, db, me, product_id)
+
+
+@router.post("/console/products/{product_id}")
+async def save_product(
+    request: Request, product_id: PathId, db: DB, me: Supplier,
+    title: Annotated[str, Form(max_length=500)] = "", subtitle: Annotated[str, Form(max_length=1000)] = "",
+    description: Annotated[str, Form(max_length=20000)] = "", category_id: Annotated[str, Form(max_length=12)] = "",
+    non_returnable: Annotated[str, Form(max_length=5)] = "", non_returnable_reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    form = {"title": title, "subtitle": subtitle, "description": description, "category_id": category_id,
+            "non_returnable": bool(non_returnable), "non_returnable_reason": non_returnable_reason}
+    errors: dict[str, str] = {}
+    fields = _product_fields(form, errors, ProductPatch)
+    if errors:
+        return await _edit_page(request, db, me, product_id, form, errors, 422)
+    async with db.write() as s:
+        product = await service.owned_product(s, product_id, await acting_scope(s, me))
+        await service.update_product(s, product, **fields)
+        if fields["category_id"] is None:
+            product.category_id = None  # "no category" is a choice, not a missing value
+    return redirect(request, f"{PRODUCTS}/{product_id}", _("Product saved."))
+
+
+@router.post("/console/products/{product_id}/status")
+async def set_status(request: Request, product_id: PathId, db: DB, me: Supplier,
+                     status: Annotated[str, Form(pattern=r"^(published|unpublished)$")],
+                     back: Annotated[str, Form(max_length=10)] = "") -> Response:
+    url = PRODUCTS if back == "list" else f"{PRODUCTS}/{product_id}"
+    try:
+        async with db.write() as s:
+            product = await service.owned_product(s, product_id, await acting_scope(s, me))
+            await service.set_status(s, product, status)
+            title = product.title
+    except ProductNotFound:
+        raise
+    except DomainError as exc:
+        return refused(request, url, exc)
+    msg = _("“%(title)s” is published: every shop can now put it on its shelf.") if status == "published" else \
+        _("“%(title)s” is unpublished: shops no longer show it and it cannot be bought.")
+    return redirect(request, url, msg % {"title": title})
+
+
+async def _owned_sku(s: AsyncSession, sku_id: int, me: Principal) -> Sku:
+    sku = await s.get(Sku, sku_id)
+    if sku is None:
+        raise ProductNotFound()
+    await service.owned_product(s, sku.product_id, await acting_scope(s, me))
+    return sku
+
+
+async def _sku_product(db: Any, sku_id: int) -> int:
+    async with db.read() as s:
+        sku = await s.get(Sku, sku_id)
+        if sku is None:
+            raise ProductNotFound()
+        return sku.product_id
+
+
+@router.post("/console/skus/{sku_id}/price")
+async def change_price(request: Request, sku_id: PathId, db: DB, me: Supplier,
+                       price: Annotated[str, Form(max_length=40)] = "") -> Response:
+    url = f"{PRODUCTS}/{await _sku_product(db, sku_id)}"
+    try:
+        price_fen = parse_yuan(price, positive=True)
+    except FieldError as exc:
+        return refused(request, url, _("Price not changed: %(why)s") % {"why": str(exc)})
+    try:
+        async with db.write() as s:
+            sku = await _owned_sku(s, sku_id, me)
+            old = sku.price_fen
+            await service.set_price(s, sku_id, price_fen, me.user_id)
+            label = sku.label
+    except ProductNotFound:
+        raise
+    except DomainError as exc:
+        return refused(request, url, exc)
+    if old == price_fen:
+        return redirect(request, url, _("The price of %(sku)s is already %(price)s.") % {
+            "sku": label, "price": yuan_input(price_fen)}, "info")
+    return redirect(request, url, _("Price of %(sku)s changed from %(old)s to %(new)s yuan; it applies in every shop.")
+                    % {"sku": label, "old": yuan_input(old), "new": yuan_input(price_fen)})
+
+
+@router.post("/console/skus/{sku_id}/stock")
+async def adjust_stock(request: Request, sku_id: PathId, db: DB, me: Supplier,
+                       delta: Annotated[str, Form(max_length=20)] = "") -> Response:
+    url = f"{PRODUCTS}/{await _sku_product(db, sku_id)}"
+    try:
+        change = parse_int(delta, low=-10**7, high=10**7)
+        if change == 0:
+            raise FieldError(_("Enter a number other than 0"))
+    except FieldError as exc:
+        return refused(request, url, _("Stock not changed: %(why)s") % {"why": str(exc)})
+    try:
+        async with db.write() as s:
+            sku = await _owned_sku(s, sku_id, me)
+            before = sku.stock
+            label = sku.label
+            stock = await service.adjust_stock(s, sku_id, change,
+                                               ref=f"console:{me.user_id}:{clock.now().isoformat()}")
+    except ProductNotFound:
+        raise
+    except DomainError:
+        return refused(request, url, _("Stock not changed: %(sku)s has %(stock)s left and cannot go below zero.")
+                       % {"sku": label, "stock": before})
+    return redirect(request, url, _("Stock of %(sku)s is now %(stock)s.") % {"sku": label, "stock": stock})
+
+
+@router.post("/console/products/{product_id}/skus")
+async def add_sku(request: Request, product_id: PathId, db: DB, me: Supplier,
+                  code: Annotated[str, Form(max_length=60)] = "", label: Annotated[str, Form(max_length=200)] = "",
+                  price: Annotated[str, Form(max_length=40)] = "", cost: Annotated[str, Form(max_length=40)] = "",
+                  stock: Annotated[str, Form(max_length=20)] = "") -> Response:
+    errors: dict[str, str] = {}
+    specs = _sku_specs([{"code": code, "label": label, "price": price, "cost": cost, "stock": stock}], errors)
+    if not specs:
+        errors["sku-0-code"] = _("Required")
+    if errors:
+        return await _edit_sku_errors(request, db, me, product_id, errors,
+                                      {"code": code, "label": label, "price": price, "cost": cost, "stock": stock})
+    spec = {k: v for k, v in specs[0].items() if k != "row"}
+    try:
+        async with db.write() as s:
+            product = await service.owned_product(s, product_id, await acting_scope(s, me))
+            await service.add_sku(s, product.id, actor_id=me.user_id, **spec)
+    except DuplicateSkuCode as exc:
+        return await _edit_sku_errors(request, db, me, product_id, {"sku-0-code": exc.text(i18n.short())},
+                                      {"code": code, "label": label, "price": price, "cost": cost, "stock": stock})
+    return redirect(request, f"{PRODUCTS}/{product_id}", _("SKU %(code)s added.") % {"code": spec["code"]})
+
+
+async def _edit_sku_errors(request: Request, db: Any, me: Principal, product_id: int, errors: dict[str, str],
+                           new_sku: dict[str, str]) -> Response:
+    return await _edit_page(request, db, me, product_id, errors={f"new-{k}": v for k, v in errors.items()},
+                            status_code=422, new_sku=new_sku)

@@ -1,0 +1,129 @@
+"""Storefront product pages: the product (alone or inside a shop) and search. Rules live in catalog.service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.accounts.deps import OptionalUser
+from quanzi.catalog import service
+from quanzi.catalog.models import PriceChange
+from quanzi.kit import i18n
+from quanzi.kit.deps import DB
+from quanzi.kit.money import yuan
+from quanzi.kit.schemas import PathId
+from quanzi.kit.web import render, templates
+from quanzi.orders.service import CHINA
+from quanzi.policy import service as policy
+from quanzi.policy.service import CommercePolicy
+from quanzi.shops import service as shops
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 20
+
+
+def _local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return value.astimezone(CHINA).strftime(fmt) if value is not None else ""
+
+
+# Storefront templates show times in China time (orders, timelines, deadlines).
+templates.env.filters.setdefault("sf_time", _local_time)
+
+
+def money(fen: int) -> str:
+    """Fen as the page's currency text (the `yuan` template global, for Python-side strings)."""
+    return yuan(int(fen), "en" if i18n.get_locale() == "en" else "zh_CN")
+
+
+def shipping_rule(pol: CommercePolicy) -> str:
+    _ = i18n.gettext
+    if pol.shipping_flat_fen == 0:
+        return _("Free shipping")
+    if pol.free_shipping_threshold_fen:
+        return _("Shipping %(fee)s, free on orders from %(min)s") % {
+            "fee": money(pol.shipping_flat_fen), "min": money(pol.free_shipping_threshold_fen)}
+    return _("Shipping %(fee)s") % {"fee": money(pol.shipping_flat_fen)}
+
+
+async def _price_since(s: AsyncSession, sku_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each SKU's current price took effect (its newest price-history row)."""
+    ids = list(set(sku_ids))
+    if not ids:
+        return {}
+    rows = (await s.execute(
+        select(PriceChange.sku_id, PriceChange.effective_at).where(PriceChange.sku_id.in_(ids))
+        .order_by(PriceChange.sku_id, PriceChange.effective_at, PriceChange.id)
+    )).all()
+    return {sku_id: at for sku_id, at in rows}  # the last row per SKU wins
+
+
+async def crossed_out_prices(s: AsyncSession, skus: list) -> dict[int, int]:  # noqa: ANN001
+    """The crossed-out reference price per SKU, only where it is above today's price.
+
+    规范促销行为暂行规定 (2020) Art. 6: a reduction is measured against the lowest price of the 7 days
+    *before* it. `service.reference_prices(now)` also counts the price in force now, so it is never
+    above it; we ask it at the moment the current price took effect instead.
+    """
+    since = await _price_since(s, [k.id for k in skus])
+    out: dict[int, int] = {}
+    for sku in skus:
+        at = since.get(sku.id)
+        if at is None:
+            continue
+        ref = (await service.reference_prices(s, [sku.id], now=at)).get(sku.id)
+        if ref is not None and ref > sku.price_fen:
+            out[sku.id] = ref
+    return out
+
+
+async def _product_page(request: Request, db, product_id: int, shop_id: int | None, added: int) -> Response:  # noqa: ANN001
+    async with db.read() as s:
+        shop = item = None
+        if shop_id is not None:
+            shop = await shops.public_shop(s, shop_id)
+            item = await shops.shelf_item(s, shop_id, product_id)  # 404 unless on this shop's shelf
+        product, skus = await service.published_product(s, product_id)
+        refs = await crossed_out_prices(s, skus)
+        pol = await policy.get(s, CommercePolicy)
+    in_stock = [k for k in skus if k.stock > 0]
+    cheapest = min(skus, key=lambda k: k.price_fen) if skus else None
+    chosen = min(in_stock, key=lambda k: k.price_fen) if in_stock else None
+    return render(request, "catalog/product.html", {
+        "product": product, "skus": skus, "refs": refs, "shop": shop, "item": item, "cheapest": cheapest,
+        "chosen": chosen, "sold_out": not in_stock, "one_price": len({k.price_fen for k in skus}) <= 1,
+        "action_bar": True, "shipping_rule": shipping_rule(pol),
+        "flash": i18n.gettext("Added to your cart.") if added else None, "flash_kind": "ok",
+    })
+
+
+@router.get("/p/{product_id}")
+async def product_page(request: Request, product_id: PathId, db: DB, me: OptionalUser,
+                       added: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+    return await _product_page(request, db, product_id, None, added)
+
+
+@router.get("/s/{shop_id}/p/{product_id}")
+async def shop_product_page(request: Request, shop_id: PathId, product_id: PathId, db: DB, me: OptionalUser,
+                            added: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+    return await _product_page(request, db, product_id, shop_id, added)
+
+
+@router.get("/search")
+async def search_page(request: Request, db: DB, me: OptionalUser,
+                      q: Annotated[str, Query(max_length=60)] = "",
+                      page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
+    q = q.strip()
+    async with db.read() as s:
+        items, total = await service.search_products(s, q=q, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        prices = await service.min_prices(s, [p.id for p in items])
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render(request, "catalog/search.html", {
+        "q": q, "items": items, "prices": prices, "total": total, "page": page, "pages": pages, "tab": "search",
+    })

@@ -1,0 +1,267 @@
+"""Console pages about orders: the role-aware dashboard, a shop's orders, and supplier fulfilment.
+
+Read queries that no service offered yet live here (and are listed in the report): counts and the
+daily paid amounts for the dashboard, and buyers' phone numbers for masking.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.accounts.deps import CurrentUser, Shopkeeper, Supplier
+from quanzi.accounts.models import User
+from quanzi.accounts.service import mask_phone
+from quanzi.aftersales.models import OPEN_STATES, AfterSale
+from quanzi.catalog.console import CHINA, acting_scope, describe, page, redirect, refused, supplier_scope
+from quanzi.kit import i18n
+from quanzi.kit.clock import clock
+from quanzi.kit.deps import DB
+from quanzi.kit.errors import DomainError
+from quanzi.kit.i18n import _
+from quanzi.kit.schemas import PathId
+from quanzi.orders import service
+from quanzi.orders.models import Order
+from quanzi.orders.schemas import ShipIn
+from quanzi.shops import service as shops
+
+router = APIRouter(include_in_schema=False)
+
+FULFILMENT = "/console/fulfilment"
+CHART_DAYS = 14
+PAGE_SIZE = 30
+# What suppliers pick from; the stored value is the name buyers in China know.
+CARRIERS = ["顺丰速运", "京东物流", "中通快递", "圆通速递", "韵达快递", "申通快递", "极兔速递", "EMS", "邮政快递包裹",
+            "德邦快递"]
+
+
+def _carrier_names() -> list[tuple[str, str]]:
+    names = {"顺丰速运": _("SF Express"), "京东物流": _("JD Logistics"), "中通快递": _("ZTO Express"),
+             "圆通速递": _("YTO Express"), "韵达快递": _("Yunda Express"), "申通快递": _("STO Express"),
+             "极兔速递": _("J&T Express"), "EMS": _("EMS"), "邮政快递包裹": _("China Post parcel"),
+             "德邦快递": _("Deppon Express")}
+    return [(c, names[c]) for c in CARRIERS]
+
+
+# --- dashboard ---------------------------------------------------------------------------------------
+
+def _day_start(d: date) -> datetime:
+    return datetime.combine(d, datetime.min.time(), tzinfo=CHINA)
+
+
+def _local_day(column: Any, dialect: str) -> Any:
+    """The China calendar date of a UTC timestamp column (China has no daylight saving: UTC+8)."""
+    # Literals, not bind parameters: PostgreSQL must see the same expression in SELECT and GROUP BY.
+    if dialect == "postgresql":
+        return func.date(func.timezone(literal_column("'Asia/Shanghai'"), column))
+    return func.date(column, literal_column("'+8 hours'"))
+
+
+async def shop_stats(s: AsyncSession, shop_id: int, today: date) -> dict[str, Any]:
+    """Paid orders through a shop: today, this week (from Monday), and the amount paid per day."""
+    dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
+    first = today - timedelta(days=CHART_DAYS - 1)
+    monday = today - timedelta(days=today.weekday())
+    since = _day_start(min(first, monday))
+    day = _local_day(Order.paid_at, dialect)
+    rows = (await s.execute(
+        select(day, func.count(Order.id), func.coalesce(func.sum(Order.total_fen), 0))
+        .where(Order.shop_id == shop_id, Order.paid_at.is_not(None), Order.paid_at >= since)
+        .group_by(day)
+    )).all()
+    by_day = {str(d)[:10]: (int(n), int(amount)) for d, n, amount in rows}
+    days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
+    week = [v for k, v in by_day.items() if k >= monday.isoformat()]
+    return {
+        "today_orders": by_day.get(today.isoformat(), (0, 0))[0],
+        "today_gmv": by_day.get(today.isoformat(), (0, 0))[1],
+        "week_orders": sum(n for n, _a in week),
+        "week_gmv": sum(a for _n, a in week),
+        "days": [d.isoformat() for d in days],
+        "amounts": [by_day.get(d.isoformat(), (0, 0))[1] for d in days],
+    }
+
+
+def chart_option(days: list[str], amounts_fen: list[int]) -> dict[str, Any]:
+    return {
+        "grid": {"left": 8, "right": 12, "top": 24, "bottom": 8, "containLabel": True},
+        "tooltip": {"trigger": "axis"},
+        "xAxis": {"type": "category", "data": [d[5:] for d in days], "boundaryGap": False,
+                  "axisLabel": {"color": "#777"}},
+        "yAxis": {"type": "value", "name": "¥", "minInterval": 1, "axisLabel": {"color": "#777"},
+                  "splitLine": {"lineStyle": {"color": "#eee"}}},
+        "series": [{"type": "line", "name": _("Paid amount (yuan)"), "smooth": True, "symbolSize": 6,
+                    "data": [round(a / 100, 2) for a in amounts_fen],
+                    "lineStyle": {"color": "#e4393c", "width": 2}, "itemStyle": {"color": "#e4393c"},
+                    "areaStyle": {"color": "rgba(228,57,60,0.08)"}}],
+    }
+
+
+async def supplier_counts(s: AsyncSession, supplier_id: int | None) -> dict[str, int]:
+    to_ship = select(func.count(Order.id)).where(Order.status == "paid")
+    open_as = select(func.count(AfterSale.id)).where(AfterSale.status.in_(OPEN_STATES))
+    waiting = select(func.count(AfterSale.id)).where(AfterSale.status.in_(("requested", "returned")))
+    if supplier_id is not None:
+        to_ship = to_ship.where(Order.supplier_id == supplier_id)
+        open_as = open_as.where(AfterSale.supplier_id == supplier_id)
+        waiting = waiting.where(AfterSale.supplier_id == supplier_id)
+    return {"to_ship": (await s.execute(to_ship)).scalar_one(), "open_aftersales": (await s.execute(open_as)).scalar_one(),
+            "to_decide": (await s.execute(waiting)).scalar_one()}
+
+
+@router.get("/console")
+async def dashboard(request: Request, db: DB, me: CurrentUser) -> Response:
+    today = clock.now().astimezone(CHINA).date()
+    ctx: dict[str, Any] = {"active": "dashboard", "today": today.isoformat()}
+    async with db.read() as s:
+        shop = await shops.find_my_shop(s, me.user_id)
+        ctx["shop"] = shop
+        if shop is not None and me.has("shopkeeper"):
+            stats = await shop_stats(s, shop.id, today)
+            ctx["stats"] = stats
+            ctx["chart"] = chart_option(stats["days"], stats["amounts"])
+            ctx["shelf_count"] = len(await shops.shelf(s, shop.id, published_only=False))
+        if me.has("supplier") or me.has("operator"):
+            scope = await supplier_scope(s, me)
+            ctx["scope"] = scope
+            if not scope.missing_profile:
+                ctx["supply"] = await supplier_counts(s, scope.supplier_id)
+    return page(request, "console/dashboard.html", ctx)
+
+
+# --- a shop's orders ---------------------------------------------------------------------------------
+
+async def _phones(s: AsyncSession, user_ids: set[int]) -> dict[int, str]:
+    """Buyers' numbers, masked before they leave this function (PIPL: no consent → masked)."""
+    if not user_ids:
+        return {}
+    rows = await s.execute(select(User.id, User.phone).where(User.id.in_(user_ids)))
+    return {uid: mask_phone(phone) for uid, phone in rows.all()}
+
+
+@router.get("/console/shop/orders")
+async def shop_orders(request: Request, db: DB, me: Shopkeeper,
+                      page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1) -> Response:
+    async with db.read() as s:
+        shop = await shops.find_my_shop(s, me.user_id)
+        if shop is None:
+            return redirect(request, "/console/shop", _("Open your shop first: it is free."), "info")
+        total = (await s.execute(select(func.count(Order.id)).where(Order.shop_id == shop.id))).scalar_one()
+        orders = list((await s.execute(
+            select(Order).where(Order.shop_id == shop.id).order_by(Order.id.desc())
+            .offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        )).scalars())
+        lines = await service.lines_of(s, [o.id for o in orders])
+        buyers = await _phones(s, {o.buyer_id for o in orders})
+    pages = max(1, -(-total // PAGE_SIZE))
+    return page(request, "console/shop_orders.html", {
+        "active": "shop_orders", "shop": shop, "orders": orders, "lines": lines, "buyers": buyers, "total": total,
+        "page_no": page_no, "pages": pages,
+    })
+
+
+# --- supplier fulfilment -----------------------------------------------------------------------------
+
+@router.get("/console/fulfilment")
+async def fulfilment(request: Request, db: DB, me: Supplier) -> Response:
+    async with db.read() as s:
+        scope = await supplier_scope(s, me)
+        to_ship: list[Order] = []
+        shipped: list[Order] = []
+        if not scope.missing_profile:
+            base = select(Order)
+            if scope.supplier_id is not None:
+                base = base.where(Order.supplier_id == scope.supplier_id)
+            to_ship = list((await s.execute(base.where(Order.status == "paid").order_by(Order.paid_at, Order.id)
+                                            .limit(200))).scalars())
+            shipped = list((await s.execute(base.where(Order.status == "shipped")
+                                            .order_by(Order.shipped_at.desc(), Order.id.desc()).limit(50))).scalars())
+        lines = await service.lines_of(s, [o.id for o in to_ship + shipped])
+    return page(request, "console/fulfilment.html", {
+        "active": "fulfilment", "scope": scope, "to_ship": to_ship, "shipped": shipped, "lines": lines,
+        "carriers": _carrier_names(),
+    })
+
+
+def _ship_input(carrier: str, tracking_no: str) -> ShipIn:
+    """Validate one shipment; raises ValueError with the text to show."""
+    carrier, tracking_no = carrier.strip(), tracking_no.strip().replace(" ", "")
+    if carrier not in CARRIERS:
+        raise ValueError(_("Choose a carrier from the list"))
+    try:
+        return ShipIn.model_validate({"carrier": carrier, "tracking_no": tracking_no})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        if err["loc"] and err["loc"][0] == "tracking_no":
+            if not tracking_no:
+                raise ValueError(_("Enter the tracking number")) from exc
+            raise ValueError(_("Tracking number: 4 to 60 letters, digits or “-”")) from exc
+        raise ValueError(describe(err)) from exc  # type: ignore[arg-type]
+
+
+async def _ship_one(db: Any, me: Any, order_id: int, body: ShipIn) -> str:
+    """One order in its own transaction (a failure never undoes another). Returns its order number."""
+    async with db.write() as s:
+        order = await service.order_for_supplier(s, order_id, await acting_scope(s, me))
+        await service.ship(s, order, carrier=body.carrier, tracking_no=body.tracking_no, actor_id=me.user_id)
+        return order.order_no
+
+
+@router.post("/console/fulfilment/{order_id}/ship")
+async def ship(request: Request, order_id: PathId, db: DB, me: Supplier,
+               carrier: Annotated[str, Form(max_length=40)] = "",
+               tracking_no: Annotated[str, Form(max_length=100)] = "") -> Response:
+    try:
+        body = _ship_input(carrier, tracking_no)
+    except ValueError as exc:
+        return refused(request, f"{FULFILMENT}#order-{order_id}", _("Not shipped: %(why)s") % {"why": str(exc)})
+    try:
+        order_no = await _ship_one(db, me, order_id, body)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return refused(request, f"{FULFILMENT}#order-{order_id}", exc)
+    return redirect(request, FULFILMENT, _("Order %(no)s shipped with %(carrier)s, tracking number %(tracking)s.")
+                    % {"no": order_no, "carrier": body.carrier, "tracking": body.tracking_no})
+
+
+@router.post("/console/fulfilment/ship")
+async def ship_bulk(
+    request: Request, db: DB, me: Supplier, carrier: Annotated[str, Form(max_length=40)] = "",
+    pick: Annotated[list[int] | None, Form()] = None, row: Annotated[list[int] | None, Form()] = None,
+    tracking: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Ship the ticked orders with one carrier and each row's tracking number, one transaction per order."""
+    picked = list(dict.fromkeys(pick or []))[:200]
+    numbers = dict(zip(row or [], tracking or [], strict=False))
+    if not picked:
+        return refused(request, FULFILMENT, _("Tick the orders to ship first."))
+    async with db.read() as s:
+        scope = await acting_scope(s, me)
+        stmt = select(Order.id, Order.order_no).where(Order.id.in_(picked))
+        if scope is not None:
+            stmt = stmt.where(Order.supplier_id == scope)
+        order_nos = {oid: no for oid, no in (await s.execute(stmt)).all()}
+    shipped: list[str] = []
+    failed: list[str] = []
+    for order_id in picked:
+        label = order_nos.get(order_id, f"#{order_id}")
+        try:
+            body = _ship_input(carrier, numbers.get(order_id, ""))
+            shipped.append(await _ship_one(db, me, order_id, body))
+        except ValueError as exc:
+            failed.append(f"{label}: {exc}")
+        except DomainError as exc:
+            failed.append(f"{label}: {exc.text(i18n.short())}")
+    if not failed:
+        return redirect(request, FULFILMENT, _("%(n)s orders shipped.") % {"n": len(shipped)})
+    message = _("%(n)s orders shipped; not shipped: %(failed)s") % {"n": len(shipped), "failed": "; ".join(failed)}
+    return redirect(request, FULFILMENT, message, "error" if not shipped else "warn")
+
+

@@ -1,0 +1,388 @@
+"""Storefront order pages: checkout (cart selection or buy-now), my orders with status tabs, order detail
+with its timeline, cancel and confirm receipt. Placement reuses orders.api.checkout (same rules, same
+idempotency scope as the JSON API)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.accounts.deps import CurrentUser
+from quanzi.aftersales import service as aftersales
+from quanzi.aftersales.models import OPEN_STATES
+from quanzi.aftersales.pages import status_text as aftersale_status
+from quanzi.cart import service as cart
+from quanzi.cart.pages import check_shop_product
+from quanzi.cart.schemas import AddressIn
+from quanzi.catalog import service as catalog
+from quanzi.catalog.pages import money
+from quanzi.kit import i18n
+from quanzi.kit.clock import clock
+from quanzi.kit.deps import DB
+from quanzi.kit.errors import DomainError, IllegalTransition
+from quanzi.kit.idempotency import check_key, run_once
+from quanzi.kit.schemas import PathId
+from quanzi.kit.web import render
+from quanzi.orders import service
+from quanzi.orders.api import checkout
+from quanzi.orders.errors import DuplicateSku, NoItems, PriceChanged
+from quanzi.orders.models import Order
+from quanzi.orders.schemas import ItemIn, PlaceOrderIn
+from quanzi.policy import service as policy
+from quanzi.policy.service import CommercePolicy
+from quanzi.shops import service as shops
+
+router = APIRouter(include_in_schema=False)
+
+MAX_ID = 2**31 - 1
+PAGE_SIZE = 10
+# Status tabs of "my orders" (the after-sale tab is the after-sale list, /aftersales).
+TABS: dict[str, tuple[str, ...]] = {
+    "all": (), "unpaid": ("pending_payment",), "to_ship": ("paid",), "shipped": ("shipped",),
+    "to_review": ("received",),
+}
+
+
+# --- words --------------------------------------------------------------------------------------
+
+def status_text(status: str) -> str:
+    _ = i18n.gettext
+    return {
+        "pending_payment": _("Awaiting payment"), "paid": _("Awaiting shipment"), "shipped": _("Shipped"),
+        "received": _("Received"), "completed": _("Completed"), "cancelled": _("Cancelled"),
+        "closed": _("Refunded and closed"),
+    }.get(status, status)
+
+
+def tab_names() -> list[tuple[str, str]]:
+    _ = i18n.gettext
+    return [("all", _("All")), ("unpaid", _("To pay")), ("to_ship", _("To ship")), ("shipped", _("To receive")),
+            ("to_review", _("To review")), ("aftersale", _("After-sales"))]
+
+
+def event_text(kind: str, data: dict[str, Any]) -> tuple[str, str]:
+    """An order event in plain words: (what happened, detail)."""
+    _ = i18n.gettext
+    detail = ""
+    if kind == "placed":
+        return _("Order placed"), _("Amount to pay: %(amount)s") % {"amount": money(data.get("total_fen", 0))}
+    if kind == "paid":
+        return _("Payment received"), money(data["amount_fen"]) if "amount_fen" in data else ""
+    if kind == "shipped":
+        if data.get("carrier"):
+            detail = f"{data.get('carrier')} {data.get('tracking_no', '')}".strip()
+        return _("Shipped by the supplier"), detail
+    if kind == "received":
+        return _("You confirmed receipt"), ""
+    if kind == "auto_received":
+        return _("Receipt confirmed automatically"), ""
+    if kind == "completed":
+        return _("Order completed"), ""
+    if kind == "cancelled":
+        reason = data.get("reason")
+        detail = {"buyer": _("Cancelled by you"),
+                  "payment_timeout": _("Not paid in time")}.get(reason, reason or "")
+        return _("Order cancelled"), detail
+    if kind == "closed":
+        return _("Order closed after a full refund"), ""
+    if kind == "refunded":
+        return _("Refund sent back to your payment account"), money(data["amount_fen"]) if "amount_fen" in data else ""
+    if kind == "late_payment_refunded":
+        return _("Payment arrived after the order was cancelled and was refunded"), ""
+    if kind == "aftersale_requested":
+        kinds = {"refund_only": _("Refund only"), "return_refund": _("Return and refund")}
+        return _("After-sale requested"), kinds.get(data.get("kind", ""), "")
+    return kind.replace("_", " "), ""
+
+
+# --- checkout -----------------------------------------------------------------------------------
+
+@dataclass
+class Selection:
+    """What is being bought: cart lines, or one SKU bought now (optionally through a shop)."""
+
+    items: list[int] = field(default_factory=list)
+    sku_id: int | None = None
+    qty: int = 1
+    shop_id: int | None = None
+
+    def query(self, **extra: object) -> str:
+        pairs: list[tuple[str, object]] = []
+        if self.sku_id:
+            pairs += [("sku_id", self.sku_id), ("qty", self.qty)] + ([("shop_id", self.shop_id)] if self.shop_id else [])
+        else:
+            pairs += [("item", i) for i in self.items]
+        pairs += [(k, v) for k, v in extra.items() if v is not None]
+        return urlencode(pairs)
+
+
+@dataclass
+class QuoteLine:
+    sku: catalog.SkuSnapshot
+    quantity: int
+    shop_id: int | None
+
+    @property
+    def total_fen(self) -> int:
+        return self.sku.price_fen * self.quantity
+
+
+@dataclass
+class QuoteGroup:
+    supplier_id: int
+    shop: Any
+    lines: list[QuoteLine]
+    goods_fen: int = 0
+    shipping_fen: int = 0
+
+
+async def quote(s: AsyncSession, buyer_id: int, sel: Selection) -> tuple[list[QuoteGroup], list[str]]:
+    """What checkout will charge, grouped as orders.service.place_orders splits orders (one per supplier
+    and shop). Shown to the buyer; the order itself is priced again on the server and compared with it."""
+    problems: list[str] = []
+    wanted: list[QuoteLine] = []
+    if sel.sku_id:
+        snap = (await catalog.snapshots(s, [sel.sku_id])).get(sel.sku_id)
+        if snap is not None:
+            wanted.append(QuoteLine(snap, sel.qty, sel.shop_id))
+    elif sel.items:
+        wanted = [QuoteLine(x.sku, x.item.quantity, x.item.shop_id) for x in await cart.lines(s, buyer_id, sel.items)]
+    if not wanted:
+        raise NoItems()
+    seen: set[int] = set()
+    for w in wanted:
+        if not w.sku.available:
+            problems.append(i18n.gettext("“%(title)s” is no longer on sale.") % {"title": w.sku.title})
+        elif w.sku.stock < w.quantity:
+            problems.append(i18n.gettext("Only %(n)s of “%(title)s” left.") % {"n": w.sku.stock, "title": w.sku.title})
+        if w.sku.sku_id in seen:
+            problems.append(DuplicateSku().text(i18n.short()))
+        seen.add(w.sku.sku_id)
+    pol = await policy.get(s, CommercePolicy)
+    shop_by_id = await shops.shops_by_id(s, [w.shop_id for w in wanted if w.shop_id])
+    groups: dict[tuple[int, int | None], QuoteGroup] = {}
+    for w in wanted:
+        g = groups.setdefault((w.sku.supplier_id, w.shop_id),
+                              QuoteGroup(w.sku.supplier_id, shop_by_id.get(w.shop_id) if w.shop_id else None, []))
+        g.lines.append(w)
+    for g in groups.values():
+        g.goods_fen = sum(x.total_fen for x in g.lines)
+        g.shipping_fen = pol.shipping_fee(g.goods_fen)
+    return list(groups.values()), problems
+
+
+async def _checkout_page(request: Request, db, me, sel: Selection, *, address_id: int | None = None,  # noqa: ANN001
+                         error: str | None = None, address_form: dict[str, str] | None = None,
+                         address_error: str | None = None, note: str = "", status: int = 200) -> Response:
+    async with db.read() as s:
+        if sel.sku_id:
+            await check_shop_product(s, sel.sku_id, sel.shop_id)
+        groups, problems = await quote(s, me.user_id, sel)
+        addresses = await cart.addresses(s, me.user_id)
+    chosen = next((a for a in addresses if a.id == address_id), addresses[0] if addresses else None)
+    goods = sum(g.goods_fen for g in groups)
+    shipping = sum(g.shipping_fen for g in groups)
+    first = groups[0].lines[0].sku.product_id
+    back = "/cart" if not sel.sku_id else f"/s/{sel.shop_id}/p/{first}" if sel.shop_id else f"/p/{first}"
+    return render(request, "orders/checkout.html", {
+        "sel": sel, "groups": groups, "problems": problems, "addresses": addresses, "chosen": chosen,
+        "goods_fen": goods, "shipping_fen": shipping, "total_fen": goods + shipping,
+        "idempotency_key": secrets.token_urlsafe(18), "error": error, "address_form": address_form or {},
+        "address_error": address_error, "note": note, "action_bar": True, "back": back,
+    }, status_code=status)
+
+
+def _selection(item: list[int], sku_id: int | None, qty: int, shop_id: int | None) -> Selection:
+    if sku_id is not None:
+        return Selection(sku_id=sku_id, qty=qty, shop_id=shop_id)
+    return Selection(items=list(dict.fromkeys(item))[:50])
+
+
+QId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+FId = Annotated[int | None, Form(ge=1, le=MAX_ID)]
+
+
+@router.get("/checkout")
+async def checkout_page(request: Request, me: CurrentUser, db: DB,
+                        item: Annotated[list[int], Query(max_length=50)] = [],  # noqa: B006
+                        sku_id: QId = None, qty: Annotated[int, Query(ge=1, le=cart.MAX_QTY)] = 1,
+                        shop_id: QId = None, address_id: QId = None) -> Response:
+    sel = _selection(item, sku_id, qty, shop_id)
+    if not sel.sku_id and not sel.items:
+        return RedirectResponse("/cart", status_code=303)
+    try:
+        return await _checkout_page(request, db, me, sel, address_id=address_id)
+    except NoItems:  # e.g. the cart lines were ordered meanwhile
+        return RedirectResponse("/cart", status_code=303)
+
+
+@router.post("/buy")
+async def buy_now(me: CurrentUser, db: DB, sku_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+                  qty: Annotated[int, Form(ge=1, le=cart.MAX_QTY)], shop_id: FId = None) -> Response:
+    """The product page's "Buy now": a POST (so the CSRF token never lands in a URL) that opens checkout."""
+    async with db.read() as s:
+        await check_shop_product(s, sku_id, shop_id)
+    return RedirectResponse("/checkout?" + Selection(sku_id=sku_id, qty=qty, shop_id=shop_id).query(), status_code=303)
+
+
+@router.post("/checkout/address")
+async def add_address(request: Request, me: CurrentUser, db: DB,
+                      name: Annotated[str, Form(max_length=60)] = "", phone: Annotated[str, Form(max_length=40)] = "",
+                      region: Annotated[str, Form(max_length=120)] = "",
+                      detail: Annotated[str, Form(max_length=240)] = "",
+                      item: Annotated[list[int], Form(max_length=50)] = [],  # noqa: B006
+                      sku_id: FId = None, qty: Annotated[int, Form(ge=1, le=cart.MAX_QTY)] = 1,
+                      shop_id: FId = None) -> Response:
+    sel = _selection(item, sku_id, qty, shop_id)
+    form = {"name": name, "phone": phone, "region": region, "detail": detail}
+    try:
+        body = AddressIn(**form)
+    except ValidationError:
+        return await _checkout_page(request, db, me, sel, address_form=form, status=422, address_error=i18n.gettext(
+            "Please fill in the recipient, a mobile number, the region and the street address."))
+    try:
+        async with db.write() as s:
+            addr = await cart.add_address(s, me.user_id, **body.model_dump())
+            new_id = addr.id
+    except DomainError as exc:
+        return await _checkout_page(request, db, me, sel, address_form=form, address_error=exc.text(i18n.short()),
+                                    status=exc.status)
+    return RedirectResponse("/checkout?" + sel.query(address_id=new_id), status_code=303)
+
+
+@router.post("/checkout")
+async def place(request: Request, me: CurrentUser, db: DB,
+                address_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+                expected_total_fen: Annotated[int, Form(ge=0, le=10**11)],
+                idempotency_key: Annotated[str, Form(min_length=1, max_length=120)],
+                item: Annotated[list[int], Form(max_length=50)] = [],  # noqa: B006
+                sku_id: FId = None, qty: Annotated[int, Form(ge=1, le=cart.MAX_QTY)] = 1, shop_id: FId = None,
+                note: Annotated[str, Form(max_length=200)] = "") -> Response:
+    sel = _selection(item, sku_id, qty, shop_id)
+    body = PlaceOrderIn(
+        address_id=address_id, note=note.strip(), expected_total_fen=expected_total_fen,
+        items=[ItemIn(sku_id=sel.sku_id, quantity=sel.qty, shop_id=sel.shop_id)] if sel.sku_id else [],
+        cart_item_ids=sel.items if not sel.sku_id else [],
+    )
+    key = check_key(idempotency_key)
+    try:
+        async with db.write() as s:
+            if sel.sku_id:
+                await check_shop_product(s, sel.sku_id, sel.shop_id)
+
+            async def run() -> tuple[int, object]:
+                return 201, (await checkout(s, me.user_id, body)).model_dump(mode="json")
+
+            _status, payload = await run_once(s, f"orders.place:{me.user_id}", key, body.model_dump(mode="json"), run)
+    except DomainError as exc:
+        message = exc.text(i18n.short())
+        if isinstance(exc, PriceChanged):
+            message = i18n.gettext("Prices changed while you were on this page. Check the new total and submit again.")
+        return await _checkout_page(request, db, me, sel, address_id=address_id, error=message, note=note,
+                                    status=exc.status)
+    return RedirectResponse(f"/orders/{payload['orders'][0]['id']}/pay", status_code=303)
+
+
+# --- my orders ----------------------------------------------------------------------------------
+
+async def unpaid_siblings(s: AsyncSession, order: Order) -> list[Order]:
+    """Other orders of the same checkout (split by supplier and shop) still waiting for payment."""
+    return list((await s.execute(select(Order).where(
+        Order.checkout_id == order.checkout_id, Order.buyer_id == order.buyer_id, Order.id != order.id,
+        Order.status == "pending_payment",
+    ).order_by(Order.id))).scalars())
+
+
+async def _my_orders(s: AsyncSession, buyer_id: int, statuses: tuple[str, ...], offset: int, limit: int,
+                     ) -> tuple[list[Order], int, dict[str, int]]:
+    base = select(Order).where(Order.buyer_id == buyer_id)
+    if statuses:
+        base = base.where(Order.status.in_(statuses))
+    total = (await s.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
+    orders = list((await s.execute(base.order_by(Order.id.desc()).offset(offset).limit(limit))).scalars())
+    counts = dict((await s.execute(select(Order.status, func.count()).where(Order.buyer_id == buyer_id)
+                                   .group_by(Order.status))).all())
+    return orders, total, counts
+
+
+@router.get("/orders")
+async def my_orders(request: Request, me: CurrentUser, db: DB,
+                    tab: Annotated[str, Query(pattern="^(all|unpaid|to_ship|shipped|to_review)$")] = "all",
+                    page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
+    async with db.read() as s:
+        orders, total, counts = await _my_orders(s, me.user_id, TABS[tab], (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        lines = await service.lines_of(s, [o.id for o in orders])
+        shop_by_id = await shops.shops_by_id(s, [o.shop_id for o in orders if o.shop_id])
+    badge = {t: sum(counts.get(st, 0) for st in sts) for t, sts in TABS.items() if sts}
+    return render(request, "orders/list.html", {
+        "orders": orders, "lines": lines, "shops": shop_by_id, "tab": "orders", "current": tab, "tabs": tab_names(),
+        "badge": badge, "status_text": status_text, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+    })
+
+
+def _line_aftersale(order: Order, line, open_by_line: dict, now) -> dict[str, Any]:  # noqa: ANN001
+    """What the detail page offers for one line: a link to the open request, a button, or the reason why not."""
+    if line.id in open_by_line:
+        return {"open": open_by_line[line.id]}
+    if order.status not in {"paid", "shipped", "received", "completed"}:
+        return {}
+    if aftersales.refundable_qty(line) <= 0:
+        return {"blocked": i18n.gettext("Fully refunded")}
+    if order.status == "completed":
+        return {"blocked": i18n.gettext("The after-sale period has ended")}
+    try:
+        aftersales.eligibility(order, line, "refund_only", now)
+    except DomainError as exc:
+        return {"blocked": exc.text(i18n.short())}
+    return {"can": True}
+
+
+@router.get("/orders/{order_id}")
+async def order_detail(request: Request, order_id: PathId, me: CurrentUser, db: DB,
+                       notice: Annotated[str | None, Query(max_length=30)] = None) -> Response:
+    async with db.read() as s:
+        order = await service.order_for_buyer(s, order_id, me.user_id)
+        lines = (await service.lines_of(s, [order.id]))[order.id]
+        events = await service.events_of(s, order.id)
+        requests = await aftersales.of_order(s, order.id)
+        shop = await shops.public_shop(s, order.shop_id) if order.shop_id else None
+        pol = await policy.get(s, CommercePolicy)
+        siblings = await unpaid_siblings(s, order) if order.status == "pending_payment" else []
+    open_by_line = {a.line_id: a for a in requests if a.status in OPEN_STATES}
+    now = clock.now()
+    _ = i18n.gettext
+    notices = {"paid": _("Payment received. Thank you!"), "cancelled": _("The order was cancelled."),
+               "received": _("Receipt confirmed. Enjoy!"),
+               "late": _("The payment arrived after the order was closed; it is being refunded.")}
+    return render(request, "orders/detail.html", {
+        "order": order, "lines": lines, "shop": shop, "status_text": status_text(order.status),
+        "timeline": [(e, *event_text(e.kind, e.data or {})) for e in reversed(events)],
+        "aftersale": {line.id: _line_aftersale(order, line, open_by_line, now) for line in lines},
+        "requests": requests, "aftersale_status": aftersale_status, "auto_receive_days": pol.auto_receive_days, "siblings": siblings, "tab": "orders",
+        "flash": notices.get(notice or ""), "flash_kind": "ok" if notice != "late" else "info",
+    })
+
+
+@router.post("/orders/{order_id}/cancel")
+async def cancel(order_id: PathId, me: CurrentUser, db: DB) -> Response:
+    async with db.write() as s:
+        order = await service.order_for_buyer(s, order_id, me.user_id)
+        if not await service.cancel(s, order.id, reason="buyer", actor_id=me.user_id):
+            raise IllegalTransition(current=order.status, target="cancelled")
+    return RedirectResponse(f"/orders/{order_id}?notice=cancelled", status_code=303)
+
+
+@router.post("/orders/{order_id}/receive")
+async def confirm_receipt(order_id: PathId, me: CurrentUser, db: DB) -> Response:
+    async with db.write() as s:
+        order = await service.order_for_buyer(s, order_id, me.user_id)
+        await service.confirm_receipt(s, order, actor_id=me.user_id)
+    return RedirectResponse(f"/orders/{order_id}?notice=received", status_code=303)

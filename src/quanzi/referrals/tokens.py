@@ -1,0 +1,67 @@
+"""Signed, expiring share tokens: HMAC over (sharer, kind, target, issue time). A raw user id never binds.
+
+Format: v1.<sharer>.<kind>.<target>.<issued, base 36>.<signature>   kinds: s shop, p product, c campaign
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from quanzi.kit.security import sign, verify_signature
+from quanzi.referrals.errors import BadShareToken, ExpiredShareToken
+
+KINDS = {"s": "shop", "p": "product", "c": "campaign", "g": "group", "b": "bargain"}
+PURPOSE = "share-v1"
+
+
+@dataclass(frozen=True)
+class ShareToken:
+    sharer_id: int
+    kind: str
+    target_id: int
+    issued_at: datetime
+    raw: str
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.raw.encode()).hexdigest()
+
+
+def _b36(n: int) -> str:
+    chars = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = chars[r] + out
+        if n == 0:
+            return out
+
+
+def issue(secret: str, sharer_id: int, kind: str, target_id: int, now: datetime) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown share kind {kind!r}")
+    body = f"v1.{sharer_id}.{kind}.{target_id}.{_b36(int(now.timestamp()))}"
+    return f"{body}.{sign(secret, body, purpose=PURPOSE)[:22]}"
+
+
+def verify(secret: str, token: str, now: datetime, max_age_days: int) -> ShareToken:
+    parts = (token or "").split(".")
+    if len(parts) != 6 or parts[0] != "v1" or len(token) > 120:
+        raise BadShareToken()
+    body, sig = ".".join(parts[:5]), parts[5]
+    if not verify_signature(secret, body, sig, purpose=PURPOSE, prefix=True):
+        raise BadShareToken()
+    try:
+        sharer_id, target_id, issued = int(parts[1]), int(parts[3]), int(parts[4], 36)
+    except ValueError as exc:
+        raise BadShareToken() from exc
+    if parts[2] not in KINDS:
+        raise BadShareToken()
+    issued_at = datetime.fromtimestamp(issued, UTC)
+    if issued_at > now + timedelta(minutes=5):
+        raise BadShareToken()
+    if now - issued_at > timedelta(days=max_age_days):
+        raise ExpiredShareToken()
+    return ShareToken(sharer_id, parts[2], target_id, issued_at, token)
