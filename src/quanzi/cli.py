@@ -14,8 +14,10 @@ from quanzi.config import ROOT, get_settings
 app = typer.Typer(help="Quanzi (圈子) social-commerce platform", no_args_is_help=True, add_completion=False)
 operator_app = typer.Typer(help="Operator accounts", no_args_is_help=True)
 outbox_app = typer.Typer(help="Outbox (background events)", no_args_is_help=True)
+ledger_app = typer.Typer(help="The commission and wallet ledger", no_args_is_help=True)
 app.add_typer(operator_app, name="operator")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(ledger_app, name="ledger")
 
 
 def alembic_config(database_url: str | None = None):  # noqa: ANN201
@@ -159,6 +161,31 @@ def outbox_status() -> None:
 
     for status, n in asyncio.run(main()):
         typer.echo(f"{status}: {n}")
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Verify every ledger invariant on the live database; exit 1 if any is broken."""
+    from quanzi import domains
+    from quanzi.kit.db import Database
+    from quanzi.ledger.service import check
+
+    domains.load_all()
+
+    async def main() -> list[str]:
+        db = Database(get_settings().database_url)
+        try:
+            async with db.read() as s:
+                return await check(s)
+        finally:
+            await db.dispose()
+
+    problems = asyncio.run(main())
+    for p in problems:
+        typer.echo(f"PROBLEM: {p}", err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("ledger ok: every transaction balances, cached balances equal their entries, no balance out of bounds")
 
 
 def main() -> None:

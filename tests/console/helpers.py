@@ -63,7 +63,7 @@ async def browser(app: Any, db: Database, phone: str, *roles: str, nickname: str
     return b
 
 
-def testids(html: str, testid: str, attr: str) -> list[str]:
+def ids_of(html: str, testid: str, attr: str) -> list[str]:
     """The `attr` values of elements with data-testid=`testid`, in page order."""
     out = []
     for tag in re.findall(r"<[^>]*data-testid=\"" + re.escape(testid) + r"\"[^>]*>", html):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quanzi.aftersales.models import AfterSale
 from quanzi.kit import outbox
-from tests.console.helpers import browser, place, testids
+from tests.console.helpers import browser, place, ids_of
 from tests.factories import make_world
 
 
@@ -32,7 +32,7 @@ async def test_supplier_approves_and_rejects_requests(app, db, client) -> None: 
     sup = await browser(app, db, "13700000001")
 
     r = await sup.get("/console/aftersales")
-    assert set(testids(r.text, "aftersale", "data-aftersale-id")) == {str(first), str(second)}
+    assert set(ids_of(r.text, "aftersale", "data-aftersale-id")) == {str(first), str(second)}
     assert "拍错了规格" in r.text and order["order_no"] in r.text and "¥29.90" in r.text
 
     for reason in ("", "   "):
@@ -43,7 +43,7 @@ async def test_supplier_approves_and_rejects_requests(app, db, client) -> None: 
     r = await sup.submit(f"/console/aftersales/{second}/reject", {"reason": "商品已打包,请收货后申请退货"})
     assert f"售后 #{second} 已驳回" in r.text
     assert await _status(db, second) == "rejected"
-    assert testids(r.text, "closed-aftersale", "data-aftersale-id") == [str(second)]
+    assert ids_of(r.text, "closed-aftersale", "data-aftersale-id") == [str(second)]
     assert "商品已打包,请收货后申请退货" in r.text
 
     r = await sup.submit(f"/console/aftersales/{first}/approve")
@@ -83,5 +83,5 @@ async def test_supplier_confirms_a_return_arrived(app, db, client) -> None:  # n
     r = await sup.get("/console/aftersales")
     assert 'data-testid="receive"' in r.text and "SF7654321" in r.text
     r = await sup.submit(f"/console/aftersales/{a}/receive")
-    assert "已确认收到退货" in r.text and await _status(db, a) == "refunding"
+    assert f"已确认收到售后 #{a} 的退货" in r.text and await _status(db, a) == "refunding"
     await sup.close()

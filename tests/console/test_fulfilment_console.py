@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from quanzi.orders.models import Order
-from tests.console.helpers import browser, place, testids
+from tests.console.helpers import browser, place, ids_of
 from tests.factories import make_world
 
 SF = "顺丰速运"
@@ -24,7 +24,7 @@ async def test_supplier_ships_an_order_from_the_fulfilment_page(app, db, client)
 
     r = await sup.get("/console/fulfilment")
     assert r.status_code == 200
-    assert testids(r.text, "to-ship-order", "data-order-id") == [str(order["id"])]  # paid only
+    assert ids_of(r.text, "to-ship-order", "data-order-id") == [str(order["id"])]  # paid only
     assert unpaid["order_no"] not in r.text
     assert "世纪大道 100 号" in r.text  # the supplier needs the address to ship
 
@@ -38,8 +38,8 @@ async def test_supplier_ships_an_order_from_the_fulfilment_page(app, db, client)
     assert f"订单 {order['order_no']} 已发货" in r.text
     shipped = await _order(db, order["id"])
     assert (shipped.status, shipped.carrier, shipped.tracking_no) == ("shipped", SF, "SF1234567890")
-    assert testids(r.text, "to-ship-order", "data-order-id") == []
-    assert testids(r.text, "shipped-order", "data-order-id") == [str(order["id"])]
+    assert ids_of(r.text, "to-ship-order", "data-order-id") == []
+    assert ids_of(r.text, "shipped-order", "data-order-id") == [str(order["id"])]
 
     r = await sup.submit(f"/console/fulfilment/{order['id']}/ship", {"carrier": SF, "tracking_no": "SF999999"})
     assert "不允许变为" in r.text  # shipping twice is refused by the state machine

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from quanzi.catalog.console import FieldError, parse_yuan
 from quanzi.catalog.models import PriceChange, Product, Sku
-from tests.console.helpers import browser, testids
+from tests.console.helpers import browser, ids_of
 from tests.factories import make_world
 
 ROW = {"sku_code": "TEA-250", "sku_label": "250克罐装", "sku_price": "29.90", "sku_cost": "15", "sku_stock": "40"}
@@ -68,7 +68,7 @@ async def test_supplier_creates_a_product_with_an_exact_price(app, db) -> None: 
         ("TEA-250", 2990, 1500, 40), ("TEA-500", 5990, 3005, 0)]
 
     r = await sup.get("/console/products")
-    assert str(product.id) in testids(r.text, "product", "data-product-id")
+    assert str(product.id) in ids_of(r.text, "product", "data-product-id")
     await sup.close()
 
 
@@ -135,7 +135,7 @@ async def test_suppliers_only_see_and_touch_their_own_products(app, db) -> None:
     r = await other.get("/console/products")
     assert 'data-testid="supplier-profile"' in r.text  # no supplier profile yet
     r = await other.submit("/console/products/profile", {"name": "另一家供应商"})
-    assert 'data-testid="products-empty"' in r.text and str(w.product_id) not in testids(r.text, "product", "data-product-id")
+    assert 'data-testid="products-empty"' in r.text and str(w.product_id) not in ids_of(r.text, "product", "data-product-id")
     assert (await other.get(f"/console/products/{w.product_id}")).status_code == 404
     for url, data in [(f"/console/skus/{w.sku_ids[0]}/price", {"price": "1"}),
                       (f"/console/skus/{w.sku_ids[0]}/stock", {"delta": "-1"}),
@@ -147,7 +147,7 @@ async def test_suppliers_only_see_and_touch_their_own_products(app, db) -> None:
 
     operator = await browser(app, db, "13700000006", "operator")
     r = await operator.get("/console/products")
-    assert str(w.product_id) in testids(r.text, "product", "data-product-id")  # operators see every supplier's
+    assert str(w.product_id) in ids_of(r.text, "product", "data-product-id")  # operators see every supplier's
     assert 'data-testid="new-product"' not in r.text
     await other.close()
     await operator.close()

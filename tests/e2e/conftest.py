@@ -1,8 +1,8 @@
 """Browser tests: the real server (`quanzi serve`) as a subprocess, driven by a real Chromium.
 
-* `e2e_server` (session scope, so one per xdist worker): a fresh SQLite file, `quanzi migrate`,
-  `quanzi demo`, then `quanzi serve --workers 1` on a free port. Its stdout/stderr go to a log file
-  that tests read (e.g. the one-time code logged as `sms.login_code`).
+* `e2e_server` (session scope, so one per xdist worker): its own SQLite file (a copy of one that
+  `quanzi migrate` + `quanzi demo` build once per run), then `quanzi serve --workers 1` on a free
+  port. Its stdout/stderr go to a log file that tests read (e.g. the code logged as `sms.login_code`).
   The server always uses its own SQLite file, also when QUANZI_TEST_POSTGRES_URL is set: the browser
   tests check pages and flows, and the PostgreSQL behaviour is covered by the rest of the suite.
   When QUANZI_TEST_REDIS_URL is set, the server's rate limiter does use that Redis (with a key prefix
@@ -21,10 +21,14 @@ Screenshots go to test-results/e2e/ under the repository root (gitignored).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -128,9 +132,12 @@ class E2EServer:
 
 
 def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
+    # Plain tracebacks: typer's rich ones are hundreds of lines of boxes.
+    env = {**env, "_TYPER_STANDARD_TRACEBACK": "1"}
     r = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        out = (r.stdout + "\n" + r.stderr).strip()
+        pytest.fail(f"`{' '.join(cmd)}` failed ({r.returncode}); last lines:\n{out[-3000:]}", pytrace=False)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -164,13 +171,37 @@ def _start(exe: str, env: dict[str, str], tmp: Path, log_path: Path) -> tuple[su
     raise RuntimeError(f"quanzi serve on port {port} did not answer /healthz within {STARTUP_TIMEOUT}s")
 
 
+def _demo_database(tmp_path_factory: pytest.TempPathFactory, exe: str, env: dict[str, str]) -> Path:
+    """`quanzi migrate` + `quanzi demo` into a template file, once per test run.
+
+    The demo seeds months of history and takes a while, so the xdist workers of one run share one
+    template (built by whichever comes first, under a file lock); each server gets its own copy.
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's directory, common to all its workers
+    template = shared / "e2e-demo-template.db"
+    with (shared / "e2e-demo-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.exists():
+            building = shared / "e2e-demo-building.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{building}{suffix}").unlink(missing_ok=True)
+            build_env = {**env, "DATABASE_URL": f"sqlite:///{building}"}
+            _run([exe, "migrate"], build_env, shared)
+            _run([exe, "demo"], build_env, shared)
+            with contextlib.closing(sqlite3.connect(building)) as conn:  # all of it into the main file
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            building.rename(template)
+    return template
+
+
 @pytest.fixture(scope="session")
 def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EServer]:
     exe = _quanzi_exe()
     tmp = tmp_path_factory.mktemp("e2e")
     env = {k: v for k, v in os.environ.items() if k not in SCRUB_ENV and not k.startswith("QUANZI_")}
     env.update({
-        "DATABASE_URL": f"sqlite:///{tmp / 'e2e.db'}",  # absolute path: sqlite:////tmp/.../e2e.db
         "QUANZI_DEV_CLOCK_API": "1",
         "QUANZI_DEMO_HINTS": "1",
         "QUANZI_SECRET_KEY": "e2e",
@@ -181,8 +212,9 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EServer]:
     if redis_url := os.environ.get("QUANZI_TEST_REDIS_URL"):
         env["REDIS_URL"] = redis_url
         env["QUANZI_RATELIMIT_PREFIX"] = f"e2e-{uuid.uuid4().hex[:8]}"
-    _run([exe, "migrate"], env, tmp)
-    _run([exe, "demo"], env, tmp)
+    db_path = tmp / "e2e.db"
+    shutil.copyfile(_demo_database(tmp_path_factory, exe, env), db_path)
+    env["DATABASE_URL"] = f"sqlite:///{db_path}"
     log_path = tmp / "server.log"
     log_path.touch()
     last: Exception | None = None

@@ -33,7 +33,10 @@ class Browser:
         pairs = list(data.items()) if isinstance(data, dict) else list(data or [])
         if csrf:
             pairs.append(("csrf_token", self.csrf))
-        return await self.client.post(url, data=pairs, headers=HTML)  # type: ignore[arg-type]
+        form: dict[str, list[str]] = {}
+        for key, value in pairs:
+            form.setdefault(key, []).append(str(value))
+        return await self.client.post(url, data=form, headers=HTML)
 
 
 async def cookie_login(client: httpx.AsyncClient, db: Database, user_id: int, phone: str) -> Browser:

@@ -97,6 +97,13 @@ async def test_operator_sees_console_with_back_office_link(client: httpx.AsyncCl
     assert "<b>Back office</b>" in r.text and ">Operator<" in r.text
 
 
+async def test_console_links_follow_roles(client: httpx.AsyncClient, db: Database) -> None:
+    _, shopkeeper = await make_user(db, "13800000021", "shopkeeper")
+    r = await client.get("/", headers=shopkeeper)
+    assert 'data-testid="console"' in r.text and 'data-testid="role-shopkeeper"' in r.text
+    assert 'data-testid="console-admin"' not in r.text and "/admin/" not in r.text  # operators only
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 async def test_browser_404_is_an_html_page(client: httpx.AsyncClient) -> None:
@@ -139,6 +146,16 @@ async def test_ints_are_strict(db_url: str, db: Database, value: object) -> None
         assert err["detail"]["fields"][0]["loc"][-1] == "advance_seconds"
         r = await client.post("/api/dev/clock", json={"advance_seconds": 5})
         assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("value", [1, "true", "yes", None])
+async def test_bools_are_strict(db_url: str, db: Database, value: object) -> None:
+    """Strictness comes from the shared `In` base model, not from one field's annotation."""
+    app = create_app(make_settings(db_url, dev_clock_api=True), db, start_worker=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        err = assert_error(await client.post("/api/dev/clock", json={"reset": value}), 422, "request.invalid")
+        assert err["detail"]["fields"][0]["loc"][-1] == "reset"
+        assert (await client.post("/api/dev/clock", json={"reset": True})).status_code == 200
 
 
 async def test_strings_are_strict(client: httpx.AsyncClient) -> None:

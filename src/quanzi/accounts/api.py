@@ -26,7 +26,8 @@ async def request_code(body: CodeRequestIn, db: DB, settings: AppSettings, limit
 
 @router.post("/login/code")
 async def login_by_code(body: CodeLoginIn, db: DB, settings: AppSettings, limiter: Limiter, ip: ClientIP) -> TokenOut:
-    user, token, roles = await login_code(db, settings, limiter, body.phone, body.code, "bearer", ip)
+    user, token, roles = await login_code(db, settings, limiter, body.phone, body.code, "bearer", ip,
+                                          share_token=body.share_token)
     return TokenOut(token=token, user=_me(user, roles))
 
 

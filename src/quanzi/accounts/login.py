@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from quanzi.accounts import service
 from quanzi.accounts.errors import BadCode
 from quanzi.accounts.models import User
@@ -9,6 +13,18 @@ from quanzi.accounts.sms import SmsProvider
 from quanzi.config import Settings
 from quanzi.kit.db import Database, after_commit
 from quanzi.kit.ratelimit import RateLimiter
+
+
+# Other domains react to a login in the same transaction (e.g. referrals binds a fan who arrived through a
+# share link): hook(session, settings, user_id, created_now, share_token).
+LoginHook = Callable[[AsyncSession, Settings, int, bool, str | None], Awaitable[None]]
+post_login_hooks: list[LoginHook] = []
+
+
+async def _after_login(s: AsyncSession, settings: Settings, user_id: int, created: bool, share_token: str | None,
+                       ) -> None:
+    for hook in post_login_hooks:
+        await hook(s, settings, user_id, created, share_token)
 
 
 async def send_code(db: Database, settings: Settings, limiter: RateLimiter, sms: SmsProvider, phone_raw: str,
@@ -25,12 +41,14 @@ async def send_code(db: Database, settings: Settings, limiter: RateLimiter, sms:
 
 
 async def login_code(db: Database, settings: Settings, limiter: RateLimiter, phone_raw: str, code: str, kind: str,
-                     ip: str) -> tuple[User, str, frozenset[str]]:
+                     ip: str, share_token: str | None = None) -> tuple[User, str, frozenset[str]]:
     """Rate-limit, consume the code (a wrong try is committed before refusing), start a session."""
     phone = service.normalize_phone(phone_raw)
     await limiter.hit(settings.login_limit_per_ip, "login-ip", ip)
     async with db.write() as s:
         result = await service.login_with_code(s, phone, code, kind=kind, days=settings.session_days, ip=ip)
+        if result is not None:
+            await _after_login(s, settings, result[0].id, result[2], share_token)
         roles = await service.roles_of(s, result[0].id) if result else frozenset()
     if result is None:
         raise BadCode()
@@ -38,11 +56,12 @@ async def login_code(db: Database, settings: Settings, limiter: RateLimiter, pho
 
 
 async def login_password(db: Database, settings: Settings, limiter: RateLimiter, phone_raw: str, password: str,
-                         kind: str, ip: str) -> tuple[User, str, frozenset[str]]:
+                         kind: str, ip: str, share_token: str | None = None) -> tuple[User, str, frozenset[str]]:
     phone = service.normalize_phone(phone_raw)
     await limiter.hit(settings.login_limit_per_ip, "login-ip", ip)
     async with db.write() as s:
         user = await service.authenticate_password(s, phone, password)
         token = await service.start_session(s, user, kind, settings.session_days, ip)
+        await _after_login(s, settings, user.id, False, share_token)
         roles = await service.roles_of(s, user.id)
     return user, token, roles

@@ -18,6 +18,8 @@ from quanzi.kit.web import render
 
 router = APIRouter(include_in_schema=False)
 
+SHARE_COOKIE = "qz_share"  # the share link a visitor arrived through (set by referrals)
+
 DEMO_LOGINS = [
     ("运营 operator", "13800000001"),
     ("供应商 supplier", "13800000011"),
@@ -72,7 +74,8 @@ async def login_submit(request: Request, db: DB, settings: AppSettings, limiter:
                        phone: Annotated[str, Form(max_length=32)], code: Annotated[str, Form(max_length=6)] = "",
                        next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
     try:
-        _user, token, _roles = await login_code(db, settings, limiter, phone, code, "cookie", ip)
+        _user, token, _roles = await login_code(db, settings, limiter, phone, code, "cookie", ip,
+                                                share_token=request.cookies.get(SHARE_COOKIE))
     except DomainError as exc:
         return _login_page(request, settings, exc.status, error=exc.text(i18n.short()), phone=phone, code_sent=True,
                            next=next)
@@ -85,7 +88,8 @@ async def login_password_submit(request: Request, db: DB, settings: AppSettings,
                                 password: Annotated[str, Form(max_length=128)],
                                 next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
     try:
-        _user, token, _roles = await login_password(db, settings, limiter, phone, password, "cookie", ip)
+        _user, token, _roles = await login_password(db, settings, limiter, phone, password, "cookie", ip,
+                                                    share_token=request.cookies.get(SHARE_COOKIE))
     except DomainError as exc:
         return _login_page(request, settings, exc.status, error=exc.text(i18n.short()), phone=phone,
                            password_open=True, next=next)

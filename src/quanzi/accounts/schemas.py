@@ -26,6 +26,8 @@ class CodeRequestOut(Out):
 class CodeLoginIn(In):
     phone: PhoneStr
     code: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    # The share link the person arrived through, if any (binds them to the sharer on login).
+    share_token: Annotated[str, Field(max_length=120)] | None = None
 
 
 class PasswordLoginIn(In):

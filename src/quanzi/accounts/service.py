@@ -104,12 +104,13 @@ async def consume_login_code(session: AsyncSession, phone: str, code: str) -> bo
 
 
 async def login_with_code(session: AsyncSession, phone: str, code: str, *, kind: str, days: int,
-                          ip: str | None) -> tuple[User, str] | None:
-    """Consume the code, create the account on first login, start a session. None if the code is bad."""
+                          ip: str | None) -> tuple[User, str, bool] | None:
+    """Consume the code, create the account on first login, start a session. None if the code is bad.
+    The third value says whether the account was created just now."""
     if not await consume_login_code(session, phone, code):
         return None
-    user, _ = await get_or_create_user(session, phone)
-    return user, await start_session(session, user, kind, days, ip)
+    user, created = await get_or_create_user(session, phone)
+    return user, await start_session(session, user, kind, days, ip), created
 
 
 # --- users and roles ----------------------------------------------------------------------------

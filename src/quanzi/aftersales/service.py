@@ -135,13 +135,37 @@ async def for_buyer(s: AsyncSession, aftersale_id: int, buyer_id: int) -> AfterS
     return a
 
 
+async def _shipping_due(s: AsyncSession, a: AfterSale) -> int:
+    """Before shipment, the refund that leaves nothing of the order to ship also gives back the shipping fee.
+
+    Decided when the refund starts, counting refunds already under way on the other lines (status
+    "refunding": their quantities are not yet booked on the lines), so that several lines asked for at
+    once still return the fee, exactly once."""
+    order = await orders.get_order(s, a.order_id)
+    if order.status != "paid" or not order.shipping_fen:
+        return 0
+    others = (await s.execute(select(AfterSale).where(
+        AfterSale.order_id == order.id, AfterSale.id != a.id, AfterSale.status.in_(("refunding", "refunded")),
+    ))).scalars().all()
+    underway: dict[int, int] = {}
+    for x in others:
+        if x.status == "refunding":
+            underway[x.line_id] = underway.get(x.line_id, 0) + x.quantity
+    lines = (await orders.lines_of(s, [order.id]))[order.id]
+    left = sum(refundable_qty(x) - underway.get(x.id, 0) for x in lines) - a.quantity
+    if left > 0:
+        return 0
+    return max(order.shipping_fen - sum(x.shipping_fen for x in others), 0)
+
+
 async def _start_refund(s: AsyncSession, a: AfterSale) -> None:
     payment = await payments.paid_payment_of(s, a.order_id)
     if payment is None:
         raise OrderNotEligible(status="unpaid")
-    refund = await payments.request_refund(s, payment, a.amount_fen + a.shipping_fen, reason=f"aftersale_{a.kind}",
+    shipping = await _shipping_due(s, a) if a.restock else a.shipping_fen
+    refund = await payments.request_refund(s, payment, a.amount_fen + shipping, reason=f"aftersale_{a.kind}",
                                            source=f"aftersale:{a.id}")
-    await _move(s, a, "refunding", refund_id=refund.id)
+    await _move(s, a, "refunding", refund_id=refund.id, shipping_fen=shipping)
 
 
 async def approve(s: AsyncSession, a: AfterSale, actor_id: int) -> AfterSale:

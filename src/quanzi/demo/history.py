@@ -33,7 +33,7 @@ from quanzi.catalog import service as catalog
 from quanzi.catalog.models import Product, Sku
 from quanzi.demo.catalog import PRODUCTS, apply_price_cuts, price_cut_at
 from quanzi.demo.shops import SHOPS
-from quanzi.kit import outbox
+from quanzi.kit import outbox, sweeps
 from quanzi.kit.clock import as_utc, clock
 from quanzi.kit.db import Database
 from quanzi.orders import service as orders
@@ -222,7 +222,6 @@ class History:
 
     async def run(self) -> None:
         while self.queue:
-            deliver = False
             async with self.db.write() as s:
                 for _ in range(BATCH):
                     if not self.queue:
@@ -231,10 +230,15 @@ class History:
                     self.t = ev.when
                     clock.set(ev.when)
                     if await getattr(self, "on_" + ev.name)(s, *ev.args):
-                        deliver = True  # a refund was requested: let the "worker" run now
-                        break
-            if deliver:
-                await outbox.drain(self.db)
+                        break  # a refund was requested: let the worker deliver it before the next step
+            await self.worker()
+
+    async def worker(self) -> None:
+        """What the background worker would have done by now: deliver the outbox (refunds, commissions…)
+        and run the due sweeps, at the current simulated time."""
+        await outbox.drain(self.db, max_rounds=100)
+        await sweeps.run_due(self.db)
+        await outbox.drain(self.db, max_rounds=100)
 
     # -- helpers
 

@@ -168,9 +168,10 @@ async def insert_ignore(
     """INSERT … ON CONFLICT DO NOTHING. Returns True if the row was inserted."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     ins = postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
-    stmt = ins.values(**values).on_conflict_do_nothing(index_elements=list(conflict_cols))
+    stmt = (ins.values(**values).on_conflict_do_nothing(index_elements=list(conflict_cols))
+            .execution_options(preserve_rowcount=True))  # SQLAlchemy reports -1 for INSERT rowcounts otherwise
     result = await session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def skip_locked(session: AsyncSession, stmt: Select[Any]) -> Select[Any]:

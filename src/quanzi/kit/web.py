@@ -179,6 +179,10 @@ def install_error_handlers(app: FastAPI) -> None:
         resp = error_response(request, err)
         if exc.headers:
             resp.headers.update(exc.headers)
+        if exc.status_code == 405:
+            # Starlette lists only the methods of the first route whose path matched; a 405 must list
+            # every method the resource supports (RFC 9110 §15.5.6), e.g. GET *and* POST /api/addresses.
+            resp.headers["allow"] = ", ".join(_allowed_methods(request))
         return resp
 
     @app.exception_handler(Exception)
@@ -189,6 +193,17 @@ def install_error_handlers(app: FastAPI) -> None:
         if wants_html(request):
             return HTMLResponse("<h1>500</h1><p>" + body["error"]["message"] + "</p>", status_code=500)
         return JSONResponse(body, status_code=500)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route (included routers too) fully matches for this path."""
+    from starlette.routing import Match, Mount
+
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    return [
+        method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+    ]
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:

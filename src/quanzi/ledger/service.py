@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.kit.clock import clock
@@ -29,6 +29,7 @@ PLATFORM = ("platform", 0)
 USER_KINDS = ("pending", "available", "withdrawing", "paid_out", "debt")
 NON_NEGATIVE = {"pending", "available", "withdrawing", "paid_out"}
 NON_POSITIVE = {"debt"}
+BULK_FROM = 16  # postings touching more accounts than this use the set-based path
 
 
 @dataclass(frozen=True)
@@ -80,16 +81,34 @@ async def post(s: AsyncSession, kind: str, ref: str, legs: Sequence[Leg], reason
     txn_id = (await s.execute(select(LedgerTransaction.id).where(
         LedgerTransaction.kind == kind, LedgerTransaction.ref == ref))).scalar_one()
     ids = await _account_ids(s, set(net))
-    # Change balances in account-id order so concurrent postings cannot deadlock on PostgreSQL.
-    for key in sorted(net, key=lambda k: ids[k]):
-        amount = net[key]
-        stmt = update(LedgerAccount).where(LedgerAccount.id == ids[key])
-        if key[2] in NON_NEGATIVE and amount < 0:
-            stmt = stmt.where(LedgerAccount.balance_fen + amount >= 0)
-        if key[2] in NON_POSITIVE and amount > 0:
-            stmt = stmt.where(LedgerAccount.balance_fen + amount <= 0)
-        if await guarded_update(s, stmt.values(balance_fen=LedgerAccount.balance_fen + amount)) != 1:
-            raise InsufficientBalance(account=key[2], amount_fen=-amount)
+    if len(net) <= BULK_FROM:
+        # Change balances in account-id order so concurrent postings cannot deadlock on PostgreSQL.
+        for key in sorted(net, key=lambda k: ids[k]):
+            amount = net[key]
+            stmt = update(LedgerAccount).where(LedgerAccount.id == ids[key])
+            if key[2] in NON_NEGATIVE and amount < 0:
+                stmt = stmt.where(LedgerAccount.balance_fen + amount >= 0)
+            if key[2] in NON_POSITIVE and amount > 0:
+                stmt = stmt.where(LedgerAccount.balance_fen + amount <= 0)
+            if await guarded_update(s, stmt.values(balance_fen=LedgerAccount.balance_fen + amount)) != 1:
+                raise InsufficientBalance(account=key[2], amount_fen=-amount)
+    else:
+        # Many accounts at once (a batch of unlocked commissions): one executemany in id order, then one
+        # check of the bounds inside the same transaction; any violation rolls the whole batch back.
+        rows = sorted(((ids[k], v) for k, v in net.items()), key=lambda r: r[0])
+        table = LedgerAccount.__table__
+        await (await s.connection()).execute(
+            table.update().where(table.c.id == bindparam("acc"))
+            .values(balance_fen=table.c.balance_fen + bindparam("delta")),
+            [{"acc": a, "delta": d} for a, d in rows],
+        )
+        bad = (await s.execute(select(LedgerAccount.kind, LedgerAccount.balance_fen).where(
+            LedgerAccount.id.in_([a for a, _ in rows]),
+            ((LedgerAccount.kind.in_(NON_NEGATIVE)) & (LedgerAccount.balance_fen < 0))
+            | ((LedgerAccount.kind.in_(NON_POSITIVE)) & (LedgerAccount.balance_fen > 0)),
+        ).limit(1))).first()
+        if bad is not None:
+            raise InsufficientBalance(account=bad[0], amount_fen=-int(bad[1]))
     await s.execute(insert(LedgerEntry), [
         {"txn_id": txn_id, "account_id": ids[k], "amount_fen": v, "created_at": now} for k, v in net.items()
     ])

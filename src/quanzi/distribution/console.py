@@ -1,0 +1,448 @@
+"""Distribution console pages. Distributors: earnings (money, chart, commissions, fans, rankings, withdraw)
+and the poster gallery; everyone else: what the program is and a free "join" button. Operators: the
+distributors (pending first) with their decisions, the program's policy and the distributor levels.
+
+Rules live in distribution/, referrals/, withdrawals/ services; this module parses forms and shows
+refusals next to the field they concern.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from quanzi.accounts.deps import CurrentUser, Operator
+from quanzi.accounts.service import Principal
+from quanzi.catalog.console import FieldError, describe, page, parse_int, parse_yuan, redirect, refused, yuan_input
+from quanzi.config import Settings
+from quanzi.distribution import service
+from quanzi.distribution.api import (
+    china_day_start,
+    commission_page,
+    commissions_out,
+    distributors_for_audit,
+    fans_out,
+    me_out,
+    people,
+    ranking_out,
+)
+from quanzi.distribution.errors import FreezeTooShort, RateCapExceeded, TooManyLevels
+from quanzi.distribution.policy import DistributionPolicy
+from quanzi.kit import i18n
+from quanzi.kit.clock import clock
+from quanzi.kit.deps import DB, AppSettings
+from quanzi.kit.errors import DomainError, InvalidInput
+from quanzi.kit.i18n import _
+from quanzi.kit.idempotency import run_once
+from quanzi.kit.schemas import PathId
+from quanzi.referrals import tokens
+from quanzi.withdrawals import service as withdrawals
+from quanzi.withdrawals.api import PayeeIn
+from quanzi.withdrawals.api import out as withdrawal_out
+from quanzi.withdrawals.errors import BelowMinimum, MethodNotAllowed, NotEnoughAvailable
+
+router = APIRouter(include_in_schema=False)
+
+EARNINGS = "/console/earnings"
+POSTERS = "/console/posters"
+OPERATOR = "/console/distribution"
+CHART_DAYS = 30
+EARNING_STATES = ("active", "frozen", "revoked")  # states that have (or had) money to show
+# What an operator may do from each state: (target status, button testid prefix).
+ACTIONS: dict[str, list[tuple[str, str]]] = {
+    "pending": [("active", "approve"), ("rejected", "reject")],
+    "active": [("frozen", "freeze"), ("revoked", "revoke")],
+    "frozen": [("active", "reactivate"), ("revoked", "revoke")],
+    "rejected": [("active", "approve")],
+    "revoked": [("active", "reactivate")],
+}
+CRITERIA = ("attributed_sales_fen", "commission_fen")
+_PERCENT = re.compile(r"(\d{1,3})(?:\.(\d{1,2}))?")
+
+def method_names() -> dict[str, str]:
+    return {"wallet": _("Platform wallet"), "bank": _("Bank card"), "wechat": _("WeChat Pay"), "alipay": _("Alipay")}
+
+
+def parse_percent(raw: str | None) -> int:
+    """'10' or '2.5' (%) -> basis points, exactly; at most two decimals, 0–100 %."""
+    text = (raw or "").strip().rstrip("%").strip()
+    if not text:
+        raise FieldError(_("Required"))
+    if _PERCENT.fullmatch(text) is None:
+        raise FieldError(_("Enter a percentage like 10 or 2.5 (at most two decimals)"))
+    bp = int(Decimal(text) * 100)
+    if bp > 10_000:
+        raise FieldError(_("At most 100 %"))
+    return bp
+
+
+def percent_input(bp: int) -> str:
+    """Basis points as the percentage a form shows: 1000 -> '10', 250 -> '2.5', 1234 -> '12.34'."""
+    whole, rest = divmod(bp, 100)
+    return str(whole) if rest == 0 else f"{whole}.{rest:02d}".rstrip("0")
+
+
+def share_url(settings: Settings, me: Principal, kind: str, target_id: int) -> str:
+    token = tokens.issue(settings.secret_key, me.user_id, kind, target_id, clock.now())
+    return f"{settings.public_url.rstrip('/')}/r/{token}"
+
+
+def earnings_chart(days: list[str], amounts_fen: list[int]) -> dict[str, Any]:
+    return {
+        "grid": {"left": 8, "right": 12, "top": 24, "bottom": 8, "containLabel": True},
+        "tooltip": {"trigger": "axis"},
+        "xAxis": {"type": "category", "data": [d[5:] for d in days], "boundaryGap": False,
+                  "axisLabel": {"color": "#777"}},
+        "yAxis": {"type": "value", "name": "¥", "minInterval": 1, "axisLabel": {"color": "#777"},
+                  "splitLine": {"lineStyle": {"color": "#eee"}}},
+        "series": [{"type": "line", "name": _("Commission (yuan)"), "smooth": True, "symbolSize": 5,
+                    "data": [round(a / 100, 2) for a in amounts_fen],
+                    "lineStyle": {"color": "#e4393c", "width": 2}, "itemStyle": {"color": "#e4393c"},
+                    "areaStyle": {"color": "rgba(228,57,60,0.08)"}}],
+    }
+
+
+# --- the program page for people who are not (yet) distributors ----------------------------------------
+
+async def _program_page(request: Request, db: Any, me: Principal, active: str) -> Response:
+    async with db.read() as s:
+        d = await service.get_distributor(s, me.user_id)
+        pol = await service.get_policy(s)
+    return page(request, "distribution/join.html", {
+        "active": active, "dist": d, "pol": pol, "l1": percent_input(pol.level1_bp),
+        "l2": percent_input(pol.level2_bp), "methods": method_names(),
+    })
+
+
+@router.post("/console/earnings/join")
+async def join(request: Request, db: DB, me: CurrentUser) -> Response:
+    """Free of charge and without any purchase (禁止传销条例 Art. 7)."""
+    try:
+        async with db.write() as s:
+            d = await service.join(s, me.user_id)
+            status = d.status
+    except DomainError as exc:
+        return refused(request, EARNINGS, exc)
+    if status == "active":
+        return redirect(request, POSTERS, _("Welcome aboard! Share a poster: you earn commission on every order "
+                                            "your fans pay for."))
+    return redirect(request, EARNINGS, _("Application sent. An operator will review it soon."), "info")
+
+
+# --- earnings ---------------------------------------------------------------------------------------------
+
+async def _earnings_page(request: Request, db: Any, me: Principal, form: dict[str, str] | None = None,
+                         errors: dict[str, str] | None = None, status_code: int = 200) -> Response | None:
+    """The earnings page, or None when the person has never been a distributor (or is still applying)."""
+    now = clock.now()
+    async with db.read() as s:
+        d = await service.get_distributor(s, me.user_id)
+        if d is None or d.status not in EARNING_STATES:
+            return None
+        pol = await service.get_policy(s)
+        summary = await me_out(s, me.user_id)
+        first = china_day_start(now, CHART_DAYS - 1)
+        daily = await service.daily_earnings(s, me.user_id, first)
+        rows, total = await commission_page(s, me.user_id, 0, 20)
+        commissions = await commissions_out(s, rows)
+        fans1 = await fans_out(s, me.user_id, 1, limit=50)
+        fans2 = await fans_out(s, me.user_id, 2, limit=50) if pol.levels == 2 else None
+        by_sales = await ranking_out(s, me.user_id, "sales", 10)
+        by_earnings = await ranking_out(s, me.user_id, "earnings", 10)
+        mine = [withdrawal_out(w) for w in await withdrawals.mine(s, me.user_id)]
+    days = [(first + timedelta(days=i)).date().isoformat() for i in range(CHART_DAYS)]
+    default_method = pol.withdraw_methods[0] if pol.withdraw_methods else ""
+    return page(request, "distribution/earnings.html", {
+        "active": "earnings", "dist": d, "pol": pol, "sum": summary, "b": summary.balances, "e": summary.earnings,
+        "chart": earnings_chart(days, [daily.get(x, 0) for x in days]), "chart_total": sum(daily.values()),
+        "commissions": commissions, "commission_total": total, "fans1": fans1, "fans2": fans2,
+        "by_sales": by_sales, "by_earnings": by_earnings, "withdrawals": mine, "methods": method_names(),
+        "rates": (percent_input(summary.rates.l1_bp), percent_input(summary.rates.l2_bp)),
+        "fee": percent_input(pol.withdraw_fee_bp), "min": yuan_input(pol.withdraw_min_fen),
+        "form": form or {"amount": "", "method": default_method, "payee_name": "", "payee_account": "",
+                         "form_key": secrets.token_urlsafe(12)},
+        "errors": errors or {},
+    }, status_code=status_code)
+
+
+@router.get("/console/earnings")
+async def earnings(request: Request, db: DB, me: CurrentUser) -> Response:
+    resp = await _earnings_page(request, db, me)
+    return resp if resp is not None else await _program_page(request, db, me, "earnings")
+
+
+@router.post("/console/earnings/withdraw")
+async def withdraw(request: Request, db: DB, me: CurrentUser,
+                   amount: Annotated[str, Form(max_length=40)] = "",
+                   method: Annotated[str, Form(max_length=20)] = "",
+                   payee_name: Annotated[str, Form(max_length=200)] = "",
+                   payee_account: Annotated[str, Form(max_length=200)] = "",
+                   form_key: Annotated[str, Form(max_length=60)] = "") -> Response:
+    """The amount is typed in yuan and parsed exactly to fen (Decimal, never float). A hidden per-render key
+    makes a double-tapped submit one withdrawal, not two."""
+    form = {"amount": amount, "method": method, "payee_name": payee_name.strip(),
+            "payee_account": payee_account.strip(), "form_key": form_key or secrets.token_urlsafe(12)}
+    errors: dict[str, str] = {}
+    fen = 0
+    try:
+        fen = parse_yuan(amount, positive=True, max_fen=10**10)
+    except FieldError as exc:
+        errors["amount"] = str(exc)
+    async with db.read() as s:
+        pol = await service.get_policy(s)
+    if method not in pol.withdraw_methods:
+        errors["method"] = _("Choose a withdrawal method")
+    try:
+        payee = PayeeIn.model_validate({"name": form["payee_name"], "account": form["payee_account"]})
+    except ValidationError as exc:
+        for e in exc.errors():
+            key = {"name": "payee_name", "account": "payee_account"}.get(str(e["loc"][0]), "payee_name")
+            errors.setdefault(key, describe(e))  # type: ignore[arg-type]
+    if errors:
+        return await _earnings_page(request, db, me, form, errors, 422) or redirect(request, EARNINGS)
+    try:
+        async with db.write() as s:
+            async def run() -> tuple[int, object]:
+                w = await withdrawals.request(s, me.user_id, fen, method, payee.model_dump())
+                return 201, {"id": w.id, "amount_fen": w.amount_fen, "net_fen": w.net_fen}
+
+            _status, done = await run_once(s, f"withdrawals.form:{me.user_id}", form["form_key"][:60],
+                                           {"amount_fen": fen, "method": method, "payee": payee.model_dump()}, run)
+    except (BelowMinimum, NotEnoughAvailable) as exc:
+        errors["amount"] = exc.text(i18n.short())
+    except MethodNotAllowed as exc:
+        errors["method"] = exc.text(i18n.short())
+    except DomainError as exc:
+        errors["form"] = exc.text(i18n.short())
+    if errors:
+        return await _earnings_page(request, db, me, form, errors, 422) or redirect(request, EARNINGS)
+    assert isinstance(done, dict)
+    return redirect(request, f"{EARNINGS}#withdrawals", _(
+        "Withdrawal of %(amount)s requested (you receive %(net)s after the fee). An operator reviews it; "
+        "the money is then paid automatically.") % {
+        "amount": yuan_input(int(done["amount_fen"])) + " " + _("yuan"),
+        "net": yuan_input(int(done["net_fen"])) + " " + _("yuan")})
+
+
+# --- posters ----------------------------------------------------------------------------------------------
+
+@router.get("/console/posters")
+async def poster_gallery(request: Request, db: DB, me: CurrentUser, settings: AppSettings) -> Response:
+    from quanzi.shops import service as shops
+
+    async with db.read() as s:
+        if not await service.is_active_distributor(s, me.user_id):
+            return await _program_page(request, db, me, "posters")
+        shop = await shops.find_my_shop(s, me.user_id)
+        entries = await shops.shelf(s, shop.id) if shop is not None and shop.status == "open" else []
+        skus = {}
+        if entries:
+            from quanzi.catalog import service as catalog
+
+            skus = await catalog.skus_of(s, [e.product.id for e in entries])
+    varies = {pid: len({k.price_fen for k in ks if k.is_active}) > 1 for pid, ks in skus.items()}
+    return page(request, "distribution/posters.html", {
+        "active": "posters", "shop": shop, "entries": entries, "varies": varies,
+        "shop_url": share_url(settings, me, "s", shop.id) if shop is not None and shop.status == "open" else None,
+        "urls": {e.product.id: share_url(settings, me, "p", e.product.id) for e in entries},
+    })
+
+
+# --- operator: distributors, policy, levels ----------------------------------------------------------------
+
+POLICY_CHOICES = ("who_may", "binding_mode", "binding_scope")
+POLICY_DAYS = ("validity_days", "protection_days", "freeze_days", "share_token_days")
+POLICY_RATES = ("level1_bp", "level2_bp", "platform_cap_bp", "withdraw_fee_bp")
+POLICY_FLAGS = ("enabled", "self_purchase_rebate", "include_shipping_in_base")
+
+
+def _policy_form(pol: DistributionPolicy) -> dict[str, Any]:
+    form: dict[str, Any] = {k: getattr(pol, k) for k in POLICY_CHOICES + POLICY_FLAGS}
+    form.update({k: str(getattr(pol, k)) for k in POLICY_DAYS})
+    form.update({k: percent_input(getattr(pol, k)) for k in POLICY_RATES})
+    form["levels"] = str(pol.levels)
+    form["withdraw_min_fen"] = yuan_input(pol.withdraw_min_fen)
+    form["withdraw_methods"] = list(pol.withdraw_methods)
+    return form
+
+
+def _level_blank() -> dict[str, Any]:
+    return {"rank": "", "name": "", "l1": "", "l2": "", "types": ["", ""], "thresholds": ["", ""]}
+
+
+async def _operator_page(request: Request, db: Any, *, status: str | None = None,
+                         form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+                         level_form: dict[str, Any] | None = None, level_errors: dict[str, str] | None = None,
+                         status_code: int = 200) -> Response:
+    from sqlalchemy import func, select
+
+    from quanzi.distribution.models import Distributor
+
+    async with db.read() as s:
+        pol = await service.get_policy(s)
+        rows = await distributors_for_audit(s, status)
+        who = await people(s, {d.user_id for d in rows})
+        counts = dict((await s.execute(select(Distributor.status, func.count()).group_by(Distributor.status))).all())
+        levels = await service.levels(s)
+    level_forms = {lv.rank: {"rank": str(lv.rank), "name": lv.name, "l1": percent_input(lv.l1_bp),
+                             "l2": percent_input(lv.l2_bp),
+                             "types": [t for t, v in (("attributed_sales_fen", lv.min_sales_fen),
+                                                      ("commission_fen", lv.min_commission_fen)) if v] + ["", ""],
+                             "thresholds": [yuan_input(v) for v in (lv.min_sales_fen, lv.min_commission_fen) if v]
+                             + ["", ""]} for lv in levels}
+    editing: int | str | None = None  # the level form to open: a rank, "new", or none
+    new_level = _level_blank()
+    if level_form is not None:
+        rank = str(level_form.get("rank", ""))
+        if rank.isdigit() and int(rank) in level_forms:
+            editing = int(rank)
+            level_forms[editing] = level_form
+        else:
+            editing, new_level = "new", level_form
+    return page(request, "distribution/operator.html", {
+        "active": "distribution", "pol": pol, "rows": rows, "who": who, "status": status or "",
+        "counts": counts, "total": sum(counts.values()), "actions": ACTIONS,
+        "form": form or _policy_form(pol), "errors": errors or {}, "levels": levels, "level_forms": level_forms,
+        "new_level": new_level, "editing": editing,
+        "level_errors": level_errors or {}, "methods": method_names(),
+        "next_rank": (max((lv.rank for lv in levels), default=0) + 1),
+    }, status_code=status_code)
+
+
+@router.get("/console/distribution")
+async def operator_page(request: Request, db: DB, me: Operator,
+                        status: Annotated[str, Query(pattern=r"^(|pending|active|frozen|revoked|rejected)$")] = "",
+                        ) -> Response:
+    return await _operator_page(request, db, status=status or None)
+
+
+@router.post("/console/distribution/distributors/{user_id}/decision")
+async def decide(request: Request, user_id: PathId, db: DB, me: Operator,
+                 status: Annotated[str, Form(pattern=r"^(active|rejected|frozen|revoked)$")],
+                 note: Annotated[str, Form(max_length=200)] = "",
+                 back: Annotated[str, Form(max_length=100)] = "") -> Response:
+    url = back if back.startswith(OPERATOR) else OPERATOR
+    async with db.write() as s:
+        d = await service.decide(s, user_id, status, me.user_id, note.strip())  # 404 for an unknown id
+        nickname = (await people(s, {d.user_id})).get(d.user_id, ("?", ""))[0]
+    done = {"active": _("%(name)s is now an active distributor."), "rejected": _("%(name)s's application was rejected."),
+            "frozen": _("%(name)s is frozen: no new commission until reactivated."),
+            "revoked": _("%(name)s's distributor status was revoked.")}[status]
+    return redirect(request, f"{url}#distributor-{user_id}", done % {"name": nickname})
+
+
+@router.post("/console/distribution/policy")
+async def save_policy(request: Request, db: DB, me: Operator) -> Response:
+    raw = await request.form()
+    text = {k: str(raw.get(k, ""))[:40] for k in (*POLICY_CHOICES, *POLICY_DAYS, *POLICY_RATES, "levels",
+                                                    "withdraw_min_fen")}
+    form: dict[str, Any] = dict(text)
+    form.update({k: raw.get(k) == "on" for k in POLICY_FLAGS})
+    form["withdraw_methods"] = [str(m) for m in raw.getlist("withdraw_methods")][:4]
+    values: dict[str, Any] = {k: form[k] for k in POLICY_CHOICES + POLICY_FLAGS}
+    errors: dict[str, str] = {}
+    for key in (*POLICY_DAYS, "levels"):
+        try:
+            values[key] = parse_int(text[key], low=-10**6, high=10**6)  # the range is the policy's to judge
+        except FieldError as exc:
+            errors[key] = str(exc)
+    for key in POLICY_RATES:
+        try:
+            values[key] = parse_percent(text[key])
+        except FieldError as exc:
+            errors[key] = str(exc)
+    try:
+        values["withdraw_min_fen"] = parse_yuan(text["withdraw_min_fen"], positive=True, max_fen=10**9)
+    except FieldError as exc:
+        errors["withdraw_min_fen"] = str(exc)
+    values["withdraw_methods"] = form["withdraw_methods"]
+    if not errors:
+        try:
+            async with db.write() as s:
+                await service.put_policy(s, values, me.user_id)
+        except TooManyLevels as exc:
+            errors["levels"] = exc.text(i18n.short())
+        except RateCapExceeded as exc:
+            errors["platform_cap_bp"] = errors["level1_bp"] = exc.text(i18n.short())
+        except FreezeTooShort as exc:
+            errors["freeze_days"] = exc.text(i18n.short())
+        except InvalidInput as exc:
+            for f in exc.detail.get("fields", []):
+                key = str((f.get("loc") or ["?"])[0])
+                errors[key if key in form else "form"] = _policy_range(key) or str(f.get("msg", ""))
+        except DomainError as exc:
+            errors["form"] = exc.text(i18n.short())
+    if errors:
+        return await _operator_page(request, db, form=form, errors=errors, status_code=422)
+    return redirect(request, f"{OPERATOR}#policy", _("Distribution policy saved. The change is in the audit log."))
+
+
+def _policy_range(key: str) -> str:
+    from annotated_types import Ge, Le
+
+    field = DistributionPolicy.model_fields.get(key)
+    if field is None:
+        return ""
+    low = high = None
+    for m in field.metadata:
+        if isinstance(m, Ge):
+            low = m.ge
+        elif isinstance(m, Le):
+            high = m.le
+    if low is None or high is None:
+        return _("Not valid")
+    if key.endswith("_bp"):
+        return _("From %(low)s %% to %(high)s %%") % {"low": percent_input(int(low)), "high": percent_input(int(high))}  # type: ignore[arg-type]
+    if key.endswith("_fen"):
+        return _("From %(low)s to %(high)s yuan") % {"low": yuan_input(int(low)), "high": yuan_input(int(high))}  # type: ignore[arg-type]
+    return _("A whole number from %(low)s to %(high)s") % {"low": low, "high": high}
+
+
+@router.post("/console/distribution/levels")
+async def save_level(request: Request, db: DB, me: Operator) -> Response:
+    raw = await request.form()
+    form: dict[str, Any] = {k: str(raw.get(k, "")).strip()[:40] for k in ("rank", "name", "l1", "l2")}
+    form["types"] = ([str(x)[:40] for x in raw.getlist("crit_type")] + ["", ""])[:2]
+    form["thresholds"] = ([str(x)[:40] for x in raw.getlist("crit_threshold")] + ["", ""])[:2]
+    errors: dict[str, str] = {}
+    parsed: dict[str, Any] = {}
+    try:
+        parsed["rank"] = parse_int(form["rank"], low=1, high=99)
+    except FieldError as exc:
+        errors["rank"] = str(exc)
+    if not 1 <= len(form["name"]) <= 30:
+        errors["name"] = _("Between 1 and 30 characters")
+    for key in ("l1", "l2"):
+        try:
+            parsed[key] = parse_percent(form[key])
+        except FieldError as exc:
+            errors[key] = str(exc)
+    criteria = []
+    for i, (kind, threshold) in enumerate(zip(form["types"], form["thresholds"], strict=True)):
+        if not kind and not threshold.strip():
+            continue
+        try:
+            fen = parse_yuan(threshold, max_fen=10**11)
+        except FieldError as exc:
+            errors[f"threshold{i}"] = str(exc)
+            continue
+        criteria.append({"type": kind, "threshold": fen})  # the service refuses unknown and unlawful types
+    if not errors:
+        try:
+            async with db.write() as s:
+                await service.put_level(s, rank=parsed["rank"], name=form["name"], l1_bp=parsed["l1"],
+                                        l2_bp=parsed["l2"], criteria=criteria, actor_id=me.user_id)
+        except RateCapExceeded as exc:
+            errors["l1"] = exc.text(i18n.short())
+        except DomainError as exc:
+            errors["criteria"] = exc.text(i18n.short())
+    if errors:
+        return await _operator_page(request, db, level_form=form, level_errors=errors, status_code=422)
+    return redirect(request, f"{OPERATOR}#levels", _("Level %(rank)s saved.") % {"rank": parsed["rank"]})
