@@ -134,7 +134,7 @@ class E2EServer:
 def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
     # Plain tracebacks: typer's rich ones are hundreds of lines of boxes.
     env = {**env, "_TYPER_STANDARD_TRACEBACK": "1"}
-    r = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
     if r.returncode != 0:
         out = (r.stdout + "\n" + r.stderr).strip()
         pytest.fail(f"`{' '.join(cmd)}` failed ({r.returncode}); last lines:\n{out[-3000:]}", pytrace=False)

@@ -23,7 +23,7 @@ class InvalidPhone(DomainError):
 class BadCode(DomainError):
     status = 400
     code = AccountCode.BAD_CODE
-    message = {"zh": "验证码错误或已过期,请重新获取", "en": "The code is wrong or expired; request a new one"}
+    message = {"zh": "验证码错误或已过期，请重新获取", "en": "The code is wrong or expired; request a new one"}
 
 
 class BadCredentials(DomainError):
@@ -47,4 +47,4 @@ class AccountDisabled(DomainError):
 class UnknownRole(DomainError):
     status = 422
     code = AccountCode.ROLE_UNKNOWN
-    message = {"zh": "未知角色:{role}", "en": "Unknown role: {role}"}
+    message = {"zh": "未知角色：{role}", "en": "Unknown role: {role}"}

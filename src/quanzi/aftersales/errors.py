@@ -31,7 +31,7 @@ class WindowClosed(DomainError):
 class NonReturnable(DomainError):
     status = 409
     code = AfterSaleCode.NON_RETURNABLE
-    message = {"zh": "该商品不支持 7 天无理由退货:{reason}", "en": "This item has no 7-day no-reason return: {reason}"}
+    message = {"zh": "该商品不支持 7 天无理由退货：{reason}", "en": "This item has no 7-day no-reason return: {reason}"}
 
 
 class BadQuantity(DomainError):
@@ -55,4 +55,4 @@ class OrderNotEligible(DomainError):
 class KindNotAllowed(DomainError):
     status = 409
     code = AfterSaleCode.KIND
-    message = {"zh": "订单尚未发货,只能申请仅退款", "en": "The order has not shipped: only a refund can be requested"}
+    message = {"zh": "订单尚未发货，只能申请仅退款", "en": "The order has not shipped: only a refund can be requested"}

@@ -48,7 +48,7 @@ class InvalidPrice(DomainError):
 class DuplicateSkuCode(DomainError):
     status = 409
     code = CatalogCode.DUPLICATE_SKU
-    message = {"zh": "SKU 编码已存在:{code}", "en": "SKU code already exists: {code}"}
+    message = {"zh": "SKU 编码已存在：{code}", "en": "SKU code already exists: {code}"}
 
 
 class NoSkus(DomainError):

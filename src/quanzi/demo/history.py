@@ -31,7 +31,7 @@ from quanzi.cart import service as cart
 from quanzi.cart.models import Address
 from quanzi.catalog import service as catalog
 from quanzi.catalog.models import Product, Sku
-from quanzi.demo.catalog import PRODUCTS, apply_price_cuts, price_cut_at
+from quanzi.demo.catalog import FRESH, PRODUCTS, apply_price_cuts, price_cut_at
 from quanzi.demo.shops import SHOPS
 from quanzi.kit import outbox, sweeps
 from quanzi.kit.clock import as_utc, clock
@@ -45,7 +45,7 @@ from quanzi.policy.service import CommercePolicy
 
 HISTORY_DAYS = 42
 CHECKOUTS = 360  # at scale 1.0: ≈ 420 orders (a checkout splits into one order per supplier)
-BATCH = 40  # events per write transaction
+BATCH = 100  # events per write transaction
 PROVIDER = "sandbox"
 
 P_TIMEOUT = 0.05  # never paid: cancelled by the unpaid-order sweep
@@ -79,7 +79,7 @@ REGIONS = [
 COMMUNITIES = ["阳光花园", "金色家园", "翠苑三区", "锦绣华庭", "万科城市花园", "碧水蓝湾", "绿城桂花园", "保利香槟国际",
                "融创玖樟台", "龙湖春江郦城", "中海国际社区", "世纪新城"]
 OFFICES = ["科技大厦", "国际金融中心", "创业园A座", "万达广场写字楼", "软件园二期"]
-REFUND_REASONS = ["拍错了规格", "不想要了", "地址填错了,重新下单", "买重复了"]
+REFUND_REASONS = ["拍错了规格", "不想要了", "地址填错了，重新下单", "买重复了"]
 RETURN_REASONS = ["不喜欢/不想要了", "与描述不符", "包装破损", "买多了", "尺码不合适"]
 CARRIERS = [("顺丰速运", "SF", 13), ("中通快递", "75", 13), ("圆通速递", "YT", 13), ("韵达快递", "43", 13),
             ("极兔速递", "JT", 13), ("京东物流", "JDVC", 11)]
@@ -203,7 +203,7 @@ def plan_checkouts(rng: random.Random, now: datetime, n: int, shops: Sequence[Sh
 
 class History:
     def __init__(self, db: Database, now: datetime, rng: random.Random, owner_of_supplier: dict[int, int],
-                 provider: Any, pol: CommercePolicy) -> None:
+                 provider: Any, pol: CommercePolicy, sku_info: dict[int, tuple[int, bool]]) -> None:
         self.db = db
         self.now = now
         self.horizon = now - timedelta(minutes=2)
@@ -212,6 +212,8 @@ class History:
         self.provider = provider
         self.pol = pol
         self.queue: list[_Event] = []
+        self.sku_info = dict(sku_info)  # sku id → (supplier id, fresh?)
+        self.fresh_orders: set[int] = set()  # shipped cold-chain (顺丰 / 京东)
         self.seq = itertools.count()
         self.t = now
 
@@ -285,6 +287,9 @@ class History:
         assert address is not None
         placed = await orders.place_orders(s, c.buyer_id, [Wanted(k, q, c.shop_id) for k, q in c.wanted], address)
         order_ids = [o.id for o in placed]
+        for o in placed:
+            if any(self.sku_info[k] == (o.supplier_id, True) for k, _ in c.wanted):
+                self.fresh_orders.add(o.id)
         if c.fate == "timeout":
             when = self.t + timedelta(minutes=self.pol.unpaid_timeout_minutes, seconds=self.rng.randint(5, 60))
             self.at(when, "cancel", order_ids, "payment_timeout", None)
@@ -321,8 +326,7 @@ class History:
         order = await self.order(s, order_id)
         if order.status != "paid":  # fully refunded before shipment
             return False
-        lines = (await orders.lines_of(s, [order_id]))[order_id]
-        carrier, tracking_no = self.tracking(any(x.non_returnable_reason == "生鲜" for x in lines))
+        carrier, tracking_no = self.tracking(order_id in self.fresh_orders)
         await orders.ship(s, order, carrier=carrier, tracking_no=tracking_no, actor_id=self.owner_of[order.supplier_id])
         if self.rng.random() < P_AUTO_RECEIVE:
             when = self.t + timedelta(days=self.pol.auto_receive_days, minutes=self.rng.randint(1, 10))
@@ -336,21 +340,22 @@ class History:
         if order.status != "shipped":
             return False
         await orders.confirm_receipt(s, order, actor_id=None if automatic else order.buyer_id, automatic=automatic)
-        order = await self.order(s, order_id)
-        lines = [x for x in (await orders.lines_of(s, [order_id]))[order_id] if not x.non_returnable]
-        if lines and self.rng.random() < P_RETURN:
-            line = self.rng.choice(lines)
-            qty = line.quantity if self.rng.random() < 0.7 else 1
-            self.at(self.later(timedelta(hours=6), timedelta(days=4), daytime=(8, 23)), "request", order_id, line.id,
-                    "return_refund", qty, self.rng.choice(RETURN_REASONS))
-        else:
-            self.complete_after(order)
+        if self.rng.random() < P_RETURN:
+            lines = [x for x in (await orders.lines_of(s, [order_id]))[order_id] if not x.non_returnable]
+            if lines:
+                line = self.rng.choice(lines)
+                qty = line.quantity if self.rng.random() < 0.7 else 1
+                self.at(self.later(timedelta(hours=6), timedelta(days=4), daytime=(8, 23)), "request", order_id,
+                        line.id, "return_refund", qty, self.rng.choice(RETURN_REASONS))
+                return False
+        self.complete_after(order_id, orders.return_deadline(self.t, self.pol.return_window_days))
         return False
 
-    def complete_after(self, order: Order) -> None:
-        assert order.return_deadline is not None
-        when = max(as_utc(order.return_deadline), self.t) + timedelta(minutes=self.rng.randint(1, 5))
-        self.at(when, "complete", order.id)
+    def complete_after(self, order_id: int, deadline: datetime | None) -> None:
+        """Schedule what the completion sweep does once the return window has closed."""
+        assert deadline is not None
+        when = max(as_utc(deadline), self.t) + timedelta(minutes=self.rng.randint(1, 5))
+        self.at(when, "complete", order_id)
 
     async def on_complete(self, s: AsyncSession, order_id: int) -> bool:
         """What the `orders.complete` sweep does for one order."""
@@ -393,7 +398,7 @@ class History:
         a = await s.get(AfterSale, aftersale_id, populate_existing=True)
         assert a is not None
         await aftersales.receive_return(s, a, self.owner_of[a.supplier_id])
-        self.complete_after(await self.order(s, order_id))
+        self.complete_after(order_id, (await self.order(s, order_id)).return_deadline)
         return True
 
 
@@ -416,13 +421,16 @@ async def seed_history(db: Database, now: datetime, *, scale: float, provider: A
             .group_by(Address.user_id)
         )).all())
         sku_rows = (await s.execute(
-            select(Sku.product_id, Sku.id, Sku.price_fen).join(Product, Product.id == Sku.product_id)
+            select(Sku.product_id, Sku.id, Sku.price_fen, Product.supplier_id, Product.non_returnable_reason)
+            .join(Product, Product.id == Sku.product_id)
             .where(Product.id.in_(list(product_ids.values())), Product.status == "published",
                    Sku.is_active.is_(True)).order_by(Sku.id)
         )).all()
     skus: dict[int, list[tuple[int, int]]] = {}
-    for pid, sku_id, price in sku_rows:
+    sku_info: dict[int, tuple[int, bool]] = {}
+    for pid, sku_id, price, supplier_id, reason in sku_rows:
         skus.setdefault(pid, []).append((sku_id, price))
+        sku_info[sku_id] = (supplier_id, reason == FRESH)
     popularity = {p.code: p.popularity for p in PRODUCTS}
     shops = [ShopInfo(sid, spec.weight, [(product_ids[c], popularity[c]) for c, _ in spec.shelf
                                          if c in product_ids and product_ids[c] in skus])
@@ -434,7 +442,7 @@ async def seed_history(db: Database, now: datetime, *, scale: float, provider: A
     if not fan_list or not any(x.products for x in shops):
         return 0
     n = max(12, round(CHECKOUTS * scale))
-    history = History(db, now, rng, owner_of_supplier, provider, pol)
+    history = History(db, now, rng, owner_of_supplier, provider, pol, sku_info)
     for at, checkout in plan_checkouts(rng, now, n, shops, fan_list, skus):
         history.at(at, "place", checkout)
     history.at(price_cut_at(now), "cut_prices")

@@ -16,6 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 PREFERRED_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
 PRODUCT_SIZE = 800
 AVATAR_SIZE = 320
 
@@ -48,7 +49,7 @@ def font_path() -> str | None:
                 return out
         except (OSError, subprocess.SubprocessError):
             pass
-    for root in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts"):
+    for root in FONT_DIRS:
         if root.is_dir():
             found = sorted(p for p in root.rglob("*") if p.suffix.lower() in {".ttc", ".ttf", ".otf"})
             if found:

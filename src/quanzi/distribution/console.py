@@ -240,6 +240,7 @@ async def poster_gallery(request: Request, db: DB, me: CurrentUser, settings: Ap
     async with db.read() as s:
         if not await service.is_active_distributor(s, me.user_id):
             return await _program_page(request, db, me, "posters")
+        token_days = (await service.get_policy(s)).share_token_days
         shop = await shops.find_my_shop(s, me.user_id)
         entries = await shops.shelf(s, shop.id) if shop is not None and shop.status == "open" else []
         skus = {}
@@ -249,7 +250,7 @@ async def poster_gallery(request: Request, db: DB, me: CurrentUser, settings: Ap
             skus = await catalog.skus_of(s, [e.product.id for e in entries])
     varies = {pid: len({k.price_fen for k in ks if k.is_active}) > 1 for pid, ks in skus.items()}
     return page(request, "distribution/posters.html", {
-        "active": "posters", "shop": shop, "entries": entries, "varies": varies,
+        "active": "posters", "shop": shop, "entries": entries, "varies": varies, "token_days": token_days,
         "shop_url": share_url(settings, me, "s", shop.id) if shop is not None and shop.status == "open" else None,
         "urls": {e.product.id: share_url(settings, me, "p", e.product.id) for e in entries},
     })

@@ -45,14 +45,14 @@ class PaidStatus(DomainError):
 class FreezeTooShort(DomainError):
     status = 422
     code = DistCode.FREEZE_TOO_SHORT
-    message = {"zh": "佣金冻结期必须在 {min}–180 天之间,且不短于退货期",
+    message = {"zh": "佣金冻结期必须在 {min}–180 天之间，且不短于退货期",
                "en": "The freeze must be {min}–180 days and never shorter than the return window"}
 
 
 class UnknownCriterion(DomainError):
     status = 422
     code = DistCode.UNKNOWN_CRITERION
-    message = {"zh": "未知的升级条件:{kind}", "en": "Unknown upgrade criterion: {kind}"}
+    message = {"zh": "未知的升级条件：{kind}", "en": "Unknown upgrade criterion: {kind}"}
 
 
 class NotADistributor(DomainError):
@@ -64,7 +64,7 @@ class NotADistributor(DomainError):
 class AlreadyApplied(DomainError):
     status = 409
     code = DistCode.ALREADY_APPLIED
-    message = {"zh": "你已经提交过申请了(状态:{status})", "en": "You already applied (status: {status})"}
+    message = {"zh": "你已经提交过申请了(状态：{status})", "en": "You already applied (status: {status})"}
 
 
 class DistributorNotFound(DomainError):

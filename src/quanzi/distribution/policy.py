@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from quanzi.distribution.errors import FreezeTooShort, RateCapExceeded, TooManyLevels
 from quanzi.policy.service import Section
 
-MAX_LEVELS = 2  # WeChat rules and 禁止传销条例: never more than two levels
+MAX_LEVELS = 2  # WeChat rules and 禁止传销条例： never more than two levels
 MAX_FREEZE_DAYS = 180
 
 

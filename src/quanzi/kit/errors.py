@@ -80,13 +80,13 @@ class Forbidden(DomainError):
 class CsrfFailed(DomainError):
     status = 403
     code = CommonCode.CSRF
-    message = {"zh": "页面已过期,请刷新后重试", "en": "The page expired; reload and try again"}
+    message = {"zh": "页面已过期，请刷新后重试", "en": "The page expired; reload and try again"}
 
 
 class RateLimited(DomainError):
     status = 429
     code = CommonCode.RATE_LIMITED
-    message = {"zh": "操作太频繁,请稍后再试", "en": "Too many attempts; try again later"}
+    message = {"zh": "操作太频繁，请稍后再试", "en": "Too many attempts; try again later"}
 
 
 class IdempotencyKeyReused(DomainError):

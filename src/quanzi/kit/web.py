@@ -188,7 +188,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", error=repr(exc))
-        body = {"error": {"code": "internal_error", "message": "服务器开小差了,请稍后再试" if i18n.short() == "zh"
+        body = {"error": {"code": "internal_error", "message": "服务器开小差了，请稍后再试" if i18n.short() == "zh"
                           else "Something went wrong on our side; please try again"}}
         if wants_html(request):
             return HTMLResponse("<h1>500</h1><p>" + body["error"]["message"] + "</p>", status_code=500)

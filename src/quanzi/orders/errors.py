@@ -25,7 +25,7 @@ class PriceChanged(DomainError):
     status = 409
     code = OrderCode.PRICE_CHANGED
     message = {
-        "zh": "价格已变化:应付 {total_fen} 分,与页面显示的 {expected_fen} 分不一致,请确认后重新下单",
+        "zh": "价格已变化：应付 {total_fen} 分，与页面显示的 {expected_fen} 分不一致，请确认后重新下单",
         "en": "The price changed: {total_fen} fen to pay instead of {expected_fen}; please review and order again",
     }
 
@@ -45,4 +45,4 @@ class DuplicateSku(DomainError):
 class AftersaleOpen(DomainError):
     status = 409
     code = OrderCode.AFTERSALE_OPEN
-    message = {"zh": "该订单有进行中的售后,请先处理售后", "en": "This order has an open after-sale request; decide it first"}
+    message = {"zh": "该订单有进行中的售后，请先处理售后", "en": "This order has an open after-sale request; decide it first"}

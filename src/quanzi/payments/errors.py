@@ -40,4 +40,4 @@ class RefundTooLarge(DomainError):
 class UnknownProvider(DomainError):
     status = 422
     code = PayCode.UNKNOWN_PROVIDER
-    message = {"zh": "不支持的支付方式:{name}", "en": "Unsupported payment method: {name}"}
+    message = {"zh": "不支持的支付方式：{name}", "en": "Unsupported payment method: {name}"}

@@ -20,4 +20,4 @@ class BadShareToken(DomainError):
 class ExpiredShareToken(DomainError):
     status = 410
     code = ReferralCode.EXPIRED
-    message = {"zh": "分享链接已过期,请向分享人索取新链接", "en": "This share link has expired; ask for a new one"}
+    message = {"zh": "分享链接已过期，请向分享人索取新链接", "en": "This share link has expired; ask for a new one"}

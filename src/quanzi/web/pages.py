@@ -44,6 +44,15 @@ CONSOLE_LINKS: list[tuple[str, str, str, str, str, str, str]] = [
      "Shipping, timeouts, return window"),
     ("operator", "supply", "/console", "供应概览", "Supply overview", "全平台待发货与售后",
      "Orders to ship and after-sales, all suppliers"),
+    # Distribution (distribution/console.py, withdrawals/console.py).
+    ("shopkeeper", "earnings", "/console/earnings", "分销收益", "Earnings", "佣金、粉丝、排行与提现",
+     "Commission, fans, rankings, withdrawals"),
+    ("shopkeeper", "posters", "/console/posters", "推广海报", "Share posters", "小店与商品的分享海报和链接",
+     "Posters and links for your shop and products"),
+    ("operator", "distribution", "/console/distribution", "分销管理", "Distribution", "分销员审核、分销规则与等级",
+     "Distributors, policy and levels"),
+    ("operator", "withdrawals", "/console/withdrawals", "提现审核", "Withdrawal audit", "审核佣金提现，查看打款状态",
+     "Review withdrawals, follow payouts"),
 ]
 STOREFRONT_LINKS: list[tuple[str, str, str, str, str, str]] = []
 

@@ -62,7 +62,7 @@ class ProviderError(DomainError):
     status = 502
     code = PaymentCode.PROVIDER_ERROR
     message = {
-        "zh": "支付渠道暂时不可用,请稍后再试",
+        "zh": "支付渠道暂时不可用，请稍后再试",
         "en": "The payment provider is unavailable; try again later",
     }
 

@@ -405,7 +405,7 @@ class WechatPayProvider:
     async def transfer(
         self, out_batch_no: str, payee_ref: str, amount_fen: int, remark: str
     ) -> TransferResult:
-        """Merchant transfer to a user's change (商家转账, transfer-bills). `payee_ref` is the payee's openid.
+        """Merchant transfer to a user's change (商家转账， transfer-bills). `payee_ref` is the payee's openid.
 
         WeChat may answer WAIT_USER_CONFIRM: the payee's client then needs `raw["package_info"]`."""
         _check_no(out_batch_no, "out_batch_no")
