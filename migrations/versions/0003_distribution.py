@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-25 09:46:38.285289
+Create Date: 2026-11-25 09:48:23.802269
 """
 from __future__ import annotations
 
@@ -77,6 +77,8 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('level_rank', sa.Integer(), nullable=False),
+    sa.Column('unlocked_sales_fen', sa.BigInteger(), nullable=False),
+    sa.Column('unlocked_commission_fen', sa.BigInteger(), nullable=False),
     sa.Column('note', sa.String(length=200), nullable=False),
     sa.Column('created_at', quanzi.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('decided_at', quanzi.kit.db.UTCDateTime(timezone=True), nullable=True),

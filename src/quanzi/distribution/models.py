@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quanzi.kit.db import Base, UTCDateTime
@@ -31,6 +31,9 @@ class Distributor(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(12))  # pending | active | frozen | revoked | rejected
     level_rank: Mapped[int] = mapped_column(Integer, default=0)
+    # Running totals of unlocked commission: the only inputs to a level upgrade (kept by the unlock sweep).
+    unlocked_sales_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    unlocked_commission_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.distribution.errors import (
@@ -163,29 +163,27 @@ async def rates_for(s: AsyncSession, user_id: int, pol: DistributionPolicy) -> t
     return pol.level1_bp, pol.level2_bp
 
 
-async def maybe_upgrade(s: AsyncSession, user_id: int) -> int:
-    """Raise a distributor's level when their own attributed sales or own commission reach a threshold.
+async def maybe_upgrade(s: AsyncSession, user_ids: Sequence[int]) -> None:
+    """Raise distributors' levels when their own unlocked sales or commission reach a threshold.
     Never on purchases, never on head-count; never downgrades automatically."""
-    d = await s.get(Distributor, user_id)
-    if d is None or d.status != "active":
-        return 0
-    sales, earned = await own_totals(s, user_id)
-    best = d.level_rank
-    for lvl in await levels(s):
-        if lvl.rank > best and sales >= lvl.min_sales_fen and earned >= lvl.min_commission_fen:
-            best = lvl.rank
-    if best != d.level_rank:
-        d.level_rank = best
-    return best
+    lvls = await levels(s)
+    if not lvls or not user_ids:
+        return
+    for d in (await s.execute(select(Distributor).where(Distributor.user_id.in_(list(user_ids)),
+                                                        Distributor.status == "active"))).scalars():
+        best = d.level_rank
+        for lvl in lvls:
+            if (lvl.rank > best and d.unlocked_sales_fen >= lvl.min_sales_fen
+                    and d.unlocked_commission_fen >= lvl.min_commission_fen):
+                best = lvl.rank
+        if best != d.level_rank:
+            d.level_rank = best
 
 
 async def own_totals(s: AsyncSession, user_id: int) -> tuple[int, int]:
-    """(attributed sales still standing, commission unlocked) — the only inputs to a level upgrade."""
-    sales = (await s.execute(select(func.coalesce(func.sum(Commission.base_fen), 0)).where(
-        Commission.beneficiary_id == user_id, Commission.level == 1, Commission.status == "available"))).scalar_one()
-    earned = (await s.execute(select(func.coalesce(func.sum(Commission.amount_fen - Commission.reversed_fen), 0))
-                              .where(Commission.beneficiary_id == user_id, Commission.status == "available"))).scalar_one()
-    return int(sales), int(earned)
+    """(own attributed sales unlocked, own commission unlocked) — the only inputs to a level upgrade."""
+    d = await s.get(Distributor, user_id)
+    return (int(d.unlocked_sales_fen), int(d.unlocked_commission_fen)) if d else (0, 0)
 
 
 # --- commission ---------------------------------------------------------------------------------
@@ -264,31 +262,45 @@ def _batch_ref(ids: Sequence[int]) -> str:
     return hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:32]
 
 
-async def unlock_due(db: Database, now: datetime, batch: int = 5000) -> int:
-    """Sweep: pending commissions past their unlock time with no open after-sale become available, a
-    batch per transaction; a debt is repaid first from what unlocks."""
+async def unlock_due(db: Database, now: datetime, batch: int = 20_000) -> int:
+    """Sweep: pending commissions past their unlock time with no open after-sale become available, one
+    batch per transaction: a single UPDATE … RETURNING claims the batch (SKIP LOCKED on PostgreSQL so
+    several workers share the work), the ledger gets one balanced posting per batch, running totals and
+    levels follow, and any debt is repaid first from what unlocked."""
+    t = Commission.__table__
     done = 0
     while True:
         async with db.write() as s:
-            stmt = (select(Commission.id).where(Commission.status == "pending", Commission.unlock_at <= now,
-                                                Commission.open_aftersales == 0)
-                    .order_by(Commission.id).limit(batch))
-            ids = list((await s.execute(skip_locked(s, stmt))).scalars())
-            if not ids:
+            due = (select(t.c.id).where(t.c.status == "pending", t.c.unlock_at <= now, t.c.open_aftersales == 0)
+                   .order_by(t.c.id).limit(batch))
+            due = skip_locked(s, due)
+            claimed = (await (await s.connection()).execute(
+                t.update().where(t.c.id.in_(due.scalar_subquery()), t.c.status == "pending")
+                .values(status="available", available_at=now)
+                .returning(t.c.id, t.c.beneficiary_id, t.c.amount_fen - t.c.reversed_fen, t.c.level, t.c.base_fen)
+            )).all()
+            if not claimed:
                 return done
-            await s.execute(update(Commission).where(Commission.id.in_(ids), Commission.status == "pending")
-                            .values(status="available", available_at=now))
-            per_user = dict((await s.execute(
-                select(Commission.beneficiary_id, func.sum(Commission.amount_fen - Commission.reversed_fen))
-                .where(Commission.id.in_(ids)).group_by(Commission.beneficiary_id))).all())
+            earned: dict[int, int] = defaultdict(int)
+            sales: dict[int, int] = defaultdict(int)
+            for _id, uid, amount, level, base in claimed:
+                earned[uid] += int(amount)
+                if level == 1:
+                    sales[uid] += int(base)
             legs = []
-            for uid, amount in per_user.items():
-                legs += [user(uid, "pending", -int(amount)), user(uid, "available", int(amount))]
-            await ledger.post(s, "commission.unlock", _batch_ref(ids), legs, reason=f"{len(ids)} commissions unlocked")
-            await repay_debts(s, list(per_user))
-            for uid in per_user:
-                await maybe_upgrade(s, uid)
-            done += len(ids)
+            for uid, amount in earned.items():
+                legs += [user(uid, "pending", -amount), user(uid, "available", amount)]
+            await ledger.post(s, "commission.unlock", _batch_ref([r[0] for r in claimed]), legs,
+                              reason=f"{len(claimed)} commissions unlocked")
+            d = Distributor.__table__
+            await (await s.connection()).execute(
+                d.update().where(d.c.user_id == bindparam("uid")).values(
+                    unlocked_commission_fen=d.c.unlocked_commission_fen + bindparam("earned"),
+                    unlocked_sales_fen=d.c.unlocked_sales_fen + bindparam("sales")),
+                [{"uid": uid, "earned": amount, "sales": sales[uid]} for uid, amount in earned.items()])
+            await repay_debts(s, list(earned))
+            await maybe_upgrade(s, list(earned))
+            done += len(claimed)
 
 
 async def repay_debts(s: AsyncSession, user_ids: Sequence[int]) -> None:
