@@ -18,6 +18,8 @@ ledger_app = typer.Typer(help="The commission and wallet ledger", no_args_is_hel
 app.add_typer(operator_app, name="operator")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(ledger_app, name="ledger")
+flash_app = typer.Typer(help="Flash sales", no_args_is_help=True)
+app.add_typer(flash_app, name="flashsale")
 
 
 def alembic_config(database_url: str | None = None):  # noqa: ANN201
@@ -82,8 +84,10 @@ def worker(
     configure(s.log_level, s.log_json)
     domains.load_all()
     from quanzi.app import configure_payments
+    from quanzi.flashsale import gate
 
     configure_payments(s)
+    gate.configure(s.redis_url)
 
     async def main() -> None:
         db = Database(s.database_url)
@@ -161,6 +165,33 @@ def outbox_status() -> None:
 
     for status, n in asyncio.run(main()):
         typer.echo(f"{status}: {n}")
+
+
+@flash_app.command("reconcile")
+def flashsale_reconcile() -> None:
+    """Make Redis agree with the database for current and coming flash sales (after any failure)."""
+    from quanzi import domains
+    from quanzi.flashsale import gate, service
+    from quanzi.kit.db import Database
+
+    domains.load_all()
+    s = get_settings()
+    if not s.redis_url:
+        typer.echo("no REDIS_URL: the database alone decides grabs; nothing to reconcile")
+        return
+
+    async def main() -> dict[int, int]:
+        db = Database(s.database_url)
+        g = gate.configure(s.redis_url)
+        assert g is not None
+        try:
+            return await service.reconcile(db, g)
+        finally:
+            await db.dispose()
+            await g.redis.aclose()
+
+    items = asyncio.run(main())
+    typer.echo(f"reconciled {len(items)} flash-sale items: " + ", ".join(f"#{k}={v}" for k, v in items.items()))
 
 
 @ledger_app.command("check")

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     otp_limit_per_phone: str = "1/minute;5/hour"
     otp_limit_per_ip: str = "30/hour"
     login_limit_per_ip: str = "60/hour"
+    flash_limit_per_user: str = "10/second;60/minute"
+    flash_limit_per_ip: str = "50/second"
     ratelimit_prefix: str = "quanzi-rl"
     session_days: int = 30
     cookie_secure: bool = False

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from quanzi.accounts import service
 from quanzi.accounts.deps import COOKIE, Operator, owned
-from quanzi.accounts.errors import UnknownRole, WeakPassword
+from quanzi.accounts.errors import BadCredentials, UnknownRole, WeakPassword
 from quanzi.accounts.models import AuthSession, Role, User
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
@@ -70,7 +70,7 @@ async def test_wrong_password_and_unknown_phone_look_the_same(client: httpx.Asyn
     assert unknown.status_code == no_password.status_code == 400
     en = await client.post("/api/auth/login/password", json={"phone": PHONE, "password": "nope"},
                            headers={"accept-language": "en"})
-    assert en.json()["error"]["message"] == "Wrong phone number or password"
+    assert en.json()["error"]["message"] == BadCredentials.message["en"]
 
 
 async def test_weak_password_is_refused(client: httpx.AsyncClient, db: Database) -> None:
@@ -173,7 +173,7 @@ async def test_cookie_login_with_wrong_password_shows_the_form(client: httpx.Asy
     await user_with_password(db)
     r = await client.post("/login/password", data={"phone": PHONE, "password": "wrong password"})
     assert r.status_code == 400
-    assert "手机号或密码错误" in r.text and COOKIE not in r.headers.get("set-cookie", "")
+    assert BadCredentials.message["zh"] in r.text and COOKIE not in r.headers.get("set-cookie", "")
 
 
 async def test_cookie_logout_needs_the_csrf_token(client: httpx.AsyncClient, db: Database) -> None:

@@ -15,6 +15,7 @@ from quanzi.accounts import service
 from quanzi.accounts.models import User, UserRole
 from quanzi.backoffice.models import AuditLog
 from quanzi.kit.db import Database
+from quanzi.kit.errors import Forbidden
 
 OPERATOR = "13800000001"
 PASSWORD = "operator-password"
@@ -84,7 +85,7 @@ async def test_fan_is_sent_to_login_without_a_redirect_loop(client: httpx.AsyncC
     # The login page must not bounce a signed-in fan straight back to /admin/.
     login = await client.get(r.headers["location"])
     assert login.status_code == 403, login.headers.get("location")
-    assert "没有权限执行此操作" in login.text and 'action="/login/password"' in login.text
+    assert Forbidden.message["zh"] in login.text and 'action="/login/password"' in login.text
     r = await client.post(f"/admin/user/edit/1", data={"nickname": "x", "save": "Save"}, headers=ORIGIN)
     assert r.status_code in (302, 303) and r.headers["location"].startswith("/login?")
 

@@ -5,6 +5,7 @@ silent payment is found by asking the provider. No provider call happens while a
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -335,3 +336,36 @@ async def test_two_attempts_both_paid_through_one_provider_query(client, db, san
     assert sandbox.refunded_fen(first) + second_sandbox.refunded_fen(second) == total  # exactly one refunded
     payments = await rows(db, Payment, order_by=Payment.id)
     assert sorted(p.refunded_fen for p in payments) == [0, total]
+
+
+async def test_payment_racing_the_unpaid_sweep_either_pays_or_refunds(client, db, db_url, sandbox) -> None:  # noqa: ANN001
+    """The money arrives just as the sweep cancels the order (two connections): exactly one wins, and
+    the stock and the money end up consistent either way."""
+    from quanzi.catalog.models import StockMovement
+    from tests.commerce._support import stock
+
+    w = await make_world(db, stock=10)
+    order, otn = await _order_and_payment(client, w, qty=3)
+    total = order["total_fen"]
+    clock.advance(timedelta(minutes=15, seconds=1))
+    paid = sandbox.mark_paid(otn, total)
+    headers, body = sandbox.build_notification(otn, paid.transaction_id, total, paid.paid_at)
+    worker = Database(db_url)
+    try:
+        swept, r = await asyncio.gather(sweeps.run_one(worker, "orders.cancel_unpaid"),
+                                        client.post(NOTIFY, content=body, headers=headers))
+    finally:
+        await worker.dispose()
+    assert r.status_code == 200, r.text
+    await outbox.drain(db)
+    (o,) = await rows(db, Order)
+    released = await count(db, StockMovement, StockMovement.reason == "release")
+    if o.status == "paid":
+        assert (swept, r.json()["message"]) == (0, "paid")
+        assert sandbox.refunded_fen(otn) == 0 and await count(db, Refund) == 0
+        assert await stock(db, w.sku_ids[0]) == 7 and released == 0
+    else:
+        assert o.status == "cancelled"
+        assert (swept, r.json()["message"]) == (1, "refund_not_payable")
+        assert sandbox.refunded_fen(otn) == total
+        assert await stock(db, w.sku_ids[0]) == 10 and released == 1

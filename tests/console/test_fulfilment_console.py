@@ -85,3 +85,22 @@ async def test_bulk_ship_two_orders_each_on_its_own(app, db, client) -> None:  #
     r = await sup.submit("/console/fulfilment/ship", {"carrier": "中通快递", "row": [c["id"]], "tracking": ["ZT1"]})
     assert "请先勾选要发货的订单" in r.text
     await sup.close()
+
+
+async def test_orders_held_by_a_campaign_are_not_offered_for_shipping(app, db, client) -> None:  # noqa: ANN001
+    from sqlalchemy import update
+
+    w = await make_world(db)
+    ready = await place(client, w, [(w.sku_ids[0], 1)])
+    held = await place(client, w, [(w.sku_ids[1], 1)])
+    async with db.write() as s:
+        await s.execute(update(Order).where(Order.id == held["id"]).values(hold_reason="group_forming"))
+    sup = await browser(app, db, "13700000001")
+    r = await sup.get("/console/fulfilment")
+    assert ids_of(r.text, "to-ship-order", "data-order-id") == [str(ready["id"])]
+    assert ids_of(r.text, "held-order", "data-order-id") == [str(held["id"])] and "拼团成团" in r.text
+    r = await sup.get("/console")
+    assert 'data-testid="kpi-to-ship">1<' in r.text
+    r = await sup.submit(f"/console/fulfilment/{held['id']}/ship", {"carrier": SF, "tracking_no": "SF1234567"})
+    assert "暂不能发货" in r.text and (await _order(db, held["id"])).status == "paid"
+    await sup.close()

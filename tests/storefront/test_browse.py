@@ -123,7 +123,7 @@ async def test_non_returnable_goods_say_so_before_purchase(client: httpx.AsyncCl
     pid = await _product(db, world, "阳澄湖大闸蟹", code="CRAB-1", non_returnable=True, reason="生鲜")
     r = await client.get(f"/p/{pid}", headers=HTML)
     m = re.search(r'data-testid="non-returnable">([^<]+)<', r.text)
-    assert m and m.group(1) == "该商品不支持7天无理由退货:生鲜"
+    assert m and m.group(1) == "该商品不支持7天无理由退货：生鲜"
     r = await client.get(f"/p/{pid}?lang=en", headers=HTML)
     assert "No 7-day no-reason return for this item: 生鲜" in r.text
 

@@ -113,7 +113,7 @@ async def test_aftersale_form_creates_a_request(client: httpx.AsyncClient, fan: 
         requests = list((await s.execute(select(AfterSale))).scalars())
     assert len(requests) == 1
     a = requests[0]
-    assert (a.kind, a.quantity, a.amount_fen, a.reason) == ("return_refund", 1, 2990, "质量问题:有压伤")
+    assert (a.kind, a.quantity, a.amount_fen, a.reason) == ("return_refund", 1, 2990, "质量问题：有压伤")
     assert aftersale_url == f"/aftersales/{a.id}"
 
     html = (await fan.get(aftersale_url)).text
@@ -137,7 +137,7 @@ async def test_aftersale_form_creates_a_request(client: httpx.AsyncClient, fan: 
     r = await fan.post(f"/aftersales/{a.id}/ship-back", {"carrier": "顺丰速运", "tracking_no": "SF-998877"})
     assert r.status_code == 303
     html = (await fan.get(aftersale_url)).text
-    assert re.search(r'data-testid="aftersale-status">已寄回,等待商家收货<', html) and "SF-998877" in html
+    assert re.search(r'data-testid="aftersale-status">已寄回，等待商家收货<', html) and "SF-998877" in html
     assert 'data-testid="aftersale-cancel"' not in html
     await client.post(f"/api/supplier/aftersales/{a.id}/receive-return", headers=world.supplier_headers)
     await outbox.drain(db)

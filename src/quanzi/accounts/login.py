@@ -30,7 +30,7 @@ async def _after_login(s: AsyncSession, settings: Settings, user_id: int, create
 async def send_code(db: Database, settings: Settings, limiter: RateLimiter, sms: SmsProvider, phone_raw: str,
                     ip: str) -> int:
     """Shared by the API and the login page: rate-limit, issue, and text the code after commit."""
-    phone = service.normalize_phone(phone_raw)
+    phone = service.normalize_mobile(phone_raw)
     await limiter.hit(settings.otp_limit_per_ip, "otp-ip", ip)
     await limiter.hit(settings.otp_limit_per_phone, "otp-phone", phone)
     ttl = settings.login_code_ttl_seconds

@@ -40,6 +40,15 @@ def normalize_phone(raw: str, region: str = "CN") -> str:
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
 
+def normalize_mobile(raw: str, region: str = "CN") -> str:
+    """Like normalize_phone, but only numbers that can receive an SMS (login codes)."""
+    e164 = normalize_phone(raw, region)
+    kind = phonenumbers.number_type(phonenumbers.parse(e164))
+    if kind not in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        raise InvalidPhone()
+    return e164
+
+
 def mask_phone(e164: str) -> str:
     """+8613812345678 -> 138****5678 (PIPL: shopkeepers see masked numbers without consent)."""
     national = e164[3:] if e164.startswith("+86") else e164

@@ -9,13 +9,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser
+from quanzi.accounts.service import Principal
 from quanzi.aftersales import service
 from quanzi.aftersales.models import OPEN_STATES, AfterSale
 from quanzi.aftersales.schemas import AfterSaleIn, AfterSaleOut, ShipBackIn
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
+from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.idempotency import check_key, run_once
@@ -23,6 +26,7 @@ from quanzi.kit.schemas import PathId
 from quanzi.kit.web import render
 from quanzi.orders import service as orders
 from quanzi.orders.errors import OrderNotFound
+from quanzi.orders.models import Order, OrderLine
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,7 +51,8 @@ def status_text(status: str) -> str:
     _ = i18n.gettext
     return {"requested": _("Waiting for the supplier"), "awaiting_return": _("Please send the goods back"),
             "returned": _("Sent back, waiting for the supplier"), "refunding": _("Refunding"),
-            "refunded": _("Refunded"), "rejected": _("Rejected"), "cancelled": _("Cancelled")}.get(status, status)
+            "refunded": _("Refunded"), "rejected": _("Rejected"),
+            "cancelled": _("Cancelled")}.get(status, status)
 
 
 def event_text(kind: str) -> str:
@@ -63,15 +68,15 @@ def steps(a: AfterSale) -> list[tuple[str, str]]:
     _ = i18n.gettext
     path = ([("requested", _("Request sent")), ("refunding", _("Refunding")), ("refunded", _("Refunded"))]
             if a.kind == "refund_only" else
-            [("requested", _("Request sent")), ("awaiting_return", _("Send back")), ("returned", _("Sent back")),
-             ("refunding", _("Refunding")), ("refunded", _("Refunded"))])
+            [("requested", _("Request sent")), ("awaiting_return", _("Send back")),
+             ("returned", _("Sent back")), ("refunding", _("Refunding")), ("refunded", _("Refunded"))])
     keys = [k for k, _label in path]
     at = keys.index(a.status) if a.status in keys else -1
     return [(label, "done" if i < at or a.status == "refunded" else "now" if i == at else "todo")
             for i, (_k, label) in enumerate(path)]
 
 
-async def _order_line(s, buyer_id: int, order_id: int, line_id: int):  # noqa: ANN001, ANN202
+async def _order_line(s: AsyncSession, buyer_id: int, order_id: int, line_id: int) -> tuple[Order, OrderLine]:
     order = await orders.order_for_buyer(s, order_id, buyer_id)
     line = next((x for x in (await orders.lines_of(s, [order.id]))[order.id] if x.id == line_id), None)
     if line is None:
@@ -79,7 +84,8 @@ async def _order_line(s, buyer_id: int, order_id: int, line_id: int):  # noqa: A
     return order, line
 
 
-async def _form_page(request: Request, db, me, order_id: int, line_id: int, *, error: str | None = None,  # noqa: ANN001
+async def _form_page(request: Request, db: Database, me: Principal, order_id: int, line_id: int, *,
+                     error: str | None = None,
                      form: dict[str, Any] | None = None, status: int = 200) -> Response:
     async with db.read() as s:
         order, line = await _order_line(s, me.user_id, order_id, line_id)
@@ -119,7 +125,8 @@ async def request_form(request: Request, order_id: PathId, me: CurrentUser, db: 
 @router.post("/orders/{order_id}/aftersale")
 async def request_submit(request: Request, order_id: PathId, me: CurrentUser, db: DB,
                          line_id: Annotated[int, Form(ge=1, le=MAX_ID)],
-                         kind: Annotated[str, Form(max_length=20)], quantity: Annotated[int, Form(ge=1, le=9999)],
+                         kind: Annotated[str, Form(max_length=20)],
+                         quantity: Annotated[int, Form(ge=1, le=9999)],
                          reason: Annotated[str, Form(max_length=30)],
                          idempotency_key: Annotated[str, Form(min_length=1, max_length=120)],
                          details: Annotated[str, Form(max_length=150)] = "") -> Response:
@@ -128,9 +135,11 @@ async def request_submit(request: Request, order_id: PathId, me: CurrentUser, db
     if label is None:
         return await _form_page(request, db, me, order_id, line_id, form=form, status=422,
                                 error=i18n.gettext("Please choose a reason."))
-    text = f"{label}:{details.strip()}" if details.strip() else label
+    sep = "：" if i18n.short() == "zh" else ": "
+    text = f"{label}{sep}{details.strip()}" if details.strip() else label
     try:
-        body = AfterSaleIn(order_id=order_id, line_id=line_id, kind=kind, quantity=quantity, reason=text[:200])
+        body = AfterSaleIn(order_id=order_id, line_id=line_id, kind=kind, quantity=quantity,
+                           reason=text[:200])
     except ValidationError:
         return await _form_page(request, db, me, order_id, line_id, form=form, status=422,
                                 error=i18n.gettext("Please check the form."))
@@ -138,11 +147,13 @@ async def request_submit(request: Request, order_id: PathId, me: CurrentUser, db
     try:
         async with db.write() as s:
             async def run() -> tuple[int, object]:
-                a = await service.request(s, me.user_id, body.order_id, body.line_id, body.kind, body.quantity,
-                                          body.reason)
+                a = await service.request(s, me.user_id, body.order_id, body.line_id, body.kind,
+                                          body.quantity, body.reason)
                 return 201, AfterSaleOut.model_validate(a).model_dump(mode="json")
 
-            _status, payload = await run_once(s, f"aftersales.request:{me.user_id}", key, body.model_dump(), run)
+            # The same scope as POST /api/aftersales.
+            scope = f"aftersales.request:{me.user_id}"
+            _status, payload = await run_once(s, scope, key, body.model_dump(), run)
     except DomainError as exc:
         if exc.status == 404:
             raise
@@ -153,7 +164,7 @@ async def request_submit(request: Request, order_id: PathId, me: CurrentUser, db
 
 @router.get("/aftersales")
 async def my_aftersales(request: Request, me: CurrentUser, db: DB) -> Response:
-    from quanzi.orders.pages import tab_names
+    from quanzi.orders.pages import tab_names  # late: orders.pages imports this module
 
     async with db.read() as s:
         items = await service.list_for_buyer(s, me.user_id)
@@ -165,7 +176,8 @@ async def my_aftersales(request: Request, me: CurrentUser, db: DB) -> Response:
     })
 
 
-async def _detail(request: Request, db, me, aftersale_id: int, *, error: str | None = None,  # noqa: ANN001
+async def _detail(request: Request, db: Database, me: Principal, aftersale_id: int, *,
+                  error: str | None = None,
                   form: dict[str, str] | None = None, status: int = 200) -> Response:
     async with db.read() as s:
         a = await service.for_buyer(s, aftersale_id, me.user_id)
@@ -173,7 +185,8 @@ async def _detail(request: Request, db, me, aftersale_id: int, *, error: str | N
         line = next(x for x in (await orders.lines_of(s, [a.order_id]))[a.order_id] if x.id == a.line_id)
         events = await service.events(s, a.id)
     return render(request, "aftersales/detail.html", {
-        "a": a, "order": order, "line": line, "status_text": status_text(a.status), "kind_text": kind_names().get(a.kind, a.kind),
+        "a": a, "order": order, "line": line, "status_text": status_text(a.status),
+        "kind_text": kind_names().get(a.kind, a.kind),
         "steps": steps(a),
         "timeline": [(e, event_text(e.kind)) for e in reversed(events)],
         "can_cancel": "cancelled" in service.TRANSITIONS.get(a.status, set()),

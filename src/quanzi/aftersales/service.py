@@ -113,7 +113,11 @@ async def request(s: AsyncSession, buyer_id: int, order_id: int, line_id: int, k
             await s.flush()
     except IntegrityError as exc:
         raise AlreadyOpen() from exc
-    await orders.aftersale_opened(s, order.id)
+    # Before shipment the request restocks and may return the shipping fee: only while the order is
+    # still unshipped (a shipment committed meanwhile makes this a different request).
+    if not await orders.aftersale_opened(s, order.id, while_status="paid" if order.status == "paid" else None):
+        await s.refresh(order)
+        raise OrderNotEligible(status=order.status)
     await orders.log_event(s, order.id, "aftersale_requested", buyer_id, {"aftersale_id": a.id, "kind": kind,
                                                                           "quantity": quantity})
     await _event(s, a, "requested", buyer_id, {"reason": reason})

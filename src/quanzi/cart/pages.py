@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser
 from quanzi.cart import service
@@ -26,7 +27,7 @@ FormId = Annotated[int, Form(ge=1, le=2**31 - 1)]
 FormQty = Annotated[int, Form(ge=1, le=service.MAX_QTY)]
 
 
-async def check_shop_product(s, sku_id: int, shop_id: int | None) -> int:  # noqa: ANN001
+async def check_shop_product(s: AsyncSession, sku_id: int, shop_id: int | None) -> int:
     """The SKU's product id, after checking it is on sale and (inside a shop) on that shop's shelf."""
     snap = (await catalog.snapshots(s, [sku_id])).get(sku_id)
     if snap is None or not snap.available:

@@ -1,4 +1,4 @@
-"""Storefront product pages: the product (alone or inside a shop) and search. Rules live in catalog.service."""
+"""Storefront product pages: a product (alone or inside a shop) and search. Rules live in catalog.service."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import OptionalUser
 from quanzi.catalog import service
-from quanzi.catalog.models import PriceChange
+from quanzi.catalog.models import PriceChange, Sku
 from quanzi.kit import i18n
+from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.money import yuan
 from quanzi.kit.schemas import PathId
@@ -64,7 +65,7 @@ async def _price_since(s: AsyncSession, sku_ids: Iterable[int]) -> dict[int, dat
     return {sku_id: at for sku_id, at in rows}  # the last row per SKU wins
 
 
-async def crossed_out_prices(s: AsyncSession, skus: list) -> dict[int, int]:  # noqa: ANN001
+async def crossed_out_prices(s: AsyncSession, skus: list[Sku]) -> dict[int, int]:
     """The crossed-out reference price per SKU, only where it is above today's price.
 
     规范促销行为暂行规定 (2020) Art. 6: a reduction is measured against the lowest price of the 7 days
@@ -83,7 +84,8 @@ async def crossed_out_prices(s: AsyncSession, skus: list) -> dict[int, int]:  # 
     return out
 
 
-async def _product_page(request: Request, db, product_id: int, shop_id: int | None, added: int) -> Response:  # noqa: ANN001
+async def _product_page(request: Request, db: Database, product_id: int, shop_id: int | None, added: int,
+                        ) -> Response:
     async with db.read() as s:
         shop = item = None
         if shop_id is not None:
@@ -99,7 +101,7 @@ async def _product_page(request: Request, db, product_id: int, shop_id: int | No
         "product": product, "skus": skus, "refs": refs, "shop": shop, "item": item, "cheapest": cheapest,
         "chosen": chosen, "sold_out": not in_stock, "one_price": len({k.price_fen for k in skus}) <= 1,
         "action_bar": True, "shipping_rule": shipping_rule(pol),
-        "flash": i18n.gettext("Added to your cart.") if added else None, "flash_kind": "ok",
+        "added": bool(added),
     })
 
 
@@ -125,5 +127,6 @@ async def search_page(request: Request, db: DB, me: OptionalUser,
         prices = await service.min_prices(s, [p.id for p in items])
     pages = max(1, -(-total // PAGE_SIZE))
     return render(request, "catalog/search.html", {
-        "q": q, "items": items, "prices": prices, "total": total, "page": page, "pages": pages, "tab": "search",
+        "q": q, "items": items, "prices": prices, "total": total, "page": page, "pages": pages,
+        "tab": "search",
     })

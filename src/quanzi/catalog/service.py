@@ -232,6 +232,11 @@ async def adjust_stock(s: AsyncSession, sku_id: int, delta: int, ref: str) -> in
         sku = await s.get(Sku, sku_id)
         raise OutOfStock(title=sku.label if sku else str(sku_id), sku_id=sku_id)
     s.add(StockMovement(sku_id=sku_id, delta=delta, reason="adjust", ref=ref, at=clock.now()))
+    if delta > 0:
+        from quanzi.kit import outbox
+
+        product_id = (await s.execute(select(Sku.product_id).where(Sku.id == sku_id))).scalar_one()
+        await outbox.emit(s, "catalog.restocked", {"sku_id": sku_id, "product_id": product_id})
     return (await s.execute(select(Sku.stock).where(Sku.id == sku_id))).scalar_one()
 
 

@@ -63,6 +63,7 @@ class ProductSpec:
     skus: tuple[SkuSpec, ...]
     non_returnable: str = ""  # "" or the reason shown to the buyer (生鲜 / 定制商品)
     popularity: float = 1.0  # how often the order history picks it
+    color: tuple[int, int, int] | None = None  # of the picture's illustration (default: the category's)
 
     def sku_code(self, i: int) -> str:
         return f"{SKU_PREFIX}{self.code}-{i + 1}"
@@ -72,9 +73,9 @@ class ProductSpec:
         return f"demo-{self.code.lower()}"
 
 
-def P(code: str, supplier: int, category: str, title: str, subtitle: str, description: str,
-      *skus: SkuSpec, nr: str = "", pop: float = 1.0) -> ProductSpec:
-    return ProductSpec(code, supplier, category, title, subtitle, description, tuple(skus), nr, pop)
+def P(code: str, supplier: int, category: str, title: str, subtitle: str, description: str, *skus: SkuSpec,
+      nr: str = "", pop: float = 1.0, color: tuple[int, int, int] | None = None) -> ProductSpec:
+    return ProductSpec(code, supplier, category, title, subtitle, description, tuple(skus), nr, pop, color)
 
 
 S = SkuSpec
@@ -85,53 +86,53 @@ PRODUCTS: tuple[ProductSpec, ...] = (
       "赣南脐橙，果园现摘后24小时内发货。皮薄易剥，果肉细嫩化渣，甜度13°以上。坏果包赔，拍照联系客服即可。",
       S("5斤装", 2990, 1800, 400, {"规格": "5斤", "果径": "75-80mm"}, 2500),
       S("10斤装", 4990, 3100, 300, {"规格": "10斤", "果径": "75-80mm"}, 5000),
-      nr=FRESH, pop=3.0),
+      nr=FRESH, pop=3.0, color=(245, 140, 40)),
     P("FR02", 0, "fruit", "云南蒙自软籽石榴", "颗颗饱满 籽软可嚼 老人小孩都能吃",
       "蒙自高原日照充足，石榴籽粒大、汁水多，籽软可以直接嚼着吃。单果300克以上，泡沫网套独立包装。",
       S("4个装", 2690, 1650, 200, {"规格": "4个", "单果": "300g+"}, 1400),
       S("8个装", 4590, 2900, 150, {"规格": "8个", "单果": "300g+"}, 2800),
-      nr=FRESH, pop=1.2),
+      nr=FRESH, pop=1.2, color=(205, 45, 70)),
     P("FR03", 0, "fruit", "海南贵妃芒 树上熟", "香甜软糯 纤维少 一口爆汁",
       "海南三亚产区贵妃芒，八成熟采摘，到手放置1-2天表皮转黄即可食用。个头均匀，单果200-300克。",
       S("3斤装", 2590, 1500, 300, {"规格": "3斤"}, 1500, was_fen=2990),
       S("5斤装", 3690, 2200, 250, {"规格": "5斤"}, 2500, was_fen=4290),
-      nr=FRESH, pop=2.0),
+      nr=FRESH, pop=2.0, color=(246, 186, 40)),
     P("FR04", 0, "fruit", "烟台红富士苹果", "山东烟台栖霞 脆甜多汁 冰糖心",
       "栖霞山地果园红富士，套袋种植，表皮光洁。咬一口嘎嘣脆，甜中带一点点酸，冷藏后风味更佳。",
       S("5斤 中果", 3290, 2000, 300, {"规格": "5斤", "果径": "75-80mm"}, 2500),
       S("5斤 大果", 3990, 2500, 250, {"规格": "5斤", "果径": "80-85mm"}, 2500),
       S("10斤礼盒装", 7900, 5000, 120, {"规格": "10斤", "包装": "礼盒"}, 5000),
-      nr=FRESH, pop=2.0),
+      nr=FRESH, pop=2.0, color=(214, 52, 52)),
     P("FR05", 0, "fruit", "丹东99红颜奶油草莓", "个大饱满 奶香浓郁 冷链直发",
       "丹东东港99草莓，冬季大棚种植，果形端正、色泽鲜红。全程冷链配送，请收货后尽快冷藏食用。",
       S("1.5斤装", 5990, 3900, 150, {"规格": "1.5斤", "果重": "25-35g"}, 750),
       S("3斤礼盒装", 10900, 7200, 100, {"规格": "3斤", "包装": "礼盒"}, 1500),
-      nr=FRESH, pop=1.5),
+      nr=FRESH, pop=1.5, color=(228, 48, 78)),
     P("FR06", 0, "fruit", "四川爱媛38号果冻橙", "果肉嫩如果冻 皮薄无籽 清甜不酸",
       "四川眉山爱媛果冻橙，果肉细嫩爆汁，入口即化。可以用勺子挖着吃，是小朋友的最爱。",
       S("3斤装", 2290, 1350, 300, {"规格": "3斤"}, 1500),
       S("5斤装", 3590, 2150, 250, {"规格": "5斤"}, 2500),
-      nr=FRESH, pop=1.6),
+      nr=FRESH, pop=1.6, color=(250, 150, 30)),
     P("FR07", 0, "fruit", "智利车厘子 JJ级", "果径28-30mm 脆甜硬实 原箱进口",
       "智利空运车厘子，JJ级大果，果梗新鲜、果肉紧实。礼盒包装，冷链配送，年货送礼体面之选。",
       S("2斤礼盒", 12900, 8800, 120, {"规格": "2斤", "等级": "JJ"}, 1000, was_fen=15900),
       S("5斤礼盒", 29900, 21000, 60, {"规格": "5斤", "等级": "JJ"}, 2500, was_fen=35900),
-      nr=FRESH, pop=1.2),
+      nr=FRESH, pop=1.2, color=(150, 22, 45)),
     P("FR08", 0, "fruit", "广西武鸣沃柑", "皮薄好剥 汁多化渣 性价比之选",
       "广西武鸣沃柑，阳光充足，糖酸比高。果皮薄易剥，橙红色果肉一口下去满嘴是汁。",
       S("5斤装", 1990, 1150, 400, {"规格": "5斤"}, 2500),
       S("9斤装", 3390, 2000, 300, {"规格": "9斤"}, 4500),
-      nr=FRESH, pop=2.2),
+      nr=FRESH, pop=2.2, color=(240, 120, 35)),
     P("FR09", 0, "fruit", "泰国金枕头榴莲", "带壳发货 肉厚核小 开不好包退",
       "泰国东部产区金枕头榴莲，自然成熟，果肉金黄绵密。3-5斤单果，出肉率约30%,开果不满意可申请补偿。",
       S("单果3-4斤", 13900, 9800, 80, {"规格": "3-4斤"}, 1750),
       S("单果4-5斤", 16900, 12000, 60, {"规格": "4-5斤"}, 2250),
-      nr=FRESH, pop=0.8),
+      nr=FRESH, pop=0.8, color=(196, 176, 70)),
     P("FR10", 0, "fruit", "陕西周至徐香猕猴桃", "绿心软糯 酸甜适中 维C满满",
       "周至猕猴桃核心产区，单果80-100克。到手偏硬属正常，常温放置2-3天变软后食用，和苹果放一起熟得更快。",
       S("12个装", 2490, 1450, 300, {"规格": "12个", "单果": "80-100g"}, 1200),
       S("24个装", 4290, 2600, 200, {"规格": "24个", "单果": "80-100g"}, 2400),
-      nr=FRESH, pop=1.4),
+      nr=FRESH, pop=1.4, color=(130, 150, 60)),
     P("SN01", 0, "snack", "新疆若羌灰枣", "皮薄肉厚 自然晾干 煮粥泡水都好",
       "若羌灰枣，树上自然挂干，个头匀称，肉厚核小，甜而不腻。开袋即食，也可以煮粥、煲汤、泡水。",
       S("500g", 1990, 1100, 300, {"净含量": "500g"}, 500),
@@ -294,24 +295,29 @@ def spec_by_code() -> dict[str, ProductSpec]:
 
 # --- seeding ------------------------------------------------------------------------------------
 
-def draw_images(media_dir: Path, specs: Sequence[ProductSpec] = PRODUCTS) -> dict[str, str]:
-    """Make sure every product picture exists (drawn in a few threads); returns code → /media URL."""
+def image_urls(specs: Sequence[ProductSpec] = PRODUCTS) -> dict[str, str]:
+    """code → the picture's URL under /media (known before the picture is drawn)."""
+    return {p.code: images.product_url(p.image_name) for p in specs}
 
-    def one(p: ProductSpec) -> tuple[str, str]:
-        return p.code, images.ensure_product_image(media_dir, p.image_name, p.title.split(" ")[0],
-                                                   p.category, p.subtitle.split(" ")[0])
+
+def draw_images(media_dir: Path, specs: Sequence[ProductSpec] = PRODUCTS) -> int:
+    """Draw the missing product pictures in a few threads. Returns how many were drawn."""
+
+    def one(p: ProductSpec) -> str:
+        return images.ensure_product_image(media_dir, p.image_name, p.title.split(" ")[0], p.category,
+                                           p.subtitle.split(" ")[0], p.color)
 
     missing = [p for p in specs if not (media_dir / "products" / f"{p.image_name}.png").exists()]
-    urls = {p.code: f"/media/products/{p.image_name}.png" for p in specs}
     if missing:
         images.font_path()  # look the font up once, before the threads start
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            urls.update(dict(pool.map(one, missing)))
-    return urls
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(one, missing))
+    return len(missing)
 
 
 async def seed_categories(s: AsyncSession) -> dict[str, int]:
-    return {key: (await catalog.ensure_category(s, zh, en, sort)).id for key, (zh, en, sort) in CATEGORIES.items()}
+    return {key: (await catalog.ensure_category(s, zh, en, sort)).id
+            for key, (zh, en, sort) in CATEGORIES.items()}
 
 
 async def seed_products(s: AsyncSession, supplier_ids: Sequence[int], supplier_owner_ids: Sequence[int],
@@ -329,7 +335,8 @@ async def seed_products(s: AsyncSession, supplier_ids: Sequence[int], supplier_o
         if existing is None:
             product = await catalog.create_product(
                 s, supplier_ids[spec.supplier], title=spec.title, subtitle=spec.subtitle,
-                description=spec.description, category_id=cats[spec.category], image_url=image_urls[spec.code],
+                description=spec.description, category_id=cats[spec.category],
+                image_url=image_urls[spec.code],
                 non_returnable=bool(spec.non_returnable), non_returnable_reason=spec.non_returnable,
                 skus=[_sku_values(spec, i) for i in range(len(spec.skus))], actor_id=owner, publish=True,
             )
@@ -344,7 +351,8 @@ async def seed_products(s: AsyncSession, supplier_ids: Sequence[int], supplier_o
 
 def _sku_values(spec: ProductSpec, i: int) -> dict[str, Any]:
     k = spec.skus[i]
-    return {"code": spec.sku_code(i), "label": k.label, "price_fen": k.was_fen or k.price_fen, "cost_fen": k.cost_fen,
+    return {"code": spec.sku_code(i), "label": k.label, "price_fen": k.was_fen or k.price_fen,
+            "cost_fen": k.cost_fen,
             "stock": k.stock, "attrs": dict(k.attrs), "weight_g": k.weight_g}
 
 
@@ -363,7 +371,8 @@ async def apply_price_cuts(s: AsyncSession) -> int:
     price is left alone (so a supplier's later change is never undone). Returns how many were cut."""
     cuts = {code: (old, new) for code, old, new in price_cuts()}
     rows = (await s.execute(
-        select(Sku.id, Sku.code, Sku.price_fen, Product.supplier_id).join(Product, Product.id == Sku.product_id)
+        select(Sku.id, Sku.code, Sku.price_fen, Product.supplier_id)
+        .join(Product, Product.id == Sku.product_id)
         .where(Sku.code.in_(list(cuts)))
     )).all()
     if not rows:

@@ -18,7 +18,7 @@ import heapq
 import itertools
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -37,7 +37,7 @@ from quanzi.kit import outbox, sweeps
 from quanzi.kit.clock import as_utc, clock
 from quanzi.kit.db import Database
 from quanzi.orders import service as orders
-from quanzi.orders.models import Order, OrderLine
+from quanzi.orders.models import Order
 from quanzi.orders.service import CHINA, Wanted
 from quanzi.payments import service as payments
 from quanzi.policy import service as policy
@@ -76,8 +76,8 @@ REGIONS = [
     ("河南省 郑州市 金水区", ["花园路", "经三路", "农业路"]),
     ("天津市 天津市 南开区", ["鞍山西道", "卫津路", "复康路"]),
 ]
-COMMUNITIES = ["阳光花园", "金色家园", "翠苑三区", "锦绣华庭", "万科城市花园", "碧水蓝湾", "绿城桂花园", "保利香槟国际",
-               "融创玖樟台", "龙湖春江郦城", "中海国际社区", "世纪新城"]
+COMMUNITIES = ["阳光花园", "金色家园", "翠苑三区", "锦绣华庭", "万科城市花园", "碧水蓝湾", "绿城桂花园",
+               "保利香槟国际", "融创玖樟台", "龙湖春江郦城", "中海国际社区", "世纪新城"]
 OFFICES = ["科技大厦", "国际金融中心", "创业园A座", "万达广场写字楼", "软件园二期"]
 REFUND_REASONS = ["拍错了规格", "不想要了", "地址填错了，重新下单", "买重复了"]
 RETURN_REASONS = ["不喜欢/不想要了", "与描述不符", "包装破损", "买多了", "尺码不合适"]
@@ -133,14 +133,16 @@ async def seed_addresses(s: AsyncSession, fans: Sequence[tuple[int, str, str, da
         home = (f"{rng.choice(streets)}{rng.randint(1, 999)}号 {rng.choice(COMMUNITIES)}"
                 f"{rng.randint(1, 30)}幢{rng.randint(1, 4)}单元{rng.randint(1, 28)}{rng.randint(1, 4):02d}室")
         office = rng.random() < 0.2
-        office_detail = f"{rng.choice(streets)}{rng.randint(1, 500)}号 {rng.choice(OFFICES)}{rng.randint(3, 30)}楼"
+        office_detail = (f"{rng.choice(streets)}{rng.randint(1, 500)}号 "
+                         f"{rng.choice(OFFICES)}{rng.randint(3, 30)}楼")
         if user_id in have:
             continue
         clock.set(joined + timedelta(minutes=rng.randint(2, 90)))
         await cart.add_address(s, user_id, name=nickname[:30], phone=phone, region=region, detail=home,
                                is_default=True)
         if office:
-            await cart.add_address(s, user_id, name=nickname[:30], phone=phone, region=region, detail=office_detail)
+            await cart.add_address(s, user_id, name=nickname[:30], phone=phone, region=region,
+                                   detail=office_detail)
         added += 1
     return added
 
@@ -252,8 +254,8 @@ class History:
             start, end = daytime
             if not start <= local.hour < end:
                 day = local.date() if local.hour < start else local.date() + timedelta(days=1)
-                when = _china(day, start + self.rng.randrange(max(end - start - 1, 1)), self.rng.randrange(60),
-                              self.rng.randrange(60))
+                hour = start + self.rng.randrange(max(end - start - 1, 1))
+                when = _china(day, hour, self.rng.randrange(60), self.rng.randrange(60))
         return when
 
     def tracking(self, fresh: bool) -> tuple[str, str]:
@@ -285,23 +287,27 @@ class History:
                 await catalog.adjust_stock(s, sku_id, amount, ref=f"demo-restock:{self.t:%y%m%d%H%M%S}")
         address = await s.get(Address, c.address_id)
         assert address is not None
-        placed = await orders.place_orders(s, c.buyer_id, [Wanted(k, q, c.shop_id) for k, q in c.wanted], address)
+        wanted = [Wanted(sku_id, qty, c.shop_id) for sku_id, qty in c.wanted]
+        placed = await orders.place_orders(s, c.buyer_id, wanted, address)
         order_ids = [o.id for o in placed]
         for o in placed:
             if any(self.sku_info[k] == (o.supplier_id, True) for k, _ in c.wanted):
                 self.fresh_orders.add(o.id)
         if c.fate == "timeout":
-            when = self.t + timedelta(minutes=self.pol.unpaid_timeout_minutes, seconds=self.rng.randint(5, 60))
+            when = self.t + timedelta(minutes=self.pol.unpaid_timeout_minutes,
+                                      seconds=self.rng.randint(5, 60))
             self.at(when, "cancel", order_ids, "payment_timeout", None)
         elif c.fate == "buyer_cancel":
-            self.at(self.later(timedelta(minutes=1), timedelta(minutes=12)), "cancel", order_ids, "buyer", c.buyer_id)
+            when = self.later(timedelta(minutes=1), timedelta(minutes=12))
+            self.at(when, "cancel", order_ids, "buyer", c.buyer_id)
         else:
             when = self.later(timedelta(seconds=20), timedelta(minutes=6))
             for order_id in order_ids:
                 self.at(when, "pay", order_id)
         return False
 
-    async def on_cancel(self, s: AsyncSession, order_ids: list[int], reason: str, actor_id: int | None) -> bool:
+    async def on_cancel(self, s: AsyncSession, order_ids: list[int], reason: str, actor_id: int | None,
+                        ) -> bool:
         for order_id in order_ids:
             await orders.cancel(s, order_id, reason=reason, actor_id=actor_id)
         return False
@@ -327,26 +333,32 @@ class History:
         if order.status != "paid":  # fully refunded before shipment
             return False
         carrier, tracking_no = self.tracking(order_id in self.fresh_orders)
-        await orders.ship(s, order, carrier=carrier, tracking_no=tracking_no, actor_id=self.owner_of[order.supplier_id])
+        await orders.ship(s, order, carrier=carrier, tracking_no=tracking_no,
+                          actor_id=self.owner_of[order.supplier_id])
         if self.rng.random() < P_AUTO_RECEIVE:
             when = self.t + timedelta(days=self.pol.auto_receive_days, minutes=self.rng.randint(1, 10))
             self.at(when, "receive", order_id, True)
         else:
-            self.at(self.later(timedelta(hours=36), timedelta(days=5), daytime=(8, 23)), "receive", order_id, False)
+            when = self.later(timedelta(hours=36), timedelta(days=5), daytime=(8, 23))
+            self.at(when, "receive", order_id, False)
         return False
 
     async def on_receive(self, s: AsyncSession, order_id: int, automatic: bool) -> bool:
         order = await self.order(s, order_id)
         if order.status != "shipped":
             return False
-        await orders.confirm_receipt(s, order, actor_id=None if automatic else order.buyer_id, automatic=automatic)
+        await orders.confirm_receipt(s, order, actor_id=None if automatic else order.buyer_id,
+                                     automatic=automatic)
         if self.rng.random() < P_RETURN:
-            lines = [x for x in (await orders.lines_of(s, [order_id]))[order_id] if not x.non_returnable]
+            lines = [x for x in (await orders.lines_of(s, [order_id]))[order_id]
+                     if not x.non_returnable and x.refunded_qty < x.quantity]
             if lines:
                 line = self.rng.choice(lines)
-                qty = line.quantity if self.rng.random() < 0.7 else 1
-                self.at(self.later(timedelta(hours=6), timedelta(days=4), daytime=(8, 23)), "request", order_id,
-                        line.id, "return_refund", qty, self.rng.choice(RETURN_REASONS))
+                left = line.quantity - line.refunded_qty
+                qty = left if self.rng.random() < 0.7 else 1
+                when = self.later(timedelta(hours=6), timedelta(days=4), daytime=(8, 23))
+                reason = self.rng.choice(RETURN_REASONS)
+                self.at(when, "request", order_id, line.id, "return_refund", qty, reason)
                 return False
         self.complete_after(order_id, orders.return_deadline(self.t, self.pol.return_window_days))
         return False
@@ -367,10 +379,12 @@ class History:
         await outbox.emit(s, "order.completed", {"order_id": order_id})
         return False
 
-    async def on_request(self, s: AsyncSession, order_id: int, line_id: int, kind: str, qty: int, reason: str) -> bool:
+    async def on_request(self, s: AsyncSession, order_id: int, line_id: int, kind: str, qty: int,
+                         reason: str) -> bool:
         order = await self.order(s, order_id)
         a = await aftersales.request(s, order.buyer_id, order_id, line_id, kind, qty, reason)
-        self.at(self.later(timedelta(hours=1), timedelta(hours=10), daytime=(9, 21)), "approve", a.id, order_id)
+        when = self.later(timedelta(hours=1), timedelta(hours=10), daytime=(9, 21))
+        self.at(when, "approve", a.id, order_id)
         return False
 
     async def on_approve(self, s: AsyncSession, aftersale_id: int, order_id: int) -> bool:
@@ -405,7 +419,8 @@ class History:
 # --- entry points -------------------------------------------------------------------------------
 
 async def has_history(s: AsyncSession, fan_ids: Sequence[int]) -> bool:
-    return (await s.execute(select(Order.id).where(Order.buyer_id.in_(list(fan_ids))).limit(1))).first() is not None
+    first = (await s.execute(select(Order.id).where(Order.buyer_id.in_(list(fan_ids))).limit(1))).first()
+    return first is not None
 
 
 async def seed_history(db: Database, now: datetime, *, scale: float, provider: Any,
@@ -439,6 +454,8 @@ async def seed_history(db: Database, now: datetime, *, scale: float, provider: A
     fan_list = [Fan(uid, name, as_utc(joined), default_address[uid], min(rng.paretovariate(1.6), 8.0),
                     rng.choices(range(len(shops)), shop_weights)[0])
                 for uid, name, joined in fans if uid in default_address]
+    if fan_list:  # the fan with the demo password is a regular: their "my orders" page shows every state
+        fan_list[0] = replace(fan_list[0], weight=6.0, home_shop=0)
     if not fan_list or not any(x.products for x in shops):
         return 0
     n = max(12, round(CHECKOUTS * scale))

@@ -7,6 +7,7 @@ drawing never fails for lack of a font.
 
 from __future__ import annotations
 
+import colorsys
 import functools
 import hashlib
 import shutil
@@ -71,7 +72,10 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _text_width(draw: ImageDraw.ImageDraw, text: str, f: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> float:
+AnyFont = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+def _text_width(draw: ImageDraw.ImageDraw, text: str, f: AnyFont) -> float:
     left, _, right, _ = draw.textbbox((0, 0), text, font=f)
     return right - left
 
@@ -135,21 +139,25 @@ def _shape(draw: ImageDraw.ImageDraw, kind: str, cx: int, cy: int, r: int, fill:
                                fill=(255, 255, 255, 170))
         draw.ellipse((cx - 34, cy - 10, cx + 34, cy + 58), fill=accent)
     elif kind == "cup":
-        draw.rounded_rectangle((cx - r * 0.75, cy - r * 0.55, cx + r * 0.75, cy + r * 0.85), radius=60, fill=fill)
+        draw.rounded_rectangle((cx - r * 0.75, cy - r * 0.55, cx + r * 0.75, cy + r * 0.85), radius=60,
+                               fill=fill)
         draw.ellipse((cx + r * 0.5, cy - r * 0.25, cx + r * 1.15, cy + r * 0.45), outline=fill, width=26)
         draw.rounded_rectangle((cx - r, cy + r * 0.78, cx + r, cy + r * 0.98), radius=20, fill=fill)
         for dx in (-r * 0.35, 0, r * 0.35):  # steam
-            draw.arc((cx + dx - 30, cy - r * 1.25, cx + dx + 30, cy - r * 0.7), 200, 340, fill=accent, width=12)
+            draw.arc((cx + dx - 30, cy - r * 1.25, cx + dx + 30, cy - r * 0.7), 200, 340, fill=accent,
+                     width=12)
         draw.ellipse((cx - 50, cy - 10, cx + 50, cy + 90), fill=(255, 255, 255, 150))
     elif kind == "jar":
         draw.rounded_rectangle((cx - r * 0.8, cy - r * 0.6, cx + r * 0.8, cy + r), radius=70, fill=fill)
-        draw.rounded_rectangle((cx - r * 0.65, cy - r * 0.95, cx + r * 0.65, cy - r * 0.55), radius=24, fill=accent)
+        draw.rounded_rectangle((cx - r * 0.65, cy - r * 0.95, cx + r * 0.65, cy - r * 0.55), radius=24,
+                               fill=accent)
         draw.rounded_rectangle((cx - r * 0.5, cy - r * 0.1, cx + r * 0.5, cy + r * 0.5), radius=26,
                                fill=(255, 255, 255, 170))
     elif kind == "bottle":
         draw.rounded_rectangle((cx - r * 0.6, cy - r * 0.5, cx + r * 0.6, cy + r), radius=70, fill=fill)
         draw.rectangle((cx - r * 0.22, cy - r * 0.8, cx + r * 0.22, cy - r * 0.45), fill=fill)
-        draw.rounded_rectangle((cx - r * 0.3, cy - r * 1.1, cx + r * 0.3, cy - r * 0.78), radius=16, fill=accent)
+        draw.rounded_rectangle((cx - r * 0.3, cy - r * 1.1, cx + r * 0.3, cy - r * 0.78), radius=16,
+                               fill=accent)
         draw.rounded_rectangle((cx - r * 0.4, cy - r * 0.05, cx + r * 0.4, cy + r * 0.55), radius=22,
                                fill=(255, 255, 255, 170))
     elif kind == "bear":
@@ -159,26 +167,38 @@ def _shape(draw: ImageDraw.ImageDraw, kind: str, cx: int, cy: int, r: int, fill:
         draw.ellipse((cx - r, cy - r * 0.8, cx + r, cy + r), fill=fill)
         draw.ellipse((cx - r * 0.38, cy + r * 0.1, cx + r * 0.38, cy + r * 0.65), fill=(255, 255, 255, 190))
         for ex in (-1, 1):
-            draw.ellipse((cx + ex * r * 0.38 - 16, cy - r * 0.2 - 16, cx + ex * r * 0.38 + 16, cy - r * 0.2 + 16),
-                         fill=(60, 50, 60, 255))
+            ex_x, ey = cx + ex * r * 0.38, cy - r * 0.2
+            draw.ellipse((ex_x - 16, ey - 16, ex_x + 16, ey + 16), fill=(60, 50, 60, 255))
         draw.ellipse((cx - 18, cy + r * 0.22, cx + 18, cy + r * 0.22 + 28), fill=(60, 50, 60, 255))
     else:  # house
-        draw.polygon([(cx - r * 1.05, cy - r * 0.1), (cx, cy - r * 1.0), (cx + r * 1.05, cy - r * 0.1)], fill=accent)
+        draw.polygon([(cx - r * 1.05, cy - r * 0.1), (cx, cy - r * 1.0), (cx + r * 1.05, cy - r * 0.1)],
+                     fill=accent)
         draw.rectangle((cx - r * 0.8, cy - r * 0.15, cx + r * 0.8, cy + r * 0.9), fill=fill)
         draw.rounded_rectangle((cx - r * 0.22, cy + r * 0.3, cx + r * 0.22, cy + r * 0.9), radius=16,
                                fill=(255, 255, 255, 190))
-        draw.rectangle((cx - r * 0.65, cy + r * 0.05, cx - r * 0.35, cy + r * 0.35), fill=(255, 255, 255, 190))
-        draw.rectangle((cx + r * 0.35, cy + r * 0.05, cx + r * 0.65, cy + r * 0.35), fill=(255, 255, 255, 190))
+        for wx in (-0.65, 0.35):  # windows
+            draw.rectangle((cx + r * wx, cy + r * 0.05, cx + r * (wx + 0.3), cy + r * 0.35),
+                           fill=(255, 255, 255, 190))
 
 
 def _seeded(text: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
-def draw_product(title: str, category: str, label: str = "") -> Image.Image:
+def _hue_shift(rgb: tuple[int, int, int], degrees: float) -> tuple[int, int, int]:
+    hue, light, sat = colorsys.rgb_to_hls(*(c / 255 for c in rgb))
+    r, g, b = colorsys.hls_to_rgb((hue + degrees / 360) % 1.0, light, sat)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def draw_product(title: str, category: str, label: str = "", color: tuple[int, int, int] | None = None,
+                 ) -> Image.Image:
+    """An 800×800 picture: category gradient, a flat illustration (in `color`, or the category's colour
+    shifted a little per title) and the title on a card."""
     top, bottom, accent = PALETTES.get(category, PALETTES["home"])
     size = PRODUCT_SIZE
     h = _seeded(title)
+    accent = color or _hue_shift(accent, (h % 41) - 20)
     img = _gradient(size, top, bottom).convert("RGBA")
     layer = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     d = ImageDraw.Draw(layer)
@@ -193,7 +213,8 @@ def draw_product(title: str, category: str, label: str = "") -> Image.Image:
     _shape(ImageDraw.Draw(shadow), SHAPE_OF.get(category, "house"), size // 2 + 14, 330 + 18, 190,
            (0, 0, 0, 70), (0, 0, 0, 70))
     # Blur a quarter-size copy: the same soft shadow at a fraction of the cost.
-    small = shadow.resize((size // 4, size // 4), Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(3))
+    small = shadow.resize((size // 4, size // 4), Image.Resampling.BILINEAR)
+    small = small.filter(ImageFilter.GaussianBlur(3))
     shadow = small.resize((size, size), Image.Resampling.BILINEAR)
     img = Image.alpha_composite(img, layer)
     img = Image.alpha_composite(img, shadow)
@@ -213,14 +234,15 @@ def draw_product(title: str, category: str, label: str = "") -> Image.Image:
         d.text((size / 2, y + line_h / 2), line, font=f, fill=(51, 51, 51), anchor="mm")
         y += line_h
     if label:
-        d.text((size / 2, y + 22), label, font=font(32), fill=(*_mix(accent, (0, 0, 0), 0.2), 255), anchor="mm")
+        d.text((size / 2, y + 22), label, font=font(32), fill=(*_mix(accent, (0, 0, 0), 0.2), 255),
+               anchor="mm")
     return img.convert("RGB")
 
 
 def draw_avatar(name: str, index: int) -> Image.Image:
     """A round avatar: a coloured disc with the shop's first character, transparent outside."""
     keys = list(PALETTES)
-    top, bottom, accent = PALETTES[keys[index % len(keys)]]
+    accent = PALETTES[keys[index % len(keys)]][2]
     size = AVATAR_SIZE
     disc = _gradient(size, _mix(accent, (255, 255, 255), 0.35), _mix(accent, (0, 0, 0), 0.05)).convert("RGBA")
     glow = Image.new("RGBA", (size, size), (0, 0, 0, 0))
@@ -248,19 +270,30 @@ def _save(img: Image.Image, path: Path) -> None:
     tmp.replace(path)  # never leave a half-written picture behind
 
 
-def ensure_product_image(media_dir: Path, name: str, title: str, category: str, label: str = "") -> str:
-    """Draw media_dir/products/{name}.png if missing; return its URL under /media."""
-    path = media_dir / "products" / f"{name}.png"
-    if not path.exists():
-        _save(draw_product(title, category, label), path)
+def product_url(name: str) -> str:
     return f"/media/products/{name}.png"
 
 
-def ensure_avatar(media_dir: Path, name: str, shop_name: str, index: int) -> str:
-    path = media_dir / "shops" / f"{name}.png"
-    if not path.exists():
-        _save(draw_avatar(shop_name, index), path)
+def avatar_url(name: str) -> str:
     return f"/media/shops/{name}.png"
 
 
-__all__ = ["draw_avatar", "draw_product", "ensure_avatar", "ensure_product_image", "font_path"]
+def ensure_product_image(media_dir: Path, name: str, title: str, category: str, label: str = "",
+                         color: tuple[int, int, int] | None = None) -> str:
+    """Draw media_dir/products/{name}.png if missing; return its URL under /media."""
+    path = media_dir / "products" / f"{name}.png"
+    if not path.exists():
+        _save(draw_product(title, category, label, color), path)
+    return product_url(name)
+
+
+def ensure_avatar(media_dir: Path, name: str, shop_name: str, index: int) -> str:
+    """Draw media_dir/shops/{name}.png (a round avatar) if missing; return its URL under /media."""
+    path = media_dir / "shops" / f"{name}.png"
+    if not path.exists():
+        _save(draw_avatar(shop_name, index), path)
+    return avatar_url(name)
+
+
+__all__ = ["avatar_url", "draw_avatar", "draw_product", "ensure_avatar", "ensure_product_image", "font_path",
+           "product_url"]

@@ -6,6 +6,8 @@ Every step only adds what is missing, so `quanzi demo` can run on every `make ru
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quanzi import domains
 from quanzi.accounts import service as accounts
 from quanzi.accounts.models import Role, User
+from quanzi.catalog import service as catalog
+from quanzi.config import get_settings
+from quanzi.demo import catalog as demo_catalog
+from quanzi.demo import history, shops
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 
@@ -48,7 +54,7 @@ def fan_joined_at(i: int, now: datetime) -> datetime:
 
 
 async def _person(s: AsyncSession, phone: str, nickname: str, roles: list[str], password: bool) -> User:
-    user, created = await accounts.get_or_create_user(s, phone, nickname)
+    user, _ = await accounts.get_or_create_user(s, phone, nickname)
     for role in roles:
         await accounts.add_role(s, user.id, role)
     if password and user.password_hash is None:
@@ -57,6 +63,8 @@ async def _person(s: AsyncSession, phone: str, nickname: str, roles: list[str], 
 
 
 async def seed_people(s: AsyncSession, now: datetime | None = None) -> dict[str, int]:
+    """Create the missing demo people, dated as if they joined over the last two months. Moves the app
+    clock to do so: the caller resets it (as `seed` does)."""
     now = now or clock.now()
     clock.set(now - timedelta(days=STAFF_DAYS_AGO))
     await _person(s, OPERATOR[0], OPERATOR[1], [Role.OPERATOR], True)
@@ -121,35 +129,45 @@ async def summarize(s: AsyncSession) -> dict[str, int]:
     return out
 
 
-async def seed(database_url: str | None = None, *, scale: float = 1.0, settings: Any = None) -> dict[str, int]:
-    """Seed (or complete) the demo data. `scale` multiplies the amount of order history (tests use less).
+async def seed(database_url: str | None = None, *, scale: float | None = None, settings: Any = None,
+               ) -> dict[str, int]:
+    """Seed (or complete) the demo data. `scale` multiplies the amount of order history (tests use less;
+    default: the QUANZI_DEMO_SCALE environment variable, else 1.0 ≈ 420 orders).
 
     Media files go to settings.media_dir; payments use the sandbox provider of `settings`. The app clock
     is moved while history is written and always reset at the end."""
-    from quanzi.config import get_settings
-    from quanzi.demo import catalog as demo_catalog
-    from quanzi.demo import history, shops
-
     settings = settings or get_settings()
+    if scale is None:
+        scale = float(os.environ.get("QUANZI_DEMO_SCALE") or 1.0)
     domains.load_all()
     db = Database(database_url or settings.database_url)
     media_dir = Path(settings.media_dir)
     now = clock.now()
+
+    def draw() -> None:
+        demo_catalog.draw_images(media_dir)
+        shops.draw_avatars(media_dir)
+
+    # Pictures are drawn in the background (Pillow releases the GIL) while the database work goes on;
+    # their URLs are known up front.
+    drawing = asyncio.get_running_loop().run_in_executor(None, draw)
     try:
+        image_urls = demo_catalog.image_urls()
+        avatar_urls = shops.avatar_urls()
         async with db.write() as s:
             summary: dict[str, int] = await seed_people(s, now)
-        image_urls = demo_catalog.draw_images(media_dir)
-        avatar_urls = shops.draw_avatars(media_dir)
         async with db.write() as s:
             users = await _users(s, [p for p, _ in SUPPLIERS] + [p for p, _ in SHOPKEEPERS] + fan_phones())
             clock.set(now - timedelta(days=demo_catalog.CATALOG_DAYS_AGO + 1))
-            from quanzi.catalog import service as catalog
-
-            suppliers = [await catalog.ensure_supplier(s, users[phone].id, name) for phone, name in SUPPLIERS]
             owner_ids = [users[phone].id for phone, _ in SUPPLIERS]
-            product_ids = await demo_catalog.seed_products(s, [x.id for x in suppliers], owner_ids, image_urls, now)
-            shop_ids = await shops.seed_shops(s, [users[p].id for p, _ in SHOPKEEPERS], product_ids, avatar_urls, now)
-            fans = [(users[p].id, users[p].nickname, p, users[p].created_at) for p in fan_phones() if p in users]
+            suppliers = [await catalog.ensure_supplier(s, uid, name)
+                         for uid, (_, name) in zip(owner_ids, SUPPLIERS, strict=True)]
+            supplier_ids = [x.id for x in suppliers]
+            product_ids = await demo_catalog.seed_products(s, supplier_ids, owner_ids, image_urls, now)
+            keepers = [users[p].id for p, _ in SHOPKEEPERS]
+            shop_ids = await shops.seed_shops(s, keepers, product_ids, avatar_urls, now)
+            fans = [(users[p].id, users[p].nickname, p, users[p].created_at)
+                    for p in fan_phones() if p in users]
             await history.seed_addresses(s, fans)
             seeded = await history.has_history(s, [f[0] for f in fans])
         if not seeded:
@@ -166,7 +184,10 @@ async def seed(database_url: str | None = None, *, scale: float = 1.0, settings:
         clock.reset()
         async with db.read() as s:
             summary.update(await summarize(s))
+        await drawing
         return summary
     finally:
         clock.reset()
         await db.dispose()
+        if not drawing.done():  # an error above: still never leave a drawing thread behind
+            await asyncio.wait([drawing])

@@ -131,12 +131,18 @@ SHOPS: tuple[ShopSpec, ...] = (
 )
 
 
-def draw_avatars(media_dir: Path) -> list[str]:
-    return [images.ensure_avatar(media_dir, spec.avatar_name(i), spec.name, i) for i, spec in enumerate(SHOPS)]
+def avatar_urls() -> list[str]:
+    return [images.avatar_url(spec.avatar_name(i)) for i, spec in enumerate(SHOPS)]
 
 
-async def seed_shops(s: AsyncSession, owner_ids: Sequence[int], product_ids: dict[str, int], avatar_urls: list[str],
-                     now: datetime) -> list[int]:
+def draw_avatars(media_dir: Path) -> None:
+    """Draw the missing round shop avatars."""
+    for i, spec in enumerate(SHOPS):
+        images.ensure_avatar(media_dir, spec.avatar_name(i), spec.name, i)
+
+
+async def seed_shops(s: AsyncSession, owner_ids: Sequence[int], product_ids: dict[str, int],
+                     avatar_urls: list[str], now: datetime) -> list[int]:
     """Open the missing demo shops and fill their shelves. Returns the shop ids, in SHOPS order."""
     shop_ids: list[int] = []
     clock.set(now - timedelta(days=SHOPS_DAYS_AGO))
@@ -147,7 +153,8 @@ async def seed_shops(s: AsyncSession, owner_ids: Sequence[int], product_ids: dic
         elif shop.avatar_url is None:
             await shops.update_shop(s, shop, avatar_url=avatar)
         shop_ids.append(shop.id)
-        if (await s.execute(select(ShelfItem.id).where(ShelfItem.shop_id == shop.id).limit(1))).first() is None:
+        stocked = (await s.execute(select(ShelfItem.id).where(ShelfItem.shop_id == shop.id).limit(1))).first()
+        if stocked is None:
             for code, line in spec.shelf:
                 if code in product_ids:
                     await shops.add_to_shelf(s, shop, product_ids[code], line)

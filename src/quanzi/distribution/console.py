@@ -38,7 +38,7 @@ from quanzi.distribution.policy import DistributionPolicy
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.deps import DB, AppSettings
-from quanzi.kit.errors import DomainError, InvalidInput
+from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
 from quanzi.kit.idempotency import run_once
 from quanzi.kit.schemas import PathId
@@ -102,7 +102,7 @@ def earnings_chart(days: list[str], amounts_fen: list[int]) -> dict[str, Any]:
                   "axisLabel": {"color": "#777"}},
         "yAxis": {"type": "value", "name": "¥", "minInterval": 1, "axisLabel": {"color": "#777"},
                   "splitLine": {"lineStyle": {"color": "#eee"}}},
-        "series": [{"type": "line", "name": _("Commission (yuan)"), "smooth": True, "symbolSize": 5,
+        "series": [{"type": "line", "name": _("Commission (yuan)"), "smooth": 0.3, "symbolSize": 5,
                     "data": [round(a / 100, 2) for a in amounts_fen],
                     "lineStyle": {"color": "#e4393c", "width": 2}, "itemStyle": {"color": "#e4393c"},
                     "areaStyle": {"color": "rgba(228,57,60,0.08)"}}],
@@ -150,7 +150,7 @@ async def _earnings_page(request: Request, db: Any, me: Principal, form: dict[st
         summary = await me_out(s, me.user_id)
         first = china_day_start(now, CHART_DAYS - 1)
         daily = await service.daily_earnings(s, me.user_id, first)
-        rows, total = await commission_page(s, me.user_id, 0, 20)
+        rows, total = await commission_page(s, me.user_id, 0, 10)
         commissions = await commissions_out(s, rows)
         fans1 = await fans_out(s, me.user_id, 1, limit=50)
         fans2 = await fans_out(s, me.user_id, 2, limit=50) if pol.levels == 2 else None
@@ -365,24 +365,57 @@ async def save_policy(request: Request, db: DB, me: Operator) -> Response:
         errors["withdraw_min_fen"] = str(exc)
     values["withdraw_methods"] = form["withdraw_methods"]
     if not errors:
+        async with db.read() as s:
+            errors = policy_refusals(await service.get_policy(s), values)
+    if not errors:
         try:
             async with db.write() as s:
                 await service.put_policy(s, values, me.user_id)
-        except TooManyLevels as exc:
-            errors["levels"] = exc.text(i18n.short())
-        except RateCapExceeded as exc:
-            errors["platform_cap_bp"] = errors["level1_bp"] = exc.text(i18n.short())
-        except FreezeTooShort as exc:
-            errors["freeze_days"] = exc.text(i18n.short())
-        except InvalidInput as exc:
-            for f in exc.detail.get("fields", []):
-                key = str((f.get("loc") or ["?"])[0])
-                errors[key if key in form else "form"] = _policy_range(key) or str(f.get("msg", ""))
-        except DomainError as exc:
+        except DomainError as exc:  # e.g. the commerce policy's return window changed meanwhile
             errors["form"] = exc.text(i18n.short())
     if errors:
         return await _operator_page(request, db, form=form, errors=errors, status_code=422)
     return redirect(request, f"{OPERATOR}#policy", _("Distribution policy saved. The change is in the audit log."))
+
+
+# The fields each of the policy's own refusals is about. Putting those back to the saved values and asking
+# the policy again finds the next refusal, so every problem is shown at once, each next to its field,
+# while the rules themselves stay in DistributionPolicy.
+REFUSAL_FIELDS: dict[type[DomainError], tuple[str, ...]] = {
+    TooManyLevels: ("levels",),
+    RateCapExceeded: ("level1_bp", "level2_bp", "platform_cap_bp"),
+    FreezeTooShort: ("freeze_days",),
+}
+
+
+def _refusal_text(exc: DomainError) -> dict[str, str]:
+    if isinstance(exc, RateCapExceeded):  # the rule's text speaks basis points; this form speaks percent
+        text = _("Level 1 + level 2 is %(total)s %%, above the platform cap of %(cap)s %%") % {
+            "total": percent_input(int(exc.detail.get("total", 0))), "cap": percent_input(int(exc.detail.get("cap", 0)))}
+        return {"level1_bp": text, "platform_cap_bp": text}
+    return {REFUSAL_FIELDS[type(exc)][0]: exc.text(i18n.short())}
+
+
+def policy_refusals(current: DistributionPolicy, values: dict[str, Any]) -> dict[str, str]:
+    """Every reason the policy would refuse `values`, keyed by form field (empty: it would accept them)."""
+    probe = {**current.model_dump(), **values}
+    errors: dict[str, str] = {}
+    for _round in range(len(DistributionPolicy.model_fields)):
+        try:
+            DistributionPolicy.model_validate(probe)
+            return errors
+        except ValidationError as exc:
+            for e in exc.errors():
+                key = str(e["loc"][0]) if e["loc"] else "form"
+                errors.setdefault(key, _policy_range(key) or describe(e))  # type: ignore[arg-type]
+                if key in probe:
+                    probe[key] = getattr(current, key)
+        except (TooManyLevels, RateCapExceeded, FreezeTooShort) as exc:
+            for key, text in _refusal_text(exc).items():
+                errors.setdefault(key, text)
+            for key in REFUSAL_FIELDS[type(exc)]:
+                probe[key] = getattr(current, key)
+    return errors
 
 
 def _policy_range(key: str) -> str:
@@ -398,7 +431,7 @@ def _policy_range(key: str) -> str:
         elif isinstance(m, Le):
             high = m.le
     if low is None or high is None:
-        return _("Not valid")
+        return ""
     if key.endswith("_bp"):
         return _("From %(low)s %% to %(high)s %%") % {"low": percent_input(int(low)), "high": percent_input(int(high))}  # type: ignore[arg-type]
     if key.endswith("_fen"):

@@ -15,8 +15,13 @@ from quanzi.orders import service as orders
 
 
 @outbox.on("order.paid")
+@outbox.on("order.released")
 async def accrue_commission(s: AsyncSession, payload: dict[str, Any]) -> None:
+    """At payment — or, for an order a campaign holds (a forming group), when it is released, so that a
+    group that fails never creates commission."""
     order = await orders.get_order(s, int(payload["order_id"]))
+    if order.hold_reason or order.status not in ("paid", "shipped", "received", "completed"):
+        return
     lines = (await orders.lines_of(s, [order.id]))[order.id]
     await service.accrue(s, order_id=order.id, buyer_id=order.buyer_id, level1_id=order.referrer_id,
                          level2_id=order.referrer2_id, eligible=order.commission_eligible,

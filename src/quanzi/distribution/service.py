@@ -258,6 +258,16 @@ async def hold(s: AsyncSession, line_id: int, delta: int) -> None:
     await s.execute(stmt.values(open_aftersales=Commission.open_aftersales + delta))
 
 
+def _open_aftersale_on(line_id: Any) -> Any:
+    """An after-sale request is open on the line. Read from the request itself, not only from the hold counter
+    that outbox handlers keep: a sweep running between a request and the delivery of its event must hold too."""
+    from sqlalchemy import exists
+
+    from quanzi.aftersales.models import OPEN_STATES, AfterSale
+
+    return exists().where(AfterSale.line_id == line_id, AfterSale.status.in_(OPEN_STATES))
+
+
 def _batch_ref(ids: Sequence[int]) -> str:
     return hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:32]
 
@@ -271,24 +281,30 @@ async def unlock_due(db: Database, now: datetime, batch: int = 20_000) -> int:
     done = 0
     while True:
         async with db.write() as s:
-            due = (select(t.c.id).where(t.c.status == "pending", t.c.unlock_at <= now, t.c.open_aftersales == 0)
+            due = (select(t.c.id).where(t.c.status == "pending", t.c.unlock_at <= now, t.c.open_aftersales == 0,
+                                        ~_open_aftersale_on(t.c.line_id))
                    .order_by(t.c.id).limit(batch))
             due = skip_locked(s, due)
             claimed = (await (await s.connection()).execute(
                 t.update().where(t.c.id.in_(due.scalar_subquery()), t.c.status == "pending")
                 .values(status="available", available_at=now)
-                .returning(t.c.id, t.c.beneficiary_id, t.c.amount_fen - t.c.reversed_fen, t.c.level, t.c.base_fen)
+                .returning(t.c.id, t.c.beneficiary_id, t.c.amount_fen - t.c.reversed_fen, t.c.level, t.c.base_fen,
+                           t.c.buyer_id)
             )).all()
             if not claimed:
                 return done
+            unlocked: dict[int, int] = defaultdict(int)
             earned: dict[int, int] = defaultdict(int)
             sales: dict[int, int] = defaultdict(int)
-            for _id, uid, amount, level, base in claimed:
+            for _id, uid, amount, level, base, buyer in claimed:
+                unlocked[uid] += int(amount)
+                if buyer == uid:
+                    continue  # a self-purchase rebate is paid, but own purchases never count towards a level
                 earned[uid] += int(amount)
                 if level == 1:
                     sales[uid] += int(base)
             legs = []
-            for uid, amount in earned.items():
+            for uid, amount in unlocked.items():
                 legs += [user(uid, "pending", -amount), user(uid, "available", amount)]
             await ledger.post(s, "commission.unlock", _batch_ref([r[0] for r in claimed]), legs,
                               reason=f"{len(claimed)} commissions unlocked")
@@ -298,7 +314,7 @@ async def unlock_due(db: Database, now: datetime, batch: int = 20_000) -> int:
                     unlocked_commission_fen=d.c.unlocked_commission_fen + bindparam("earned"),
                     unlocked_sales_fen=d.c.unlocked_sales_fen + bindparam("sales")),
                 [{"uid": uid, "earned": amount, "sales": sales[uid]} for uid, amount in earned.items()])
-            await repay_debts(s, list(earned))
+            await repay_debts(s, list(unlocked))
             await maybe_upgrade(s, list(earned))
             done += len(claimed)
 
@@ -325,19 +341,23 @@ async def reverse_for_line(s: AsyncSession, line_id: int, paid_fen: int, refunde
     """A refund on a line takes back the commission in proportion (what is kept is rounded down), whether
     pending or available. What cannot be taken from the balance becomes a debt (never silently absorbed)."""
     total = 0
+    # Locked (PostgreSQL) and re-read, so a concurrent unlock cannot leave us with a stale status.
     for c in (await s.execute(select(Commission).where(Commission.line_id == line_id)
-                              .order_by(Commission.level))).scalars():
+                              .order_by(Commission.level).with_for_update()
+                              .execution_options(populate_existing=True))).scalars():
+        # Read before the UPDATE below: the ORM synchronises `c` with the new values (status "reversed").
+        was_status, was_reversed = c.status, c.reversed_fen
         kept = c.amount_fen * max(paid_fen - refunded_fen, 0) // paid_fen if paid_fen else 0
         target = c.amount_fen - kept
-        delta = target - c.reversed_fen
+        delta = target - was_reversed
         if delta <= 0:
             continue
         changed = await guarded_update(s, update(Commission).where(
-            Commission.id == c.id, Commission.reversed_fen == c.reversed_fen,
+            Commission.id == c.id, Commission.reversed_fen == was_reversed, Commission.status == was_status,
         ).values(reversed_fen=target, status="reversed" if kept == 0 else Commission.status))
-        if changed != 1:
-            continue
-        if c.status == "pending":
+        if changed != 1:  # changed under us: roll back and let the outbox retry with fresh rows
+            raise RuntimeError(f"commission {c.id} changed during its reversal")
+        if was_status == "pending":
             legs = [user(c.beneficiary_id, "pending", -delta), platform("commission_expense", delta)]
         else:
             available = await ledger.balance(s, c.beneficiary_id, "available")

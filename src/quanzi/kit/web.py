@@ -116,11 +116,12 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=rid, method=scope["method"], path=scope["path"])
         scope.setdefault("state", {})["request_id"] = rid
         start = time.perf_counter()
-        status_holder = {"status": 500}
+        status_holder: dict[str, int | bool] = {"status": 500}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = True
                 hdrs = list(message.get("headers", []))
                 hdrs.append((b"x-request-id", rid.encode()))
                 hdrs.extend(SECURITY_HEADERS)
@@ -129,6 +130,19 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception as exc:  # a bug: answer here so the 500 still carries the request id and headers
+            log.exception("unhandled_error", error=repr(exc))
+            if status_holder.get("started"):
+                raise
+            status_holder["status"] = 500
+            zh = i18n.short() == "zh"
+            message = "服务器开小差了，请稍后再试" if zh else "Something went wrong on our side; please try again"
+            response: Response
+            if scope["path"].startswith("/api/") or b"text/html" not in headers.get(b"accept", b""):
+                response = JSONResponse({"error": {"code": "internal_error", "message": message}}, status_code=500)
+            else:
+                response = HTMLResponse(f"<h1>500</h1><p>{message}</p>", status_code=500)
+            await response(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
             route_path = getattr(route, "path", "unmatched")

@@ -96,7 +96,7 @@ def chart_option(days: list[str], amounts_fen: list[int]) -> dict[str, Any]:
                   "axisLabel": {"color": "#777"}},
         "yAxis": {"type": "value", "name": "¥", "minInterval": 1, "axisLabel": {"color": "#777"},
                   "splitLine": {"lineStyle": {"color": "#eee"}}},
-        "series": [{"type": "line", "name": _("Paid amount (yuan)"), "smooth": True, "symbolSize": 6,
+        "series": [{"type": "line", "name": _("Paid amount (yuan)"), "symbolSize": 6, "showAllSymbol": True,
                     "data": [round(a / 100, 2) for a in amounts_fen],
                     "lineStyle": {"color": "#e4393c", "width": 2}, "itemStyle": {"color": "#e4393c"},
                     "areaStyle": {"color": "rgba(228,57,60,0.08)"}}],
@@ -104,7 +104,7 @@ def chart_option(days: list[str], amounts_fen: list[int]) -> dict[str, Any]:
 
 
 async def supplier_counts(s: AsyncSession, supplier_id: int | None) -> dict[str, int]:
-    to_ship = select(func.count(Order.id)).where(Order.status == "paid")
+    to_ship = select(func.count(Order.id)).where(Order.status == "paid", Order.hold_reason.is_(None))
     open_as = select(func.count(AfterSale.id)).where(AfterSale.status.in_(OPEN_STATES))
     waiting = select(func.count(AfterSale.id)).where(AfterSale.status.in_(("requested", "returned")))
     if supplier_id is not None:
@@ -173,18 +173,21 @@ async def fulfilment(request: Request, db: DB, me: Supplier) -> Response:
     async with db.read() as s:
         scope = await supplier_scope(s, me)
         to_ship: list[Order] = []
+        held: list[Order] = []
         shipped: list[Order] = []
         if not scope.missing_profile:
             base = select(Order)
             if scope.supplier_id is not None:
                 base = base.where(Order.supplier_id == scope.supplier_id)
-            to_ship = list((await s.execute(base.where(Order.status == "paid").order_by(Order.paid_at, Order.id)
-                                            .limit(200))).scalars())
+            paid = base.where(Order.status == "paid").order_by(Order.paid_at, Order.id)
+            to_ship = list((await s.execute(paid.where(Order.hold_reason.is_(None)).limit(200))).scalars())
+            # Paid but held by a campaign (e.g. a group still forming): shown, not shippable yet.
+            held = list((await s.execute(paid.where(Order.hold_reason.is_not(None)).limit(50))).scalars())
             shipped = list((await s.execute(base.where(Order.status == "shipped")
                                             .order_by(Order.shipped_at.desc(), Order.id.desc()).limit(50))).scalars())
-        lines = await service.lines_of(s, [o.id for o in to_ship + shipped])
+        lines = await service.lines_of(s, [o.id for o in to_ship + held + shipped])
     return page(request, "console/fulfilment.html", {
-        "active": "fulfilment", "scope": scope, "to_ship": to_ship, "shipped": shipped, "lines": lines,
+        "active": "fulfilment", "scope": scope, "to_ship": to_ship, "held": held, "shipped": shipped, "lines": lines,
         "carriers": _carrier_names(),
     })
 

@@ -46,3 +46,9 @@ class AftersaleOpen(DomainError):
     status = 409
     code = OrderCode.AFTERSALE_OPEN
     message = {"zh": "该订单有进行中的售后，请先处理售后", "en": "This order has an open after-sale request; decide it first"}
+
+
+class OrderOnHold(DomainError):
+    status = 409
+    code = "order.on_hold"
+    message = {"zh": "订单暂不能发货（活动进行中：{reason}）", "en": "This order cannot ship yet (campaign: {reason})"}

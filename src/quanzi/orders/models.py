@@ -27,6 +27,8 @@ class Order(Base):
     referrer_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     referrer2_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     commission_eligible: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set while a campaign keeps a paid order from shipping (e.g. "group_forming"); cleared on release.
+    hold_reason: Mapped[str | None] = mapped_column(String(30), nullable=True)
     goods_fen: Mapped[int] = mapped_column(Integer)
     shipping_fen: Mapped[int] = mapped_column(Integer)
     discount_fen: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,8 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser
+from quanzi.accounts.service import Principal
 from quanzi.aftersales import service as aftersales
-from quanzi.aftersales.models import OPEN_STATES
+from quanzi.aftersales.models import OPEN_STATES, AfterSale
 from quanzi.aftersales.pages import status_text as aftersale_status
 from quanzi.cart import service as cart
 from quanzi.cart.pages import check_shop_product
@@ -26,6 +28,7 @@ from quanzi.catalog import service as catalog
 from quanzi.catalog.pages import money
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
+from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError, IllegalTransition
 from quanzi.kit.idempotency import check_key, run_once
@@ -34,7 +37,7 @@ from quanzi.kit.web import render
 from quanzi.orders import service
 from quanzi.orders.api import checkout
 from quanzi.orders.errors import DuplicateSku, NoItems, PriceChanged
-from quanzi.orders.models import Order
+from quanzi.orders.models import Order, OrderLine
 from quanzi.orders.schemas import ItemIn, PlaceOrderIn
 from quanzi.policy import service as policy
 from quanzi.policy.service import CommercePolicy
@@ -64,7 +67,8 @@ def status_text(status: str) -> str:
 
 def tab_names() -> list[tuple[str, str]]:
     _ = i18n.gettext
-    return [("all", _("All")), ("unpaid", _("To pay")), ("to_ship", _("To ship")), ("shipped", _("To receive")),
+    return [("all", _("All")), ("unpaid", _("To pay")), ("to_ship", _("To ship")),
+            ("shipped", _("To receive")),
             ("to_review", _("To review")), ("aftersale", _("After-sales"))]
 
 
@@ -94,7 +98,8 @@ def event_text(kind: str, data: dict[str, Any]) -> tuple[str, str]:
     if kind == "closed":
         return _("Order closed after a full refund"), ""
     if kind == "refunded":
-        return _("Refund sent back to your payment account"), money(data["amount_fen"]) if "amount_fen" in data else ""
+        amount = money(data["amount_fen"]) if "amount_fen" in data else ""
+        return _("Refund sent back to your payment account"), amount
     if kind == "late_payment_refunded":
         return _("Payment arrived after the order was cancelled and was refunded"), ""
     if kind == "aftersale_requested":
@@ -117,7 +122,8 @@ class Selection:
     def query(self, **extra: object) -> str:
         pairs: list[tuple[str, object]] = []
         if self.sku_id:
-            pairs += [("sku_id", self.sku_id), ("qty", self.qty)] + ([("shop_id", self.shop_id)] if self.shop_id else [])
+            pairs += [("sku_id", self.sku_id), ("qty", self.qty)]
+            pairs += [("shop_id", self.shop_id)] if self.shop_id else []
         else:
             pairs += [("item", i) for i in self.items]
         pairs += [(k, v) for k, v in extra.items() if v is not None]
@@ -154,7 +160,8 @@ async def quote(s: AsyncSession, buyer_id: int, sel: Selection) -> tuple[list[Qu
         if snap is not None:
             wanted.append(QuoteLine(snap, sel.qty, sel.shop_id))
     elif sel.items:
-        wanted = [QuoteLine(x.sku, x.item.quantity, x.item.shop_id) for x in await cart.lines(s, buyer_id, sel.items)]
+        lines = await cart.lines(s, buyer_id, sel.items)
+        wanted = [QuoteLine(x.sku, x.item.quantity, x.item.shop_id) for x in lines]
     if not wanted:
         raise NoItems()
     seen: set[int] = set()
@@ -162,7 +169,8 @@ async def quote(s: AsyncSession, buyer_id: int, sel: Selection) -> tuple[list[Qu
         if not w.sku.available:
             problems.append(i18n.gettext("“%(title)s” is no longer on sale.") % {"title": w.sku.title})
         elif w.sku.stock < w.quantity:
-            problems.append(i18n.gettext("Only %(n)s of “%(title)s” left.") % {"n": w.sku.stock, "title": w.sku.title})
+            problems.append(i18n.gettext("Only %(n)s of “%(title)s” left.")
+                            % {"n": w.sku.stock, "title": w.sku.title})
         if w.sku.sku_id in seen:
             problems.append(DuplicateSku().text(i18n.short()))
         seen.add(w.sku.sku_id)
@@ -170,8 +178,8 @@ async def quote(s: AsyncSession, buyer_id: int, sel: Selection) -> tuple[list[Qu
     shop_by_id = await shops.shops_by_id(s, [w.shop_id for w in wanted if w.shop_id])
     groups: dict[tuple[int, int | None], QuoteGroup] = {}
     for w in wanted:
-        g = groups.setdefault((w.sku.supplier_id, w.shop_id),
-                              QuoteGroup(w.sku.supplier_id, shop_by_id.get(w.shop_id) if w.shop_id else None, []))
+        shop = shop_by_id.get(w.shop_id) if w.shop_id else None
+        g = groups.setdefault((w.sku.supplier_id, w.shop_id), QuoteGroup(w.sku.supplier_id, shop, []))
         g.lines.append(w)
     for g in groups.values():
         g.goods_fen = sum(x.total_fen for x in g.lines)
@@ -179,7 +187,8 @@ async def quote(s: AsyncSession, buyer_id: int, sel: Selection) -> tuple[list[Qu
     return list(groups.values()), problems
 
 
-async def _checkout_page(request: Request, db, me, sel: Selection, *, address_id: int | None = None,  # noqa: ANN001
+async def _checkout_page(request: Request, db: Database, me: Principal, sel: Selection, *,
+                         address_id: int | None = None,
                          error: str | None = None, address_form: dict[str, str] | None = None,
                          address_error: str | None = None, note: str = "", status: int = 200) -> Response:
     async with db.read() as s:
@@ -230,12 +239,14 @@ async def buy_now(me: CurrentUser, db: DB, sku_id: Annotated[int, Form(ge=1, le=
     """The product page's "Buy now": a POST (so the CSRF token never lands in a URL) that opens checkout."""
     async with db.read() as s:
         await check_shop_product(s, sku_id, shop_id)
-    return RedirectResponse("/checkout?" + Selection(sku_id=sku_id, qty=qty, shop_id=shop_id).query(), status_code=303)
+    sel = Selection(sku_id=sku_id, qty=qty, shop_id=shop_id)
+    return RedirectResponse("/checkout?" + sel.query(), status_code=303)
 
 
 @router.post("/checkout/address")
 async def add_address(request: Request, me: CurrentUser, db: DB,
-                      name: Annotated[str, Form(max_length=60)] = "", phone: Annotated[str, Form(max_length=40)] = "",
+                      name: Annotated[str, Form(max_length=60)] = "",
+                      phone: Annotated[str, Form(max_length=40)] = "",
                       region: Annotated[str, Form(max_length=120)] = "",
                       detail: Annotated[str, Form(max_length=240)] = "",
                       item: Annotated[list[int], Form(max_length=50)] = [],  # noqa: B006
@@ -246,15 +257,16 @@ async def add_address(request: Request, me: CurrentUser, db: DB,
     try:
         body = AddressIn(**form)
     except ValidationError:
-        return await _checkout_page(request, db, me, sel, address_form=form, status=422, address_error=i18n.gettext(
-            "Please fill in the recipient, a mobile number, the region and the street address."))
+        why = i18n.gettext(
+            "Please fill in the recipient, a mobile number, the region and the street address.")
+        return await _checkout_page(request, db, me, sel, address_form=form, status=422, address_error=why)
     try:
         async with db.write() as s:
             addr = await cart.add_address(s, me.user_id, **body.model_dump())
             new_id = addr.id
     except DomainError as exc:
-        return await _checkout_page(request, db, me, sel, address_form=form, address_error=exc.text(i18n.short()),
-                                    status=exc.status)
+        return await _checkout_page(request, db, me, sel, address_form=form, status=exc.status,
+                                    address_error=exc.text(i18n.short()))
     return RedirectResponse("/checkout?" + sel.query(address_id=new_id), status_code=303)
 
 
@@ -281,11 +293,14 @@ async def place(request: Request, me: CurrentUser, db: DB,
             async def run() -> tuple[int, object]:
                 return 201, (await checkout(s, me.user_id, body)).model_dump(mode="json")
 
-            _status, payload = await run_once(s, f"orders.place:{me.user_id}", key, body.model_dump(mode="json"), run)
+            # The same scope as POST /api/orders: a key means one placement, whichever door it came through.
+            scope = f"orders.place:{me.user_id}"
+            _status, payload = await run_once(s, scope, key, body.model_dump(mode="json"), run)
     except DomainError as exc:
         message = exc.text(i18n.short())
         if isinstance(exc, PriceChanged):
-            message = i18n.gettext("Prices changed while you were on this page. Check the new total and submit again.")
+            message = i18n.gettext(
+                "Prices changed while you were on this page. Check the new total and submit again.")
         return await _checkout_page(request, db, me, sel, address_id=address_id, error=message, note=note,
                                     status=exc.status)
     return RedirectResponse(f"/orders/{payload['orders'][0]['id']}/pay", status_code=303)
@@ -323,13 +338,15 @@ async def my_orders(request: Request, me: CurrentUser, db: DB,
         shop_by_id = await shops.shops_by_id(s, [o.shop_id for o in orders if o.shop_id])
     badge = {t: sum(counts.get(st, 0) for st in sts) for t, sts in TABS.items() if sts}
     return render(request, "orders/list.html", {
-        "orders": orders, "lines": lines, "shops": shop_by_id, "tab": "orders", "current": tab, "tabs": tab_names(),
+        "orders": orders, "lines": lines, "shops": shop_by_id, "tab": "orders", "current": tab,
+        "tabs": tab_names(),
         "badge": badge, "status_text": status_text, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
     })
 
 
-def _line_aftersale(order: Order, line, open_by_line: dict, now) -> dict[str, Any]:  # noqa: ANN001
-    """What the detail page offers for one line: a link to the open request, a button, or the reason why not."""
+def _line_aftersale(order: Order, line: OrderLine, open_by_line: dict[int, AfterSale], now: datetime,
+                    ) -> dict[str, Any]:
+    """What the detail page offers for one line: the open request, a button, or the reason why not."""
     if line.id in open_by_line:
         return {"open": open_by_line[line.id]}
     if order.status not in {"paid", "shipped", "received", "completed"}:
@@ -366,8 +383,9 @@ async def order_detail(request: Request, order_id: PathId, me: CurrentUser, db: 
         "order": order, "lines": lines, "shop": shop, "status_text": status_text(order.status),
         "timeline": [(e, *event_text(e.kind, e.data or {})) for e in reversed(events)],
         "aftersale": {line.id: _line_aftersale(order, line, open_by_line, now) for line in lines},
-        "requests": requests, "aftersale_status": aftersale_status, "auto_receive_days": pol.auto_receive_days, "siblings": siblings, "tab": "orders",
-        "flash": notices.get(notice or ""), "flash_kind": "ok" if notice != "late" else "info",
+        "requests": requests, "aftersale_status": aftersale_status,
+        "auto_receive_days": pol.auto_receive_days, "siblings": siblings, "tab": "orders",
+        "notice": notices.get(notice or ""), "notice_kind": "ok" if notice != "late" else "info",
     })
 
 

@@ -74,13 +74,17 @@ def address_snapshot(addr: Address) -> dict[str, Any]:
 async def place_orders(
     s: AsyncSession, buyer_id: int, wanted: Sequence[Wanted], address: Address, *, note: str = "",
     expected_total_fen: int | None = None, cart_item_ids: Sequence[int] = (), kind: str = "normal",
-    commission_eligible: bool = True,
+    commission_eligible: bool = True, prices: dict[int, int] | None = None, pay_minutes: int | None = None,
+    hold_reason: str | None = None,
 ) -> list[Order]:
     """Price on the server, reserve stock with guarded decrements, snapshot every line.
 
     One order per (supplier, shop). `expected_total_fen` is only a check of what the buyer saw: a
-    mismatch refuses the order (409); the amount charged always comes from the catalog.
+    mismatch refuses the order (409); the amount charged always comes from the catalog — or, for a
+    campaign (group-buy, bargain, flash sale), from `prices` that the campaign domain computed itself.
+    `hold_reason` keeps a paid order from shipping until the campaign releases it (e.g. a forming group).
     """
+    prices = prices or {}
     if not wanted:
         raise NoItems()
     if len({w.sku_id for w in wanted}) != len(wanted):
@@ -98,7 +102,7 @@ async def place_orders(
     plans = []
     grand_total = 0
     for (supplier_id, shop_id), items in groups.items():
-        goods = sum(snaps[w.sku_id].price_fen * w.quantity for w in items)
+        goods = sum(prices.get(w.sku_id, snaps[w.sku_id].price_fen) * w.quantity for w in items)
         shipping = pol.shipping_fee(goods)
         plans.append((supplier_id, shop_id, items, goods, shipping))
         grand_total += goods + shipping
@@ -119,7 +123,7 @@ async def place_orders(
             referrer_id=who.level1_id, referrer2_id=who.level2_id, commission_eligible=commission_eligible,
             discount_fen=0, total_fen=goods + shipping, refunded_fen=0, address=address_snapshot(address),
             note=note, open_aftersales=0, created_at=now,
-            pay_deadline=now + timedelta(minutes=pol.unpaid_timeout_minutes),
+            pay_deadline=now + timedelta(minutes=pay_minutes or pol.unpaid_timeout_minutes), hold_reason=hold_reason,
         )
         s.add(order)
         orders.append(order)
@@ -130,8 +134,9 @@ async def place_orders(
             snap = snaps[w.sku_id]
             lines.append(OrderLine(
                 order_id=order.id, sku_id=w.sku_id, product_id=snap.product_id, title=snap.title,
-                sku_label=snap.label, image_url=snap.image_url, unit_price_fen=snap.price_fen,
-                unit_cost_fen=snap.cost_fen, quantity=w.quantity, paid_fen=snap.price_fen * w.quantity,
+                sku_label=snap.label, image_url=snap.image_url, unit_price_fen=prices.get(w.sku_id, snap.price_fen),
+                unit_cost_fen=snap.cost_fen, quantity=w.quantity,
+                paid_fen=prices.get(w.sku_id, snap.price_fen) * w.quantity,
                 non_returnable=snap.non_returnable, non_returnable_reason=snap.non_returnable_reason,
                 refunded_qty=0, refunded_fen=0,
             ))
@@ -255,8 +260,16 @@ async def ship(s: AsyncSession, order: Order, *, carrier: str, tracking_no: str,
 
     if order.open_aftersales > 0 and order.status == "paid":
         raise AftersaleOpen()
+    if order.hold_reason:
+        from quanzi.orders.errors import OrderOnHold
+
+        raise OrderOnHold(reason=order.hold_reason)
     await transition(s, order.id, "shipped", actor_id=actor_id, data={"carrier": carrier, "tracking_no": tracking_no},
                      extra={"carrier": carrier, "tracking_no": tracking_no})
+    # A request may have been opened after `order` was read (PostgreSQL, READ COMMITTED). Our UPDATE now
+    # holds the row, so this read sees the latest committed count: refuse rather than ship over it.
+    if (await s.execute(select(Order.open_aftersales).where(Order.id == order.id))).scalar_one() > 0:
+        raise AftersaleOpen()
     await outbox.emit(s, "order.shipped", {"order_id": order.id})
 
 
@@ -268,8 +281,22 @@ async def confirm_receipt(s: AsyncSession, order: Order, *, actor_id: int | None
     await outbox.emit(s, "order.received", {"order_id": order.id})
 
 
-async def aftersale_opened(s: AsyncSession, order_id: int) -> None:
-    await s.execute(update(Order).where(Order.id == order_id).values(open_aftersales=Order.open_aftersales + 1))
+async def release_hold(s: AsyncSession, order_id: int, reason: str) -> bool:
+    """The campaign that held this order lets it ship (e.g. the group filled up)."""
+    n = await guarded_update(s, update(Order).where(Order.id == order_id, Order.hold_reason == reason)
+                             .values(hold_reason=None))
+    if n == 1:
+        await log_event(s, order_id, "released", data={"hold": reason})
+        await outbox.emit(s, "order.released", {"order_id": order_id})
+    return n == 1
+
+
+async def aftersale_opened(s: AsyncSession, order_id: int, *, while_status: str | None = None) -> bool:
+    """Count an open after-sale on the order; with `while_status`, only if the order is still in that status
+    (one guarded UPDATE: the request was decided against it). Returns False if it was not."""
+    cond = [Order.id == order_id] + ([Order.status == while_status] if while_status else [])
+    return await guarded_update(s, update(Order).where(*cond).values(
+        open_aftersales=Order.open_aftersales + 1)) == 1
 
 
 async def aftersale_closed(s: AsyncSession, order_id: int) -> None:

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser
 from quanzi.kit import i18n
+from quanzi.accounts.service import Principal
+from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import NotFound
 from quanzi.kit.schemas import PathId
@@ -38,13 +40,15 @@ def provider_names() -> dict[str, str]:
 
 
 async def _payment(s: AsyncSession, out_trade_no: str) -> Payment:
-    payment = (await s.execute(select(Payment).where(Payment.out_trade_no == out_trade_no))).scalar_one_or_none()
+    stmt = select(Payment).where(Payment.out_trade_no == out_trade_no)
+    payment = (await s.execute(stmt)).scalar_one_or_none()
     if payment is None:
         raise NotFound()
     return payment
 
 
-async def _pay_page(request: Request, db, me, order_id: int, error: str | None = None, status: int = 200) -> Response:  # noqa: ANN001
+async def _pay_page(request: Request, db: Database, me: Principal, order_id: int, error: str | None = None,
+                    status: int = 200) -> Response:
     async with db.read() as s:
         order = await orders.order_for_buyer(s, order_id, me.user_id)
         if order.status != "pending_payment":
@@ -88,7 +92,8 @@ async def sandbox_cashier(request: Request, out_trade_no: TradeNo, me: CurrentUs
     if payment.status == "succeeded":
         return RedirectResponse(f"/orders/{order.id}?notice=paid", status_code=303)
     return render(request, "payments/sandbox.html", {
-        "payment": payment, "order": order, "payable": order.status == "pending_payment" and payment.status == "created",
+        "payment": payment, "order": order,
+        "payable": order.status == "pending_payment" and payment.status == "created",
         "action_bar": True,
     })
 

@@ -100,10 +100,10 @@ async def _write(s: AsyncSession, pol: DistributionPolicy, fan_id: int, sharer: 
         if pol.binding_mode == "time_bound":
             await s.execute(update(Binding).where(Binding.fan_id == fan_id).values(expires_at=expires))
         return "refreshed"
+    if pol.binding_mode == "first_touch":  # bound for good: protection is beside the point
+        return "refused:already_bound"
     if current.protected_until is not None and current.protected_until > now:
         return "refused:protected"
-    if pol.binding_mode == "first_touch":
-        return "refused:already_bound"
     stmt = update(Binding).where(Binding.fan_id == fan_id, Binding.sharer_id == current.sharer_id)
     if pol.binding_mode == "time_bound":
         if is_active(current, now):
@@ -116,12 +116,19 @@ async def _write(s: AsyncSession, pol: DistributionPolicy, fan_id: int, sharer: 
 
 async def attribution(s: AsyncSession, buyer_id: int, shop_owner_id: int | None) -> Attribution:
     """Level 1: the buyer's active binding, else the owner of the shop the order came through; level 2:
-    level 1's own upline. Self-purchase pays nothing unless the self-purchase rebate is switched on."""
+    level 1's own upline. Self-purchase pays nothing unless the self-purchase rebate is switched on: buying
+    through your own shop pays nobody (not your upline either); with the rebate on, a distributor's own
+    purchase makes them level 1 and their upline level 2."""
     pol = await distribution.get_policy(s)
     if not pol.enabled:
         return Attribution(None, None)
     now = clock.now()
-    l1 = await active_sharer(s, buyer_id, now) or shop_owner_id
+    if pol.self_purchase_rebate and await distribution.is_active_distributor(s, buyer_id):
+        l1: int | None = buyer_id
+    elif shop_owner_id is not None and shop_owner_id == buyer_id:
+        return Attribution(None, None)
+    else:
+        l1 = await active_sharer(s, buyer_id, now) or shop_owner_id
     if l1 is None or not await distribution.is_active_distributor(s, l1):
         return Attribution(None, None)
     if l1 == buyer_id and not pol.self_purchase_rebate:

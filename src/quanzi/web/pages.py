@@ -54,7 +54,12 @@ CONSOLE_LINKS: list[tuple[str, str, str, str, str, str, str]] = [
     ("operator", "withdrawals", "/console/withdrawals", "提现审核", "Withdrawal audit", "审核佣金提现，查看打款状态",
      "Review withdrawals, follow payouts"),
 ]
-STOREFRONT_LINKS: list[tuple[str, str, str, str, str, str]] = []
+STOREFRONT_LINKS: list[tuple[str, str, str, str, str, str]] = [
+    ("/search", "逛好物", "Browse goods", "平台上所有在售商品", "Everything on sale", "search"),
+    ("/cart", "购物车", "Cart", "按小店分组，一起结算", "Grouped by shop, one checkout", "cart"),
+    ("/orders", "我的订单", "My orders", "付款、物流与确认收货", "Pay, track, confirm receipt", "orders"),
+    ("/aftersales", "退款/售后", "After-sales", "7天无理由退货与退款进度", "7-day returns and refunds", "aftersales"),
+]
 
 
 def _links(roles: frozenset[str]) -> list[dict[str, str]]:

@@ -35,7 +35,10 @@ async def audit(request: Request, db: DB, me: Operator,
     from quanzi.distribution.console import method_names
 
     async with db.read() as s:
-        rows = await audit_out(s, await service.for_audit(s, None if status == "all" else status))
+        found = await service.for_audit(s, None if status == "all" else status)
+        if status == "requested":
+            found.reverse()  # the queue: first come, first decided
+        rows = await audit_out(s, found)
         counts = dict((await s.execute(select(Withdrawal.status, func.count()).group_by(Withdrawal.status))).all())
         waiting = (await s.execute(select(func.coalesce(func.sum(Withdrawal.amount_fen), 0))
                                    .where(Withdrawal.status == "requested"))).scalar_one()

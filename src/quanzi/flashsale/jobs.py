@@ -1,0 +1,35 @@
+"""Flash-sale reactions: release unpaid grabs, mark paid ones, tell the waitlist about a restock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.flashsale import gate, service
+from quanzi.kit import outbox
+
+log = structlog.get_logger("quanzi.flashsale")
+
+
+@outbox.on("order.cancelled")
+async def release_unpaid_grab(s: AsyncSession, payload: dict[str, Any]) -> None:
+    await service.release_for_order(s, int(payload["order_id"]), gate.current())
+
+
+@outbox.on("order.paid")
+async def grab_paid(s: AsyncSession, payload: dict[str, Any]) -> None:
+    await service.mark_paid(s, int(payload["order_id"]))
+
+
+@outbox.on("catalog.restocked")
+async def restocked(s: AsyncSession, payload: dict[str, Any]) -> None:
+    await service.notify_waitlist(s, int(payload["product_id"]))
+
+
+@outbox.on("flashsale.waitlist_notify")
+async def tell_waiting_fan(s: AsyncSession, payload: dict[str, Any]) -> None:
+    # The message channel (SMS / in-app) plugs in here; the log is the development channel.
+    log.info("flashsale.next_batch_notice", user_id=payload["user_id"], product_id=payload["product_id"],
+             text="【圈子】你关注的商品补货了，快来抢购！")

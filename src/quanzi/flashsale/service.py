@@ -1,0 +1,249 @@
+"""Flash-sale rules (DOMAIN_RULES §4): daily slots without overlap; activities with flash price and
+quota per SKU; per-order and per-person limits; no grab before the slot opens; a won grab becomes an
+unpaid order that must be paid within minutes or is released (quota, person's total, stock — and Redis).
+
+Correct without Redis (the embedded default): one guarded UPDATE on `remaining` decides every grab.
+With Redis, the Lua gate turns the crowd away first; the guarded UPDATE still runs for every winner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.cart import service as cart
+from quanzi.catalog import service as catalog
+from quanzi.flashsale.errors import (
+    BadSlot,
+    Ended,
+    FlashNotFound,
+    NotStarted,
+    OrderLimit,
+    SlotOverlap,
+    SoldOut,
+    UserLimit,
+)
+from quanzi.flashsale.gate import OVER_LIMIT, SOLD_OUT, UNKNOWN, FlashGate
+from quanzi.flashsale.models import (
+    FlashActivity,
+    FlashItem,
+    FlashReservation,
+    FlashSlot,
+    FlashUserTotal,
+    FlashWaitlist,
+)
+from quanzi.kit import outbox
+from quanzi.kit.clock import clock
+from quanzi.kit.db import Database, after_commit, guarded_update, insert_ignore
+from quanzi.orders import service as orders
+from quanzi.orders.service import CHINA, Wanted
+
+HOLD = "flash"
+
+
+def window(day: date, slot: FlashSlot) -> tuple[datetime, datetime]:
+    return (datetime.combine(day, slot.starts, tzinfo=CHINA), datetime.combine(day, slot.ends, tzinfo=CHINA))
+
+
+async def create_slot(s: AsyncSession, name: str, starts: time, ends: time) -> FlashSlot:
+    if ends <= starts:
+        raise BadSlot()
+    for other in (await s.execute(select(FlashSlot))).scalars():
+        if starts < other.ends and other.starts < ends:
+            raise SlotOverlap(other=other.name)
+    slot = FlashSlot(name=name, starts=starts, ends=ends)
+    s.add(slot)
+    await s.flush()
+    return slot
+
+
+async def slots(s: AsyncSession) -> list[FlashSlot]:
+    return list((await s.execute(select(FlashSlot).order_by(FlashSlot.starts))).scalars())
+
+
+async def create_activity(s: AsyncSession, *, slot_id: int, day: date, title: str, product_id: int,
+                          items: list[tuple[int, int, int]], per_order_limit: int = 1, per_user_limit: int = 1,
+                          pay_minutes: int = 5, commission_enabled: bool = False) -> FlashActivity:
+    """items: (sku_id, flash_price_fen, quota). Quotas are checked against stock when grabbed."""
+    slot = await s.get(FlashSlot, slot_id)
+    if slot is None:
+        raise FlashNotFound()
+    await catalog.published_product(s, product_id)
+    starts, ends = window(day, slot)
+    act = FlashActivity(slot_id=slot_id, day=day, title=title, product_id=product_id, starts_at=starts,
+                        ends_at=ends, per_order_limit=per_order_limit, per_user_limit=per_user_limit,
+                        pay_minutes=pay_minutes, commission_enabled=commission_enabled, status="scheduled")
+    s.add(act)
+    await s.flush()
+    for sku_id, price, quota in items:
+        s.add(FlashItem(activity_id=act.id, sku_id=sku_id, flash_price_fen=price, quota=quota, remaining=quota))
+    await s.flush()
+    return act
+
+
+@dataclass(frozen=True)
+class Grab:
+    activity_id: int
+    item_id: int
+    sku_id: int
+    price_fen: int
+    per_user_limit: int
+    per_order_limit: int
+    pay_minutes: int
+    commission_enabled: bool
+    starts_at: datetime
+    ends_at: datetime
+
+
+async def grab_terms(s: AsyncSession, activity_id: int, sku_id: int) -> Grab:
+    row = (await s.execute(select(FlashActivity, FlashItem).join(FlashItem, FlashItem.activity_id == FlashActivity.id)
+                           .where(FlashActivity.id == activity_id, FlashItem.sku_id == sku_id,
+                                  FlashActivity.status == "scheduled"))).first()
+    if row is None:
+        raise FlashNotFound()
+    a, i = row
+    return Grab(a.id, i.id, i.sku_id, i.flash_price_fen, a.per_user_limit, a.per_order_limit, a.pay_minutes,
+                a.commission_enabled, a.starts_at, a.ends_at)
+
+
+def check_window(g: Grab, now: datetime) -> None:
+    if now < g.starts_at:
+        raise NotStarted(starts_at=g.starts_at.astimezone(CHINA).strftime("%H:%M"),
+                         seconds_left=int((g.starts_at - now).total_seconds()))
+    if now >= g.ends_at:
+        raise Ended()
+
+
+async def grab(db: Database, gate: FlashGate | None, user_id: int, activity_id: int, sku_id: int, quantity: int,
+               address_id: int) -> FlashReservation:
+    """Try to win `quantity` units. Raises NotStarted / Ended / SoldOut / UserLimit / OrderLimit."""
+    async with db.read() as s:
+        g = await grab_terms(s, activity_id, sku_id)
+    check_window(g, clock.now())
+    if quantity > g.per_order_limit:
+        raise OrderLimit(limit=g.per_order_limit)
+    if gate is not None:
+        verdict = await gate.reserve(g.activity_id, g.item_id, user_id, quantity, g.per_user_limit)
+        if verdict == UNKNOWN:
+            async with db.read() as s:
+                item = await s.get(FlashItem, g.item_id)
+                assert item is not None
+                await gate.load(g.item_id, item.remaining)
+            verdict = await gate.reserve(g.activity_id, g.item_id, user_id, quantity, g.per_user_limit)
+        if verdict == SOLD_OUT:
+            raise SoldOut()
+        if verdict == OVER_LIMIT:
+            raise UserLimit(limit=g.per_user_limit)
+    try:
+        async with db.write() as s:
+            return await _reserve_in_db(s, g, user_id, quantity, address_id)
+    except BaseException:
+        if gate is not None:  # the database said no (or failed): give the Redis reservation back
+            await gate.release(g.activity_id, g.item_id, user_id, quantity)
+        raise
+
+
+async def _reserve_in_db(s: AsyncSession, g: Grab, user_id: int, quantity: int, address_id: int) -> FlashReservation:
+    address = await cart.owned_address(s, user_id, address_id)
+    if await guarded_update(s, update(FlashItem).where(FlashItem.id == g.item_id, FlashItem.remaining >= quantity)
+                            .values(remaining=FlashItem.remaining - quantity)) != 1:
+        raise SoldOut()
+    await insert_ignore(s, FlashUserTotal, {"activity_id": g.activity_id, "user_id": user_id, "quantity": 0},
+                        ["activity_id", "user_id"])
+    if await guarded_update(s, update(FlashUserTotal).where(
+        FlashUserTotal.activity_id == g.activity_id, FlashUserTotal.user_id == user_id,
+        FlashUserTotal.quantity + quantity <= g.per_user_limit,
+    ).values(quantity=FlashUserTotal.quantity + quantity)) != 1:
+        raise UserLimit(limit=g.per_user_limit)
+    [order] = await orders.place_orders(
+        s, user_id, [Wanted(g.sku_id, quantity, None)], address, kind="flashsale",
+        prices={g.sku_id: g.price_fen}, pay_minutes=g.pay_minutes, commission_eligible=g.commission_enabled,
+    )
+    r = FlashReservation(item_id=g.item_id, activity_id=g.activity_id, user_id=user_id, quantity=quantity,
+                         order_id=order.id, status="reserved", created_at=clock.now())
+    s.add(r)
+    await s.flush()
+    return r
+
+
+async def release_for_order(s: AsyncSession, order_id: int, gate: FlashGate | None) -> bool:
+    """The order was not paid in time (or was cancelled): give back quota and the person's total, once."""
+    r = (await s.execute(select(FlashReservation).where(FlashReservation.order_id == order_id))).scalar_one_or_none()
+    if r is None:
+        return False
+    if await guarded_update(s, update(FlashReservation).where(FlashReservation.id == r.id,
+                                                              FlashReservation.status == "reserved")
+                            .values(status="released")) != 1:
+        return False
+    await s.execute(update(FlashItem).where(FlashItem.id == r.item_id).values(remaining=FlashItem.remaining + r.quantity))
+    await s.execute(update(FlashUserTotal).where(FlashUserTotal.activity_id == r.activity_id,
+                                                 FlashUserTotal.user_id == r.user_id)
+                    .values(quantity=FlashUserTotal.quantity - r.quantity))
+    if gate is not None:
+        act, item, who, qty = r.activity_id, r.item_id, r.user_id, r.quantity
+        after_commit(s, lambda: gate.release(act, item, who, qty))
+    return True
+
+
+async def mark_paid(s: AsyncSession, order_id: int) -> None:
+    await s.execute(update(FlashReservation).where(FlashReservation.order_id == order_id,
+                                                   FlashReservation.status == "reserved").values(status="paid"))
+
+
+async def reconcile(db: Database, gate: FlashGate, activity_ids: list[int] | None = None) -> dict[int, int]:
+    """Make Redis equal the database (the source of truth) for current and coming activities."""
+    out: dict[int, int] = {}
+    async with db.read() as s:
+        stmt = select(FlashActivity).where(FlashActivity.ends_at > clock.now())
+        if activity_ids:
+            stmt = select(FlashActivity).where(FlashActivity.id.in_(activity_ids))
+        acts = list((await s.execute(stmt)).scalars())
+        for a in acts:
+            items = {i.id: i.remaining for i in (await s.execute(
+                select(FlashItem).where(FlashItem.activity_id == a.id))).scalars()}
+            users = {u.user_id: u.quantity for u in (await s.execute(
+                select(FlashUserTotal).where(FlashUserTotal.activity_id == a.id, FlashUserTotal.quantity > 0)
+            )).scalars()}
+            await gate.reset(a.id, items, users)
+            out.update(items)
+    return out
+
+
+async def activities_for_day(s: AsyncSession, day: date) -> list[tuple[FlashActivity, list[FlashItem]]]:
+    acts = list((await s.execute(select(FlashActivity).where(FlashActivity.day == day,
+                                                             FlashActivity.status == "scheduled")
+                                 .order_by(FlashActivity.starts_at))).scalars())
+    items: dict[int, list[FlashItem]] = {a.id: [] for a in acts}
+    if acts:
+        for i in (await s.execute(select(FlashItem).where(FlashItem.activity_id.in_(list(items))))).scalars():
+            items[i.activity_id].append(i)
+    return [(a, items[a.id]) for a in acts]
+
+
+async def stats(s: AsyncSession, activity_id: int) -> dict[str, int]:
+    items = list((await s.execute(select(FlashItem).where(FlashItem.activity_id == activity_id))).scalars())
+    res = list((await s.execute(select(FlashReservation).where(FlashReservation.activity_id == activity_id))).scalars())
+    return {
+        "quota": sum(i.quota for i in items), "remaining": sum(i.remaining for i in items),
+        "reserved": sum(r.quantity for r in res if r.status == "reserved"),
+        "paid": sum(r.quantity for r in res if r.status == "paid"),
+        "released": sum(r.quantity for r in res if r.status == "released"),
+    }
+
+
+async def join_waitlist(s: AsyncSession, user_id: int, product_id: int) -> bool:
+    return await insert_ignore(s, FlashWaitlist, {"product_id": product_id, "user_id": user_id,
+                                                  "created_at": clock.now()}, ["product_id", "user_id"])
+
+
+async def notify_waitlist(s: AsyncSession, product_id: int) -> int:
+    """Restocked: tell everyone waiting (through the outbox), once each."""
+    rows = list((await s.execute(select(FlashWaitlist).where(FlashWaitlist.product_id == product_id,
+                                                             FlashWaitlist.notified_at.is_(None)))).scalars())
+    for w in rows:
+        await outbox.emit(s, "flashsale.waitlist_notify", {"user_id": w.user_id, "product_id": product_id})
+        w.notified_at = clock.now()
+    return len(rows)
