@@ -32,7 +32,6 @@ from quanzi.referrals import service as referrals
 
 router = APIRouter(tags=["distribution"])
 
-STATUSES = ("pending", "active", "frozen", "revoked", "rejected")
 Status = Literal["pending", "active", "frozen", "revoked", "rejected"]
 Decision = Literal["active", "rejected", "frozen", "revoked"]
 Method = Literal["wallet", "bank", "wechat", "alipay"]
