@@ -1,0 +1,138 @@
+"""Flash-sale grabs per second and p99 latency over HTTP, with Redis and without, each as a ratio to a
+bare JSON endpoint on the same server settings in the same run; checks that nothing was oversold.
+
+    .venv/bin/python bench/flashsale.py --db sqlite                      # database gate only
+    .venv/bin/python bench/flashsale.py --db postgresql --redis redis://127.0.0.1:6379/0
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import Server, make_db, run_load  # noqa: E402
+
+
+async def seed(db_url: str, buyers: int, quota: int) -> tuple[list[dict[str, str]], list[int], int, int]:
+    from quanzi import domains
+    from quanzi.accounts import service as accounts
+    from quanzi.cart import service as cart
+    from quanzi.catalog import service as catalog
+    from quanzi.flashsale import service as flash
+    from quanzi.kit.clock import clock
+    from quanzi.kit.db import Database
+    from quanzi.orders.service import CHINA
+
+    domains.load_all()
+    db = Database(db_url)
+    headers, addresses = [], []
+    now = clock.now().astimezone(CHINA)
+    async with db.write() as s:
+        sup_user, _ = await accounts.get_or_create_user(s, "+8613700009999", "bench supplier")
+        sup = await catalog.ensure_supplier(s, sup_user.id, "bench")
+        product = await catalog.create_product(s, sup.id, title="秒杀压测", publish=True, skus=[
+            {"code": "FLASH-1", "label": "1件", "price_fen": 9900, "cost_fen": 5000, "stock": quota * 2}])
+        sku = (await catalog.skus_of(s, [product.id]))[product.id][0].id
+        start = (now - timedelta(minutes=1)).time().replace(microsecond=0)
+        slot = await flash.create_slot(s, "bench", start, time(23, 59, 59))
+        act = await flash.create_activity(s, slot_id=slot.id, day=now.date(), title="bench", product_id=product.id,
+                                          items=[(sku, 100, quota)], per_user_limit=1, pay_minutes=30)
+        for i in range(buyers):
+            user, _ = await accounts.get_or_create_user(s, f"+86139{i:08d}", f"b{i}")
+            token = await accounts.start_session(s, user, "bearer", 1)
+            addr = await cart.add_address(s, user.id, name="抢", phone="13900000000", region="上海", detail="路 1 号")
+            headers.append({"authorization": f"Bearer {token}"})
+            addresses.append(addr.id)
+        act_id = act.id
+    await db.dispose()
+    return headers, addresses, act_id, sku
+
+
+async def bench(kind: str, redis_url: str | None, seconds: float, concurrency: int, buyers: int, quota: int,
+                workers: int) -> dict[str, object]:
+    from quanzi.cli import migrate_to_head
+
+    bdb = make_db(kind)
+    try:
+        migrate_to_head(bdb.url)
+        headers, addresses, act, sku = await seed(bdb.url, buyers, quota)
+        env = {"QUANZI_FLASH_LIMIT_PER_USER": "1000/second", "QUANZI_FLASH_LIMIT_PER_IP": "1000000/second"}
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+            env["QUANZI_RATELIMIT_PREFIX"] = f"bench-{uuid.uuid4().hex[:6]}"
+            from redis import Redis
+
+            Redis.from_url(redis_url).delete(*[k for k in Redis.from_url(redis_url).keys("qz:flash:*")] or ["-"])
+        server = Server(bdb.url, workers=workers, extra_env=env)
+        codes: dict[int, int] = {}
+        try:
+            async def bare(client: httpx.AsyncClient, i: int) -> bool:
+                return (await client.get("/api/ping")).status_code == 200
+
+            counter = {"n": 0}
+
+            async def grab(client: httpx.AsyncClient, i: int) -> bool:
+                counter["n"] += 1
+                b = counter["n"] % buyers
+                r = await client.post(f"/api/flashsale/{act}/grab", json={"sku_id": sku, "quantity": 1,
+                                                                          "address_id": addresses[b]},
+                                      headers=headers[b])
+                codes[r.status_code] = codes.get(r.status_code, 0) + 1
+                return r.status_code in (201, 409)
+
+            await run_load(server.base, concurrency, 1.0, bare)
+            ceiling = await run_load(server.base, concurrency, seconds, bare)
+            real = await run_load(server.base, concurrency, seconds, grab)
+        finally:
+            server.stop()
+        from sqlalchemy import create_engine, text
+
+        from quanzi.kit.db import sync_url
+
+        eng = create_engine(sync_url(bdb.url))
+        with eng.connect() as c:
+            sold = c.execute(text("SELECT count(*) FROM flash_reservations")).scalar_one()
+            remaining = c.execute(text("SELECT remaining FROM flash_items")).scalar_one()
+            stock = c.execute(text("SELECT stock FROM skus WHERE code = 'FLASH-1'")).scalar_one()
+        eng.dispose()
+    finally:
+        bdb.close()
+    return {
+        "database": kind, "redis": bool(redis_url), "workers": workers, "concurrency": concurrency,
+        "bare_rps": round(ceiling.per_second, 1), "grab_rps": round(real.per_second, 1),
+        "ratio": round(real.per_second / ceiling.per_second, 4) if ceiling.per_second else None,
+        "p99_ms": round(real.percentile(99) * 1000, 1), "p50_ms": round(real.percentile(50) * 1000, 1),
+        "status_codes": codes, "quota": quota, "reservations": sold, "remaining": remaining,
+        "oversold": sold > quota or remaining < 0, "stock_left": stock,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--redis", default=None)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--buyers", type=int, default=2000)
+    ap.add_argument("--quota", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=1)
+    args = ap.parse_args()
+    result = asyncio.run(bench(args.db, args.redis, args.seconds, args.concurrency, args.buyers, args.quota,
+                               args.workers))
+    print(json.dumps(result, ensure_ascii=False))
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"flashsale-{args.db}-{'redis' if args.redis else 'db'}.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
