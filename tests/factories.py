@@ -192,11 +192,19 @@ async def pay_order(db: Database, buyer_id: int, order_id: int) -> None:
 
 async def buy(db: Database, buyer: Fan, items: list[tuple[int, int]], shop_id: int | None = None, *,
               pay: bool = True, drain: bool = True, commission_eligible: bool = True) -> int:
-    """Place one order for [(sku_id, quantity)] through `shop_id`, pay it and deliver the outbox. Returns its id."""
+    """Place one order for [(sku_id, quantity)] through `shop_id` (its products put on that shop's shelf first),
+    pay it and deliver the outbox. Returns its id."""
+    from sqlalchemy import select
+
+    from quanzi.catalog.models import Sku
     from quanzi.kit import outbox
     from quanzi.orders import service as orders
 
     async with db.write() as s:
+        if shop_id is not None:  # a shop is credited only for products on its shelf: put them there
+            shop = await shops.shops_by_id(s, [shop_id])
+            for pid in set((await s.execute(select(Sku.product_id).where(Sku.id.in_([k for k, _ in items])))).scalars()):
+                await shops.add_to_shelf(s, shop[shop_id], pid)
         address = await cart.owned_address(s, buyer.user_id, buyer.address_id)
         (order,) = await orders.place_orders(s, buyer.user_id, [orders.Wanted(k, q, shop_id) for k, q in items],
                                              address, commission_eligible=commission_eligible)

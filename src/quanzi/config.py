@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     login_limit_per_ip: str = "60/hour"
     flash_limit_per_user: str = "10/second;60/minute"
     flash_limit_per_ip: str = "50/second"
+    group_join_limit_per_user: str = "5/second;30/minute"
     bargain_help_limit_per_user: str = "10/minute;100/day"
     bargain_help_limit_per_ip: str = "30/minute"
     ratelimit_prefix: str = "quanzi-rl"

@@ -32,7 +32,8 @@ class Browser:
             self.csrf = m.group(1)
         return r
 
-    async def post(self, url: str, data: dict[str, Any] | None = None, *, csrf: bool = True) -> httpx.Response:
+    async def post(self, url: str, data: dict[str, Any] | None = None, *,
+                   csrf: bool = True) -> httpx.Response:
         body = dict(data or {})
         if csrf:
             body.setdefault("csrf_token", self.csrf)

@@ -18,8 +18,8 @@ async def _status(db, aftersale_id: int) -> str:  # noqa: ANN001
 async def _request(client, w, order: dict, line_index: int, kind: str, reason: str) -> int:  # noqa: ANN001
     r = await client.get(f"/api/orders/{order['id']}", headers=w.fan_headers)
     line = r.json()["lines"][line_index]
-    r = await client.post("/api/aftersales", json={"order_id": order["id"], "line_id": line["id"], "kind": kind,
-                                                   "quantity": 1, "reason": reason}, headers=w.fan_headers)
+    body = {"order_id": order["id"], "line_id": line["id"], "kind": kind, "quantity": 1, "reason": reason}
+    r = await client.post("/api/aftersales", json=body, headers=w.fan_headers)
     assert r.status_code == 201, r.text
     return r.json()["id"]
 
@@ -70,15 +70,16 @@ async def test_supplier_confirms_a_return_arrived(app, db, client) -> None:  # n
     w = await make_world(db)
     order = await place(client, w, [(w.sku_ids[0], 1)])
     sup = await browser(app, db, "13700000001")
-    await sup.submit(f"/console/fulfilment/{order['id']}/ship", {"carrier": "顺丰速运", "tracking_no": "SF1234567"})
+    await sup.submit(f"/console/fulfilment/{order['id']}/ship",
+                     {"carrier": "顺丰速运", "tracking_no": "SF1234567"})
     assert (await client.post(f"/api/orders/{order['id']}/receive", headers=w.fan_headers)).status_code == 200
     a = await _request(client, w, order, 0, "return_refund", "尺寸不合适")
 
     r = await sup.submit(f"/console/aftersales/{a}/approve")
     assert "可以寄回" in r.text and await _status(db, a) == "awaiting_return"
     assert 'data-testid="receive"' not in r.text
-    r = await client.post(f"/api/aftersales/{a}/ship-back", json={"carrier": "顺丰", "tracking_no": "SF7654321"},
-                          headers=w.fan_headers)
+    back = {"carrier": "顺丰", "tracking_no": "SF7654321"}
+    r = await client.post(f"/api/aftersales/{a}/ship-back", json=back, headers=w.fan_headers)
     assert r.status_code == 200, r.text
     r = await sup.get("/console/aftersales")
     assert 'data-testid="receive"' in r.text and "SF7654321" in r.text

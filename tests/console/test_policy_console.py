@@ -18,23 +18,27 @@ async def _policy(db) -> CommercePolicy:  # noqa: ANN001
         return await policy.get(s, CommercePolicy)
 
 
-async def test_operator_edits_the_policy_and_a_short_return_window_is_refused(app, db) -> None:  # noqa: ANN001
+async def test_operator_edits_policy_and_a_short_return_window_is_refused(app, db) -> None:  # noqa: ANN001
     op = await browser(app, db, "13700000007", "operator")
     r = await op.get("/console/policy")
     assert r.status_code == 200
-    assert 'value="8.00"' in r.text and 'value="99.00"' in r.text and 'value="7"' in r.text  # the defaults, in yuan
+    # The defaults, money in yuan.
+    assert 'value="8.00"' in r.text and 'value="99.00"' in r.text and 'value="7"' in r.text
 
     r = await op.post("/console/policy", {**GOOD, "return_window_days": "5"})
     assert r.status_code == 422
     assert 'data-testid="error-return_window_days"' in r.text and "7 到 90" in r.text
     assert 'data-testid="error-shipping_flat_fen"' not in r.text
     assert 'value="5"' in r.text  # what was typed stays in the field
-    r = await op.post("/console/policy", {**GOOD, "shipping_flat_fen": "8.005", "auto_receive_days": "abc"})
+    r = await op.post("/console/policy", {**GOOD, "shipping_flat_fen": "8.005", "auto_receive_days": "abc",
+                                          "return_window_days": "3"})
     assert r.status_code == 422
-    assert 'data-testid="error-shipping_flat_fen"' in r.text and 'data-testid="error-auto_receive_days"' in r.text
+    for field in ("shipping_flat_fen", "auto_receive_days", "return_window_days"):  # every problem at once
+        assert f'data-testid="error-{field}"' in r.text, field
     assert await _policy(db) == CommercePolicy()  # nothing saved
     async with db.read() as s:
-        assert list((await s.execute(select(AuditLog).where(AuditLog.action == "policy.update"))).scalars()) == []
+        audits = (await s.execute(select(AuditLog).where(AuditLog.action == "policy.update"))).scalars()
+        assert list(audits) == []
 
     r = await op.submit("/console/policy", GOOD)
     assert "规则已保存" in r.text

@@ -20,7 +20,7 @@ async def _second_product(db, supplier_id: int) -> int:  # noqa: ANN001
         return p.id
 
 
-async def test_anyone_opens_a_shop_for_free_then_fills_and_arranges_the_shelf(app, db) -> None:  # noqa: ANN001
+async def test_anyone_opens_a_shop_for_free_and_arranges_the_shelf(app, db) -> None:  # noqa: ANN001
     w = await make_world(db)
     orange = await _second_product(db, w.supplier_id)
     me = await browser(app, db, "13700000009", nickname="新店主")  # a plain fan: no shopkeeper role yet
@@ -66,7 +66,8 @@ async def test_anyone_opens_a_shop_for_free_then_fills_and_arranges_the_shelf(ap
     assert ids_of(r.text, "shelf-item", "data-product-id") == [str(orange), str(w.product_id)]
     async with db.read() as s:
         entries = await shops.shelf(s, shop.id, published_only=False)
-    assert [(e.product.id, e.item.recommendation) for e in entries] == [(orange, "今年最甜的一批"), (w.product_id, "")]
+    assert [(e.product.id, e.item.recommendation) for e in entries] == [
+        (orange, "今年最甜的一批"), (w.product_id, "")]
     await me.submit(f"/console/shop/shelf/{orange}/move", {"direction": "up"})  # already first: no change
     r = await me.submit(f"/console/shop/shelf/{orange}/move", {"direction": "down"})
     assert ids_of(r.text, "shelf-item", "data-product-id") == [str(w.product_id), str(orange)]
@@ -81,7 +82,7 @@ async def test_anyone_opens_a_shop_for_free_then_fills_and_arranges_the_shelf(ap
     await me.close()
 
 
-async def test_shopkeeper_sees_only_orders_of_own_shop_with_masked_phones(app, db, client) -> None:  # noqa: ANN001
+async def test_shopkeeper_sees_only_own_shop_orders_masked(app, db, client) -> None:  # noqa: ANN001
     w = await make_world(db)
     mine = await place(client, w, [(w.sku_ids[0], 2)])
     outside = await place(client, w, [(w.sku_ids[1], 1)], shop=False)  # bought without a shop

@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import ForeignKey, Integer, String, select, text, update
-from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column, registry, relationship
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column, registry, relationship
 
+from quanzi.accounts.models import UserRole
 from quanzi.kit.db import Base, Database, UTCDateTime, guarded_update, insert_ignore
 
 
@@ -42,8 +44,9 @@ async def _add(db: Database, key: str, stock: int = 0, at: datetime | None = Non
 INSTANTS = [
     datetime(2026, 11, 25, 9, 30, 15, 123456, tzinfo=UTC),
     datetime(2026, 11, 25, 17, 30, 15, 123456, tzinfo=ZoneInfo("Asia/Shanghai")),  # = 09:30:15Z
-    datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=ZoneInfo("Europe/London")),  # just before a DST jump
+    datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=ZoneInfo("Europe/London")),  # just before a DST jump
     datetime(2026, 11, 1, 1, 30, tzinfo=ZoneInfo("America/New_York")),  # an ambiguous wall-clock hour
+    datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=ZoneInfo("America/New_York")),  # ... its second pass
     datetime(1970, 1, 1, tzinfo=timezone(timedelta(hours=-12))),
     datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=14))),
 ]
@@ -56,8 +59,10 @@ async def test_utc_datetime_round_trips_as_aware_utc(db: Database, when: datetim
         got = (await s.execute(select(DbProbe.at).where(DbProbe.id == row_id))).scalar_one()
     assert got is not None
     assert got.tzinfo is not None and got.utcoffset() == timedelta(0)
-    assert got == when  # the same instant
-    assert got.replace(tzinfo=None) == when.astimezone(UTC).replace(tzinfo=None)  # microseconds kept
+    # The same instant, microseconds kept. (Compared in UTC: PEP 495 makes a wall time in a DST gap or
+    # fold unequal to every time in another zone.)
+    assert got == when.astimezone(UTC)
+    assert got.timestamp() == when.timestamp()
 
 
 async def test_naive_datetimes_are_taken_as_utc(db: Database) -> None:
@@ -159,9 +164,6 @@ async def test_sqlite_connections_use_wal_and_foreign_keys(db: Database) -> None
 
 async def test_sqlite_foreign_keys_are_enforced(db: Database) -> None:
     _sqlite_only(db)
-    from sqlalchemy.exc import IntegrityError
-
-    from quanzi.accounts.models import UserRole
 
     with pytest.raises(IntegrityError):
         async with db.write() as s:
@@ -204,7 +206,7 @@ def eager_relationships(reg: registry) -> list[str]:
 
 
 def test_every_relationship_is_lazy_raise() -> None:
-    assert eager_relationships(Base.registry) == [], "declare relationship(..., lazy='raise') and load explicitly"
+    assert eager_relationships(Base.registry) == [], "use relationship(..., lazy='raise') and load explicitly"
 
 
 def test_the_relationship_check_sees_relationships() -> None:

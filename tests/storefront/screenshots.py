@@ -24,9 +24,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 FAN = ("13800000101", "quanzi-demo")
 
 
-def shoot(page: Page, name: str, lang: str) -> None:
+def shoot(page: Page, name: str, lang: str, *, full: bool = True) -> None:
+    """Full page by default (fixed bars then sit mid-page); full=False is what the phone shows first."""
     path = OUT / f"{name}{'-en' if lang == 'en' else ''}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full)
     print(f"{path.relative_to(ROOT)}  ←  {page.url}")
 
 
@@ -52,6 +53,8 @@ def main() -> None:
         first.click()
         page.wait_for_load_state()
         shoot(page, "02-product-in-shop", a.lang)
+        page.evaluate("window.scrollTo(0, 420)")
+        shoot(page, "02b-product-first-screen", a.lang, full=False)
         # A product with a crossed-out reference price or a non-returnable notice, if the demo has one.
         for pid in range(1, 43):
             page.goto(f"/p/{pid}")
@@ -133,6 +136,11 @@ def main() -> None:
             link.click()
             page.wait_for_load_state()
             shoot(page, "17-order-shipped", a.lang)
+            button = page.locator('[data-testid^="request-aftersale-"]').first
+            if button.count():
+                button.click()
+                page.wait_for_load_state()
+                shoot(page, "17b-aftersale-form-shipped", a.lang)
         page.goto("/aftersales")
         shoot(page, "18-aftersales", a.lang)
         for href in page.locator('[data-testid^="aftersale-link-"]').evaluate_all("els => els.map(e => e.href)"):

@@ -35,14 +35,13 @@ async def _closed(s: AsyncSession, supplier_id: int | None) -> list[AfterSale]:
     return list((await s.execute(stmt)).scalars())
 
 
-async def _orders_and_lines(s: AsyncSession, items: list[AfterSale]) -> tuple[dict[int, Order], dict[int, OrderLine]]:
-    order_ids = {a.order_id for a in items}
-    line_ids = {a.line_id for a in items}
-    orders = {o.id: o for o in (await s.execute(select(Order).where(Order.id.in_(order_ids)))).scalars()} \
-        if order_ids else {}
-    lines = {x.id: x for x in (await s.execute(select(OrderLine).where(OrderLine.id.in_(line_ids)))).scalars()} \
-        if line_ids else {}
-    return orders, lines
+async def _orders_and_lines(s: AsyncSession, items: list[AfterSale],
+                            ) -> tuple[dict[int, Order], dict[int, OrderLine]]:
+    if not items:
+        return {}, {}
+    orders = (await s.execute(select(Order).where(Order.id.in_({a.order_id for a in items})))).scalars()
+    lines = (await s.execute(select(OrderLine).where(OrderLine.id.in_({a.line_id for a in items})))).scalars()
+    return {o.id: o for o in orders}, {x.id: x for x in lines}
 
 
 @router.get("/console/aftersales")
@@ -61,7 +60,8 @@ async def aftersales(request: Request, db: DB, me: Supplier) -> Response:
     })
 
 
-async def _decide(request: Request, db: Any, me: Any, aftersale_id: int, action: str, reason: str = "") -> Response:
+async def _decide(request: Request, db: Any, me: Any, aftersale_id: int, action: str,
+                  reason: str = "") -> Response:
     anchor = f"{AFTERSALES}#as-{aftersale_id}"
     try:
         async with db.write() as s:

@@ -26,7 +26,7 @@ from quanzi.accounts.deps import Supplier
 from quanzi.accounts.service import Principal
 from quanzi.catalog import service
 from quanzi.catalog.errors import DuplicateSkuCode, NotASupplier, ProductNotFound
-from quanzi.catalog.models import Category, PriceChange, Product, Sku
+from quanzi.catalog.models import Category, PriceChange, Sku
 from quanzi.catalog.models import Supplier as SupplierRow
 from quanzi.catalog.schemas import ProductIn, ProductPatch, SkuIn
 from quanzi.kit import i18n
@@ -70,14 +70,24 @@ def local_time(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return dt.astimezone(CHINA).strftime(fmt) if dt else "—"
 
 
+def phone_text(phone: str | None) -> str:
+    """A Chinese mobile number as people write it: +8613800000267 -> 138 0000 0267."""
+    if phone and phone.startswith("+86") and len(phone) == 14:
+        n = phone[3:]
+        return f"{n[:3]} {n[3:7]} {n[7:]}"
+    return phone or ""
+
+
 def yuan_input(fen: int | None) -> str:
     """Fen as the plain yuan text a form field shows: 2990 -> '29.90'."""
     return "" if fen is None else f"{fen // 100}.{fen % 100:02d}"
 
 
-def page(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+def page(request: Request, name: str, context: dict[str, Any] | None = None,
+         status_code: int = 200) -> Response:
     """Render a console page, showing (once) the flash message a previous redirect left."""
-    ctx: dict[str, Any] = {"local_time": local_time, "yuan_input": yuan_input, "zh": i18n.short() == "zh"}
+    ctx: dict[str, Any] = {"local_time": local_time, "yuan_input": yuan_input, "phone_text": phone_text,
+                           "zh": i18n.short() == "zh"}
     raw = request.cookies.get(FLASH_COOKIE)
     if raw:
         try:
@@ -185,6 +195,13 @@ async def acting_scope(s: AsyncSession, me: Principal) -> int | None:
 
 # --- supplier products -----------------------------------------------------------------------------
 
+# Form fields arrive as text; generous caps here, the catalog schemas judge the real limits with messages.
+Short = Annotated[str, Form(max_length=200)]
+Text = Annotated[str, Form(max_length=1000)]
+LongText = Annotated[str, Form(max_length=20000)]
+Flag = Annotated[str, Form(max_length=5)]
+Column = Annotated[list[str] | None, Form(max_length=60)]
+
 SKU_ROWS = 3  # empty SKU rows on the create form (more SKUs can be added on the edit page)
 HISTORY_PER_SKU = 5
 PRODUCTS = "/console/products"
@@ -233,7 +250,7 @@ async def products(request: Request, db: DB, me: Supplier,
 
 @router.post("/console/products/profile")
 async def create_profile(request: Request, db: DB, me: Supplier,
-                         name: Annotated[str, Form(max_length=200)] = "") -> Response:
+                         name: Short = "") -> Response:
     name = name.strip()
     if not me.has("supplier"):
         raise NotASupplier()
@@ -246,10 +263,16 @@ async def create_profile(request: Request, db: DB, me: Supplier,
     return redirect(request, PRODUCTS, _("Supplier profile saved. Now add your first product."))
 
 
+SKU_FIELDS = ("code", "label", "price", "cost", "stock")
+
+
+def _blank_sku() -> dict[str, str]:
+    return dict.fromkeys(SKU_FIELDS, "")
+
+
 def _blank_form() -> dict[str, Any]:
     return {"title": "", "subtitle": "", "description": "", "category_id": "", "non_returnable": False,
-            "non_returnable_reason": "", "publish": False,
-            "skus": [{"code": "", "label": "", "price": "", "cost": "", "stock": ""} for _i in range(SKU_ROWS)]}
+            "non_returnable_reason": "", "publish": False, "skus": [_blank_sku() for _i in range(SKU_ROWS)]}
 
 
 async def _form_page(request: Request, db: Any, form: dict[str, Any], errors: dict[str, str] | None = None,
@@ -324,24 +347,24 @@ def _product_fields(form: dict[str, Any], errors: dict[str, str], model: type[Pr
 @router.post("/console/products/new")
 async def create_product(
     request: Request, db: DB, me: Supplier,
-    title: Annotated[str, Form(max_length=500)] = "", subtitle: Annotated[str, Form(max_length=1000)] = "",
-    description: Annotated[str, Form(max_length=20000)] = "", category_id: Annotated[str, Form(max_length=12)] = "",
-    non_returnable: Annotated[str, Form(max_length=5)] = "", non_returnable_reason: Annotated[str, Form(max_length=500)] = "",
-    publish: Annotated[str, Form(max_length=5)] = "",
-    sku_code: Annotated[list[str] | None, Form(max_length=60)] = None,
-    sku_label: Annotated[list[str] | None, Form(max_length=60)] = None,
-    sku_price: Annotated[list[str] | None, Form(max_length=60)] = None,
-    sku_cost: Annotated[list[str] | None, Form(max_length=60)] = None,
-    sku_stock: Annotated[list[str] | None, Form(max_length=60)] = None,
+    title: Text = "", subtitle: Text = "",
+    description: LongText = "",
+    category_id: Short = "", non_returnable: Flag = "",
+    non_returnable_reason: Text = "", publish: Flag = "",
+    sku_code: Column = None,
+    sku_label: Column = None,
+    sku_price: Column = None,
+    sku_cost: Column = None,
+    sku_stock: Column = None,
 ) -> Response:
     columns = [sku_code or [], sku_label or [], sku_price or [], sku_cost or [], sku_stock or []]
     n = max(len(c) for c in columns)
-    rows = [{f: (c[i] if i < len(c) else "") for f, c in zip(("code", "label", "price", "cost", "stock"), columns,
-                                                              strict=True)} for i in range(min(n, 50))]
+    rows = [{f: (c[i] if i < len(c) else "") for f, c in zip(SKU_FIELDS, columns, strict=True)}
+            for i in range(min(n, 50))]
     form = {"title": title, "subtitle": subtitle, "description": description, "category_id": category_id,
             "non_returnable": bool(non_returnable), "non_returnable_reason": non_returnable_reason,
-            "publish": bool(publish), "skus": rows + [{"code": "", "label": "", "price": "", "cost": "", "stock": ""}
-                                                      for _i in range(max(0, SKU_ROWS - len(rows)))]}
+            "publish": bool(publish),
+            "skus": rows + [_blank_sku() for _i in range(max(0, SKU_ROWS - len(rows)))]}
     errors: dict[str, str] = {}
     fields = _product_fields(form, errors, ProductIn)
     specs = _sku_specs(rows, errors)
@@ -369,9 +392,9 @@ async def create_product(
     return redirect(request, f"{PRODUCTS}/{product_id}", msg)
 
 
-async def _edit_page(request: Request, db: Any, me: Principal, product_id: int, form: dict[str, Any] | None = None,
-                     errors: dict[str, str] | None = None, status_code: int = 200,
-                     new_sku: dict[str, str] | None = None) -> Response:
+async def _edit_page(request: Request, db: Any, me: Principal, product_id: int,
+                     form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+                     status_code: int = 200, new_sku: dict[str, str] | None = None) -> Response:
     async with db.read() as s:
         scope = await supplier_scope(s, me)
         if scope.missing_profile:
@@ -389,7 +412,7 @@ async def _edit_page(request: Request, db: Any, me: Principal, product_id: int, 
     return page(request, "console/product_edit.html", {
         "active": "products", "product": product, "skus": skus, "history": history, "categories": cats,
         "form": form, "errors": errors or {}, "supplier": supplier, "scope": scope,
-        "new_sku": new_sku or {"code": "", "label": "", "price": "", "cost": "", "stock": ""},
+        "new_sku": new_sku or _blank_sku(),
         "add_sku_open": new_sku is not None,
     }, status_code=status_code)
 
@@ -402,9 +425,10 @@ async def edit_product(request: Request, product_id: PathId, db: DB, me: Supplie
 @router.post("/console/products/{product_id}")
 async def save_product(
     request: Request, product_id: PathId, db: DB, me: Supplier,
-    title: Annotated[str, Form(max_length=500)] = "", subtitle: Annotated[str, Form(max_length=1000)] = "",
-    description: Annotated[str, Form(max_length=20000)] = "", category_id: Annotated[str, Form(max_length=12)] = "",
-    non_returnable: Annotated[str, Form(max_length=5)] = "", non_returnable_reason: Annotated[str, Form(max_length=500)] = "",
+    title: Text = "", subtitle: Text = "",
+    description: LongText = "",
+    category_id: Short = "", non_returnable: Flag = "",
+    non_returnable_reason: Text = "",
 ) -> Response:
     form = {"title": title, "subtitle": subtitle, "description": description, "category_id": category_id,
             "non_returnable": bool(non_returnable), "non_returnable_reason": non_returnable_reason}
@@ -434,8 +458,10 @@ async def set_status(request: Request, product_id: PathId, db: DB, me: Supplier,
         raise
     except DomainError as exc:
         return refused(request, url, exc)
-    msg = _("“%(title)s” is published: every shop can now put it on its shelf.") if status == "published" else \
-        _("“%(title)s” is unpublished: shops no longer show it and it cannot be bought.")
+    if status == "published":
+        msg = _("“%(title)s” is published: every shop can now put it on its shelf.")
+    else:
+        msg = _("“%(title)s” is unpublished: shops no longer show it and it cannot be bought.")
     return redirect(request, url, msg % {"title": title})
 
 
@@ -457,7 +483,7 @@ async def _sku_product(db: Any, sku_id: int) -> int:
 
 @router.post("/console/skus/{sku_id}/price")
 async def change_price(request: Request, sku_id: PathId, db: DB, me: Supplier,
-                       price: Annotated[str, Form(max_length=40)] = "") -> Response:
+                       price: Short = "") -> Response:
     url = f"{PRODUCTS}/{await _sku_product(db, sku_id)}"
     try:
         price_fen = parse_yuan(price, positive=True)
@@ -476,13 +502,13 @@ async def change_price(request: Request, sku_id: PathId, db: DB, me: Supplier,
     if old == price_fen:
         return redirect(request, url, _("The price of %(sku)s is already %(price)s.") % {
             "sku": label, "price": yuan_input(price_fen)}, "info")
-    return redirect(request, url, _("Price of %(sku)s changed from %(old)s to %(new)s yuan; it applies in every shop.")
-                    % {"sku": label, "old": yuan_input(old), "new": yuan_input(price_fen)})
+    msg = _("Price of %(sku)s changed from %(old)s to %(new)s yuan; it applies in every shop.")
+    return redirect(request, url, msg % {"sku": label, "old": yuan_input(old), "new": yuan_input(price_fen)})
 
 
 @router.post("/console/skus/{sku_id}/stock")
 async def adjust_stock(request: Request, sku_id: PathId, db: DB, me: Supplier,
-                       delta: Annotated[str, Form(max_length=20)] = "") -> Response:
+                       delta: Short = "") -> Response:
     url = f"{PRODUCTS}/{await _sku_product(db, sku_id)}"
     try:
         change = parse_int(delta, low=-10**7, high=10**7)
@@ -500,31 +526,31 @@ async def adjust_stock(request: Request, sku_id: PathId, db: DB, me: Supplier,
     except ProductNotFound:
         raise
     except DomainError:
-        return refused(request, url, _("Stock not changed: %(sku)s has %(stock)s left and cannot go below zero.")
-                       % {"sku": label, "stock": before})
+        msg = _("Stock not changed: %(sku)s has %(stock)s left and cannot go below zero.")
+        return refused(request, url, msg % {"sku": label, "stock": before})
     return redirect(request, url, _("Stock of %(sku)s is now %(stock)s.") % {"sku": label, "stock": stock})
 
 
 @router.post("/console/products/{product_id}/skus")
 async def add_sku(request: Request, product_id: PathId, db: DB, me: Supplier,
-                  code: Annotated[str, Form(max_length=60)] = "", label: Annotated[str, Form(max_length=200)] = "",
-                  price: Annotated[str, Form(max_length=40)] = "", cost: Annotated[str, Form(max_length=40)] = "",
-                  stock: Annotated[str, Form(max_length=20)] = "") -> Response:
+                  code: Short = "", label: Short = "",
+                  price: Short = "", cost: Short = "",
+                  stock: Short = "") -> Response:
+    typed = {"code": code, "label": label, "price": price, "cost": cost, "stock": stock}
     errors: dict[str, str] = {}
-    specs = _sku_specs([{"code": code, "label": label, "price": price, "cost": cost, "stock": stock}], errors)
+    specs = _sku_specs([typed], errors)
     if not specs:
         errors["sku-0-code"] = _("Required")
     if errors:
-        return await _edit_sku_errors(request, db, me, product_id, errors,
-                                      {"code": code, "label": label, "price": price, "cost": cost, "stock": stock})
+        return await _edit_sku_errors(request, db, me, product_id, errors, typed)
     spec = {k: v for k, v in specs[0].items() if k != "row"}
     try:
         async with db.write() as s:
             product = await service.owned_product(s, product_id, await acting_scope(s, me))
             await service.add_sku(s, product.id, actor_id=me.user_id, **spec)
     except DuplicateSkuCode as exc:
-        return await _edit_sku_errors(request, db, me, product_id, {"sku-0-code": exc.text(i18n.short())},
-                                      {"code": code, "label": label, "price": price, "cost": cost, "stock": stock})
+        errors = {"sku-0-code": exc.text(i18n.short())}
+        return await _edit_sku_errors(request, db, me, product_id, errors, typed)
     return redirect(request, f"{PRODUCTS}/{product_id}", _("SKU %(code)s added.") % {"code": spec["code"]})
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import OptionalUser
 from quanzi.catalog import service
-from quanzi.catalog.models import PriceChange, Sku
+from quanzi.catalog.models import Sku
 from quanzi.kit import i18n
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
@@ -53,35 +51,10 @@ def shipping_rule(pol: CommercePolicy) -> str:
     return _("Shipping %(fee)s") % {"fee": money(pol.shipping_flat_fen)}
 
 
-async def _price_since(s: AsyncSession, sku_ids: Iterable[int]) -> dict[int, datetime]:
-    """When each SKU's current price took effect (its newest price-history row)."""
-    ids = list(set(sku_ids))
-    if not ids:
-        return {}
-    rows = (await s.execute(
-        select(PriceChange.sku_id, PriceChange.effective_at).where(PriceChange.sku_id.in_(ids))
-        .order_by(PriceChange.sku_id, PriceChange.effective_at, PriceChange.id)
-    )).all()
-    return {sku_id: at for sku_id, at in rows}  # the last row per SKU wins
-
-
 async def crossed_out_prices(s: AsyncSession, skus: list[Sku]) -> dict[int, int]:
-    """The crossed-out reference price per SKU, only where it is above today's price.
-
-    规范促销行为暂行规定 (2020) Art. 6: a reduction is measured against the lowest price of the 7 days
-    *before* it. `service.reference_prices(now)` also counts the price in force now, so it is never
-    above it; we ask it at the moment the current price took effect instead.
-    """
-    since = await _price_since(s, [k.id for k in skus])
-    out: dict[int, int] = {}
-    for sku in skus:
-        at = since.get(sku.id)
-        if at is None:
-            continue
-        ref = (await service.reference_prices(s, [sku.id], now=at)).get(sku.id)
-        if ref is not None and ref > sku.price_fen:
-            out[sku.id] = ref
-    return out
+    """The crossed-out reference price per SKU, only where it is above today's price (see
+    catalog.service.reference_prices: the lowest price of the 7 days before the current price)."""
+    return await service.reference_prices(s, [k.id for k in skus])
 
 
 async def _product_page(request: Request, db: Database, product_id: int, shop_id: int | None, added: int,

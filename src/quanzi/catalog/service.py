@@ -176,28 +176,30 @@ async def set_price(s: AsyncSession, sku_id: int, price_fen: int, actor_id: int 
 
 
 async def reference_prices(s: AsyncSession, sku_ids: Iterable[int], now: datetime | None = None) -> dict[int, int]:
-    """Lowest price each SKU had during the 7 days before `now` (including the price in force at the
-    start of the window). The crossed-out price is shown only when it is above today's price."""
+    """The crossed-out reference price per SKU: the lowest price in force during the 7 days before the
+    current price took effect (规范促销行为暂行规定 2020). Only SKUs whose reference is above today's price
+    are returned; the others show no crossed-out price at all."""
     ids = list(set(sku_ids))
     if not ids:
         return {}
     now = now or clock.now()
-    start = now - REFERENCE_WINDOW
-    rows = (await s.execute(
+    history: dict[int, list[tuple[datetime, int]]] = {}
+    for sku_id, price, at in (await s.execute(
         select(PriceChange.sku_id, PriceChange.price_fen, PriceChange.effective_at)
-        .where(PriceChange.sku_id.in_(ids), PriceChange.effective_at < now)
-        .order_by(PriceChange.sku_id, PriceChange.effective_at)
-    )).all()
-    lowest: dict[int, int] = {}
-    in_force: dict[int, int] = {}
-    for sku_id, price, at in rows:
-        if at <= start:
-            in_force[sku_id] = price  # the last price set before the window is in force at its start
-        else:
-            lowest[sku_id] = min(lowest.get(sku_id, price), price)
-    for sku_id, price in in_force.items():
-        lowest[sku_id] = min(lowest.get(sku_id, price), price)
-    return lowest
+        .where(PriceChange.sku_id.in_(ids), PriceChange.effective_at <= now)
+        .order_by(PriceChange.sku_id, PriceChange.effective_at, PriceChange.id)
+    )).all():
+        history.setdefault(sku_id, []).append((at, price))
+    out: dict[int, int] = {}
+    for sku_id, changes in history.items():
+        since, current = changes[-1]
+        start = since - REFERENCE_WINDOW
+        before = [p for at, p in changes[:-1] if at > start]
+        in_force_at_start = [p for at, p in changes[:-1] if at <= start][-1:]
+        candidates = before + in_force_at_start
+        if candidates and min(candidates) > current:
+            out[sku_id] = min(candidates)
+    return out
 
 
 # --- stock --------------------------------------------------------------------------------------

@@ -5,8 +5,13 @@ cancel, after-sale request / approval / return / refund, the price cuts) is an e
 last HISTORY_DAYS days. Events run in time order with the app clock set to their time, in batches of
 one write transaction each; a step that would fall after "now" is never scheduled, so recent orders are
 left paid, shipped or received exactly as they would be in a live shop. Payments go through the
-sandbox provider (it remembers them, so refunds later work) and `payments.service.apply_result`;
-refunds are delivered by draining the outbox, as the worker would.
+sandbox provider (it remembers them, so refunds made later from the console work too) and
+`payments.service.apply_result`. After every batch the outbox is drained and the due sweeps run at the
+simulated time, as the background worker would have done: refunds, commissions and their unlocking,
+automatic receipt and completion all happen through their own domains.
+
+If a run fails half-way, the orders written so far stay and later runs skip the step: start again from
+an empty database (`make clean`).
 
 Everything is derived from a seeded random generator; the only thing read back is what the services
 return. The step runs only when no demo fan has an order yet.

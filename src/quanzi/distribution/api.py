@@ -26,11 +26,12 @@ from quanzi.kit.clock import clock
 from quanzi.kit.deps import DB, AppSettings
 from quanzi.kit.pagination import Page, page_params
 from quanzi.kit.schemas import Fen, In, Out, PathId
+from quanzi.kit.web import ERROR_RESPONSES
 from quanzi.ledger import service as ledger
 from quanzi.orders.service import CHINA
 from quanzi.referrals import service as referrals
 
-router = APIRouter(tags=["distribution"])
+router = APIRouter(tags=["distribution"], responses=ERROR_RESPONSES)
 
 Status = Literal["pending", "active", "frozen", "revoked", "rejected"]
 Decision = Literal["active", "rejected", "frozen", "revoked"]

@@ -189,8 +189,8 @@ def _still_fresh(settings: Settings, path: Path, content: PosterContent, sharer:
                  token_days: int) -> str | None:
     """The cached poster's token, if it is valid for this sharer/target and younger than half its life."""
     try:
-        with Image.open(path) as im:
-            token = im.text.get(TOKEN_KEY)  # type: ignore[attr-defined]
+        with Image.open(path) as im:  # reads the chunks before the pixels only: the token is one of them
+            token = im.info.get(TOKEN_KEY)
     except (OSError, ValueError, SyntaxError):
         return None
     if not token:

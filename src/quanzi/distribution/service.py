@@ -43,9 +43,7 @@ PAID_CRITERIA = {"own_purchase_fen", "own_spend_fen", "fee_fen", "package", "mem
 
 async def get_policy(s: AsyncSession) -> DistributionPolicy:
     window = (await policy.get(s, CommercePolicy)).return_window_days
-    from quanzi.policy.models import PolicySection
-
-    row = await s.get(PolicySection, DistributionPolicy.key)
+    row = await policy.stored(s, DistributionPolicy.key)
     values: dict[str, Any] = {**DistributionPolicy(return_window_days=window, freeze_days=max(7, window))
                               .model_dump(), **(row.value if row else {})}
     values["return_window_days"] = window
@@ -238,6 +236,37 @@ async def accrue(s: AsyncSession, *, order_id: int, buyer_id: int, level1_id: in
                               [user(who, "pending", level_total), platform("commission_expense", -level_total)],
                               reason=f"commission level {level} on order {order_id}")
             total += level_total
+    return total
+
+
+@dataclass(frozen=True)
+class LeaderLine:
+    order_id: int
+    buyer_id: int
+    line_id: int
+    paid_fen: int
+
+
+async def accrue_leader(s: AsyncSession, *, leader_id: int, bp: int, ref: str, lines: Sequence[LeaderLine]) -> int:
+    """A group leader's reward (拼团团长佣金): `bp` of what each member paid for a line, booked as level 0 —
+    not a distribution level (no binding, no chain), yet frozen, unlocked and reversed on refund exactly like
+    commission. Only real paid lines count. Idempotent per line."""
+    if bp <= 0:
+        return 0
+    now = clock.now()
+    total = 0
+    for line in lines:
+        amount, how = amount_for(line.paid_fen, 1, bp, 0)
+        if amount > 0 and await insert_ignore(s, Commission, {
+            "order_id": line.order_id, "line_id": line.line_id, "beneficiary_id": leader_id,
+            "buyer_id": line.buyer_id, "level": 0, "base_fen": line.paid_fen, "rule": f"leader:{how}",
+            "amount_fen": amount, "reversed_fen": 0, "status": "pending", "open_aftersales": 0, "created_at": now,
+        }, ["line_id", "level"]):
+            total += amount
+    if total:
+        await ledger.post(s, "commission.accrue", f"{ref}:L0",
+                          [user(leader_id, "pending", total), platform("commission_expense", -total)],
+                          reason=f"group leader reward ({ref})")
     return total
 
 

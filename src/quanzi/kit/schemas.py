@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import date, datetime, time
+from functools import cache
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FutureDate,
+    FutureDatetime,
+    NaiveDatetime,
+    PastDate,
+    PastDatetime,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 # Money, quantities and ids: strict integers in sane ranges.
 Fen = Annotated[int, Field(strict=True, ge=0, le=10**11)]
@@ -17,10 +33,17 @@ class In(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _json_whole_numbers(cls, data: Any) -> Any:
-        # JSON (and the OpenAPI 3.1 schema) has one number type: `2.0` *is* the integer 2, and some
-        # clients spell it that way. Strict mode would refuse it for an int field; a fraction still fails.
-        return _whole_floats_as_int(data)
+    def _from_json(cls, data: Any) -> Any:
+        # Strict mode is about "1" and true; it must not refuse what JSON can only spell one way:
+        # - JSON (and the OpenAPI 3.1 schema) has one number type: `2.0` *is* the integer 2. A fraction
+        #   still fails.
+        # - dates, times and datetimes only exist as ISO strings in JSON, and strict mode refuses every
+        #   string for them; they are parsed as non-strict pydantic would (bad strings still fail).
+        data = _whole_floats_as_int(data)
+        if isinstance(data, dict) and (temporal := _temporal_fields(cls)):
+            data = {k: _parse(temporal[k], v) if k in temporal and isinstance(v, str) else v
+                    for k, v in data.items()}
+        return data
 
 
 def _whole_floats_as_int(value: Any) -> Any:
@@ -31,6 +54,39 @@ def _whole_floats_as_int(value: Any) -> Any:
     if isinstance(value, list):
         return [_whole_floats_as_int(v) for v in value]
     return value
+
+
+# pydantic's constrained date types are marker classes, not subclasses of date/datetime.
+_PYDANTIC_TEMPORAL = {AwareDatetime: datetime, NaiveDatetime: datetime, FutureDatetime: datetime,
+                      PastDatetime: datetime, FutureDate: date, PastDate: date}
+
+
+def _temporal(annotation: Any) -> type | None:
+    if annotation in _PYDANTIC_TEMPORAL:
+        return _PYDANTIC_TEMPORAL[annotation]
+    if isinstance(annotation, type):
+        return annotation if issubclass(annotation, (date, time)) else None  # datetime is a date
+    if get_origin(annotation) in (Union, UnionType):
+        found = {t for t in map(_temporal, get_args(annotation)) if t is not None}
+        return found.pop() if len(found) == 1 else None
+    return None
+
+
+@cache
+def _temporal_fields(model: type[BaseModel]) -> dict[str, TypeAdapter[Any]]:
+    """Input key -> lax parser, for the model's date/time/datetime fields (optional ones too)."""
+    out: dict[str, TypeAdapter[Any]] = {}
+    for name, field in model.model_fields.items():
+        if (kind := _temporal(field.annotation)) is not None:
+            out[field.alias or name] = TypeAdapter(kind)
+    return out
+
+
+def _parse(parser: TypeAdapter[Any], value: str) -> Any:
+    try:
+        return parser.validate_python(value)
+    except ValidationError:
+        return value  # the strict field validator reports it
 
 
 class Out(BaseModel):

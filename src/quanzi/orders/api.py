@@ -65,8 +65,6 @@ async def checkout(s, buyer_id: int, body: PlaceOrderIn) -> CheckoutOut:  # noqa
             wanted.append(service.Wanted(line.item.sku_id, line.item.quantity, line.item.shop_id))
     if not wanted:
         raise NoItems()
-    for shop_id in {w.shop_id for w in wanted if w.shop_id is not None}:
-        await shops.public_shop(s, shop_id)
     orders = await service.place_orders(s, buyer_id, wanted, address, note=body.note,
                                         expected_total_fen=body.expected_total_fen, cart_item_ids=body.cart_item_ids)
     outs = await orders_out(s, orders)

@@ -111,7 +111,8 @@ async def supplier_counts(s: AsyncSession, supplier_id: int | None) -> dict[str,
         to_ship = to_ship.where(Order.supplier_id == supplier_id)
         open_as = open_as.where(AfterSale.supplier_id == supplier_id)
         waiting = waiting.where(AfterSale.supplier_id == supplier_id)
-    return {"to_ship": (await s.execute(to_ship)).scalar_one(), "open_aftersales": (await s.execute(open_as)).scalar_one(),
+    return {"to_ship": (await s.execute(to_ship)).scalar_one(),
+            "open_aftersales": (await s.execute(open_as)).scalar_one(),
             "to_decide": (await s.execute(waiting)).scalar_one()}
 
 
@@ -161,8 +162,8 @@ async def shop_orders(request: Request, db: DB, me: Shopkeeper,
         buyers = await _phones(s, {o.buyer_id for o in orders})
     pages = max(1, -(-total // PAGE_SIZE))
     return page(request, "console/shop_orders.html", {
-        "active": "shop_orders", "shop": shop, "orders": orders, "lines": lines, "buyers": buyers, "total": total,
-        "page_no": page_no, "pages": pages,
+        "active": "shop_orders", "shop": shop, "orders": orders, "lines": lines, "buyers": buyers,
+        "total": total, "page_no": page_no, "pages": pages,
     })
 
 
@@ -183,12 +184,13 @@ async def fulfilment(request: Request, db: DB, me: Supplier) -> Response:
             to_ship = list((await s.execute(paid.where(Order.hold_reason.is_(None)).limit(200))).scalars())
             # Paid but held by a campaign (e.g. a group still forming): shown, not shippable yet.
             held = list((await s.execute(paid.where(Order.hold_reason.is_not(None)).limit(50))).scalars())
-            shipped = list((await s.execute(base.where(Order.status == "shipped")
-                                            .order_by(Order.shipped_at.desc(), Order.id.desc()).limit(50))).scalars())
+            on_the_way = (base.where(Order.status == "shipped")
+                          .order_by(Order.shipped_at.desc(), Order.id.desc()).limit(50))
+            shipped = list((await s.execute(on_the_way)).scalars())
         lines = await service.lines_of(s, [o.id for o in to_ship + held + shipped])
     return page(request, "console/fulfilment.html", {
-        "active": "fulfilment", "scope": scope, "to_ship": to_ship, "held": held, "shipped": shipped, "lines": lines,
-        "carriers": _carrier_names(),
+        "active": "fulfilment", "scope": scope, "to_ship": to_ship, "held": held, "shipped": shipped,
+        "lines": lines, "carriers": _carrier_names(),
     })
 
 
@@ -223,22 +225,25 @@ async def ship(request: Request, order_id: PathId, db: DB, me: Supplier,
     try:
         body = _ship_input(carrier, tracking_no)
     except ValueError as exc:
-        return refused(request, f"{FULFILMENT}#order-{order_id}", _("Not shipped: %(why)s") % {"why": str(exc)})
+        why = _("Not shipped: %(why)s") % {"why": str(exc)}
+        return refused(request, f"{FULFILMENT}#order-{order_id}", why)
     try:
         order_no = await _ship_one(db, me, order_id, body)
     except DomainError as exc:
         if exc.status == 404:
             raise
         return refused(request, f"{FULFILMENT}#order-{order_id}", exc)
-    return redirect(request, FULFILMENT, _("Order %(no)s shipped with %(carrier)s, tracking number %(tracking)s.")
-                    % {"no": order_no, "carrier": body.carrier, "tracking": body.tracking_no})
+    msg = _("Order %(no)s shipped with %(carrier)s, tracking number %(tracking)s.")
+    done = msg % {"no": order_no, "carrier": body.carrier, "tracking": body.tracking_no}
+    return redirect(request, FULFILMENT, done)
 
 
 @router.post("/console/fulfilment/ship")
 async def ship_bulk(
     request: Request, db: DB, me: Supplier, carrier: Annotated[str, Form(max_length=40)] = "",
-    pick: Annotated[list[int] | None, Form()] = None, row: Annotated[list[int] | None, Form()] = None,
-    tracking: Annotated[list[str] | None, Form()] = None,
+    pick: Annotated[list[int] | None, Form(max_length=500)] = None,
+    row: Annotated[list[int] | None, Form(max_length=500)] = None,
+    tracking: Annotated[list[str] | None, Form(max_length=500)] = None,
 ) -> Response:
     """Ship the ticked orders with one carrier and each row's tracking number, one transaction per order."""
     picked = list(dict.fromkeys(pick or []))[:200]
@@ -264,7 +269,8 @@ async def ship_bulk(
             failed.append(f"{label}: {exc.text(i18n.short())}")
     if not failed:
         return redirect(request, FULFILMENT, _("%(n)s orders shipped.") % {"n": len(shipped)})
-    message = _("%(n)s orders shipped; not shipped: %(failed)s") % {"n": len(shipped), "failed": "; ".join(failed)}
+    message = _("%(n)s orders shipped; not shipped: %(failed)s") % {"n": len(shipped),
+                                                                    "failed": "; ".join(failed)}
     return redirect(request, FULFILMENT, message, "error" if not shipped else "warn")
 
 

@@ -111,11 +111,14 @@ async def place_orders(
 
     checkout_id = secrets.token_hex(8)
     orders: list[Order] = []
-    owners = await shops.owners_of(s, [p[1] for p in plans if p[1] is not None])
     credit: dict[int | None, referrals.Attribution] = {}
     for supplier_id, shop_id, items, goods, shipping in plans:
         if shop_id not in credit:
-            credit[shop_id] = await referrals.attribution(s, buyer_id, owners.get(shop_id) if shop_id else None)
+            seller = None
+            if shop_id is not None:
+                on_this_shop = {snaps[w.sku_id].product_id for w in wanted if w.shop_id == shop_id}
+                seller = await shops.seller_of(s, shop_id, on_this_shop)
+            credit[shop_id] = await referrals.attribution(s, buyer_id, seller)
         who = credit[shop_id]
         order = Order(
             order_no=new_order_no(now), checkout_id=checkout_id, buyer_id=buyer_id, supplier_id=supplier_id,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from annotated_types import Ge, Le
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from quanzi.accounts.deps import Operator
 from quanzi.catalog.console import FieldError, page, parse_int, parse_yuan, redirect, yuan_input
@@ -45,10 +46,11 @@ def _form_of(pol: CommercePolicy) -> dict[str, str]:
     return {k: yuan_input(getattr(pol, k)) if k in MONEY else str(getattr(pol, k)) for k in MONEY + WHOLE}
 
 
-def _render(request: Request, form: dict[str, str], errors: dict[str, str], status_code: int = 200) -> Response:
-    return page(request, "console/policy.html", {
-        "active": "policy", "form": form, "errors": errors, "ranges": {k: _range_text(k) for k in MONEY + WHOLE},
-    }, status_code=status_code)
+def _render(request: Request, form: dict[str, str], errors: dict[str, str], status_code: int = 200,
+            ) -> Response:
+    ranges = {k: _range_text(k) for k in MONEY + WHOLE}
+    ctx = {"active": "policy", "form": form, "errors": errors, "ranges": ranges}
+    return page(request, "console/policy.html", ctx, status_code=status_code)
 
 
 @router.get("/console/policy")
@@ -67,7 +69,8 @@ async def save_policy(
     auto_receive_days: Annotated[str, Form(max_length=20)] = "",
     return_window_days: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    form = {"shipping_flat_fen": shipping_flat_fen, "free_shipping_threshold_fen": free_shipping_threshold_fen,
+    form = {"shipping_flat_fen": shipping_flat_fen,
+            "free_shipping_threshold_fen": free_shipping_threshold_fen,
             "unpaid_timeout_minutes": unpaid_timeout_minutes, "auto_receive_days": auto_receive_days,
             "return_window_days": return_window_days}
     values: dict[str, Any] = {}
@@ -82,16 +85,26 @@ async def save_policy(
             values[key] = parse_int(form[key], low=-10**9, high=10**9)  # the range is the service's to judge
         except FieldError as exc:
             errors[key] = str(exc)
-    if not errors:
+    if errors:
+        # Some fields did not even parse: still say which of the others are out of range, all at once.
+        try:
+            CommercePolicy.model_validate({**CommercePolicy().model_dump(), **values})
+        except ValidationError as exc:
+            for e in exc.errors():
+                key = str(e["loc"][0]) if e["loc"] else ""
+                if key in form:
+                    errors.setdefault(key, _range_text(key))
+    else:
         try:
             async with db.write() as s:
                 await service.put(s, CommercePolicy, values, me.user_id)
-        except InvalidInput as exc:
+        except InvalidInput as exc:  # the service is the judge of the rule
             for f in exc.detail.get("fields", []):
                 key = str((f.get("loc") or ["?"])[0])
                 errors[key] = _range_text(key) if key in form else str(f.get("msg", ""))
     if errors:
         if "return_window_days" in errors:
-            errors["return_window_days"] += " " + _("(never fewer than 7 days: Consumer Rights Protection Law, Art. 25)")
+            law = _("(never fewer than 7 days: Consumer Rights Protection Law, Art. 25)")
+            errors["return_window_days"] += " " + law
         return _render(request, form, errors, 422)
     return redirect(request, POLICY, _("Policy saved. The change is in the audit log."))

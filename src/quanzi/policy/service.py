@@ -38,8 +38,16 @@ class CommercePolicy(Section):
         return self.shipping_flat_fen
 
 
+async def stored(s: AsyncSession, key: str) -> PolicySection | None:
+    """The stored row, read once per transaction (absent rows are remembered too)."""
+    cache = s.info.setdefault("policy_rows", {})
+    if key not in cache:
+        cache[key] = await s.get(PolicySection, key)
+    return cache[key]
+
+
 async def get(s: AsyncSession, section: type[S]) -> S:
-    row = await s.get(PolicySection, section.key)
+    row = await stored(s, section.key)
     if row is None:
         return section()
     return section.model_validate({**section().model_dump(), **row.value})
@@ -53,13 +61,14 @@ async def put(s: AsyncSession, section: type[S], values: dict, actor_id: int | N
         raise
     except ValidationError as exc:
         raise InvalidInput(fields=[{"loc": [str(x) for x in e["loc"]], "msg": e["msg"]} for e in exc.errors()]) from exc
-    row = await s.get(PolicySection, section.key)
+    row = await stored(s, section.key)
     if row is None:
         s.add(PolicySection(key=section.key, value=new.model_dump(), updated_at=clock.now(), updated_by=actor_id))
     else:
         row.value = new.model_dump()
         row.updated_at = clock.now()
         row.updated_by = actor_id
+    s.info.get("policy_rows", {}).pop(section.key, None)
     changes = {k: [getattr(current, k), v] for k, v in new.model_dump().items() if getattr(current, k) != v}
     record(s, actor_id, "policy.update", "policy_sections", section.key, changes)
     return new

@@ -72,21 +72,23 @@ async def my_shop(request: Request, db: DB, me: CurrentUser) -> Response:
 
 
 @router.post("/console/shop/open")
-async def open_shop(request: Request, db: DB, me: CurrentUser, name: Annotated[str, Form(max_length=400)] = "",
+async def open_shop(request: Request, db: DB, me: CurrentUser,
+                    name: Annotated[str, Form(max_length=400)] = "",
                     intro: Annotated[str, Form(max_length=5000)] = "") -> Response:
     """Free for everyone logged in: no fee, no purchase, no invitation needed."""
     form = {"name": name.strip(), "intro": intro.strip()}
     try:
         ShopIn.model_validate(form)
     except ValidationError as exc:
-        return page(request, "console/shop_open.html", {"active": "shop", "form": form, "errors": _errors(exc)},
-                    status_code=422)
+        return page(request, "console/shop_open.html",
+                    {"active": "shop", "form": form, "errors": _errors(exc)}, status_code=422)
     try:
         async with db.write() as s:
             await service.open_shop(s, me.user_id, form["name"], form["intro"])
     except ShopAlreadyOpen as exc:
         return redirect(request, SHOP, exc.text(i18n.short()), "info")
-    return redirect(request, SHOP, _("Your shop is open. Add products from the supply catalog to fill your shelf."))
+    return redirect(request, SHOP,
+                    _("Your shop is open. Add products from the supply catalog to fill your shelf."))
 
 
 @router.post("/console/shop")
@@ -101,7 +103,8 @@ async def edit_shop(request: Request, db: DB, me: Shopkeeper, name: Annotated[st
     except ValidationError as exc:
         return await _shelf_page(request, db, shop, form, _errors(exc), 422)
     async with db.write() as s:
-        await service.update_shop(s, await service.my_shop(s, me.user_id), name=form["name"], intro=form["intro"])
+        mine = await service.my_shop(s, me.user_id)
+        await service.update_shop(s, mine, name=form["name"], intro=form["intro"])
     return redirect(request, SHOP, _("Shop details saved."))
 
 
@@ -180,8 +183,8 @@ async def browse(request: Request, db: DB, me: Shopkeeper, q: Annotated[str, Que
         shop = await service.find_my_shop(s, me.user_id)
         if shop is None:
             return _open_first(request)
-        items, total = await catalog.search_products(s, q=q, category_id=category, offset=(page_no - 1) * PAGE_SIZE,
-                                                     limit=PAGE_SIZE)
+        items, total = await catalog.search_products(s, q=q, category_id=category,
+                                                     offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         prices = await catalog.min_prices(s, [p.id for p in items])
         on_shelf = {e.product.id for e in await service.shelf(s, shop.id, published_only=False)}
         cats = await catalog.categories(s)
@@ -199,7 +202,8 @@ async def browse(request: Request, db: DB, me: Shopkeeper, q: Annotated[str, Que
 
 
 @router.post("/console/shop/shelf")
-async def add_to_shelf(request: Request, db: DB, me: Shopkeeper, product_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
+async def add_to_shelf(request: Request, db: DB, me: Shopkeeper,
+                       product_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
                        back: Annotated[str, Form(max_length=300)] = CATALOG) -> Response:
     back = back if back.startswith(CATALOG) else CATALOG
     try:

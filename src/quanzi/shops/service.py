@@ -140,3 +140,17 @@ async def owners_of(s: AsyncSession, shop_ids: list[int]) -> dict[int, int]:
         return {}
     rows = await s.execute(select(Shop.id, Shop.owner_id).where(Shop.id.in_(set(shop_ids))))
     return {sid: oid for sid, oid in rows.all()}
+
+
+async def seller_of(s: AsyncSession, shop_id: int, product_ids: set[int]) -> int:
+    """The owner of an open shop that carries every one of `product_ids` (one query). An order is credited
+    to a shop only for products on that shop's shelf: naming a shop is not enough."""
+    rows = (await s.execute(
+        select(Shop.owner_id, Shop.status, ShelfItem.product_id)
+        .outerjoin(ShelfItem, (ShelfItem.shop_id == Shop.id) & ShelfItem.product_id.in_(product_ids))
+        .where(Shop.id == shop_id))).all()
+    if not rows or rows[0][1] != "open":
+        raise ShopNotFound()
+    if {r[2] for r in rows if r[2] is not None} != set(product_ids):
+        raise NotOnShelf()
+    return rows[0][0]

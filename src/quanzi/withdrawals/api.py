@@ -17,10 +17,11 @@ from quanzi.accounts.deps import CurrentUser, Operator
 from quanzi.kit.deps import DB, IdempotencyKeyHeader
 from quanzi.kit.idempotency import run_once
 from quanzi.kit.schemas import In, Out, PathId
+from quanzi.kit.web import ERROR_RESPONSES
 from quanzi.withdrawals import service
 from quanzi.withdrawals.models import Withdrawal
 
-router = APIRouter(prefix="/api/withdrawals", tags=["withdrawals"])
+router = APIRouter(prefix="/api/withdrawals", tags=["withdrawals"], responses=ERROR_RESPONSES)
 
 Method = Literal["wallet", "bank", "wechat", "alipay"]
 WithdrawalStatus = Literal["requested", "approved", "paid", "rejected", "failed"]
