@@ -19,7 +19,7 @@ from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.logging import configure as configure_logging
 from quanzi.kit.ratelimit import RateLimiter
-from quanzi.kit.web import RequestContextMiddleware, install_error_handlers
+from quanzi.kit.web import ERROR_RESPONSES, RequestContextMiddleware, install_error_handlers
 from quanzi.kit.worker import run_worker
 from quanzi.flashsale import gate as flash_gate
 from quanzi.payments import registry as payment_registry
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
                     await asyncio.wait_for(task, timeout=10)
             await db.dispose()
 
-    app = FastAPI(title="Quanzi API", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="Quanzi API", version="0.1.0", lifespan=lifespan, responses=ERROR_RESPONSES,
                   description="Quanzi (圈子) social-commerce platform. Money is integer fen.")
     app.state.settings = settings
     app.state.db = db

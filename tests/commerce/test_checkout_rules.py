@@ -208,6 +208,10 @@ async def test_checkout_splits_one_order_per_supplier_and_shop(client, db) -> No
     w = await make_world(db)
     b = await add_supplier(db, "13700000011", code_prefix="MGO", prices=(1990, 3990))
     shop_b, _ = await add_shop(db, "13700000012", [w.product_id, b.product_id])
+    async with db.write() as s:  # a shop is credited only for products on its shelf
+        from quanzi.shops import service as shops_service
+
+        await shops_service.add_to_shelf(s, await shops_service.public_shop(s, w.shop_id), b.product_id)
     r = await place(client, w.fan_headers, w.address_id, [
         {"sku_id": w.sku_ids[0], "quantity": 1, "shop_id": w.shop_id},
         {"sku_id": w.sku_ids[1], "quantity": 2, "shop_id": shop_b},
@@ -391,3 +395,11 @@ async def test_auto_receive_after_n_days_and_completion_only_without_open_afters
     assert await sweeps.run_one(db, "orders.complete") == 1
     assert (await get_order(client, w.fan_headers, disputed))["status"] == "completed"
     assert await sweeps.run_one(db, "orders.complete") == 0
+
+
+async def test_naming_a_shop_that_does_not_carry_the_product_is_refused(client, db) -> None:  # noqa: ANN001
+    w = await make_world(db)
+    b = await add_supplier(db, "13700000011", code_prefix="MGO", prices=(1990, 3990))
+    r = await place(client, w.fan_headers, w.address_id, [{"sku_id": b.sku_ids[0], "quantity": 1,
+                                                           "shop_id": w.shop_id}])
+    assert r.status_code == 404 and r.json()["error"]["code"] == "shop.product_not_on_shelf"

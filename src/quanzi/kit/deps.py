@@ -28,7 +28,10 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def idempotency_key(idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str | None:
+def idempotency_key(
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=120,
+                                                  pattern=r"^[\x21-\x7e]+$")] = None,
+) -> str | None:
     return check_key(idempotency_key)
 
 
