@@ -105,56 +105,46 @@ def test_token_expires_after_share_token_days() -> None:
 
 # --- over HTTP ------------------------------------------------------------------------------------------
 
-async def test_share_link_lands_in_the_sharers_shop_and_records_the_visit(client: httpx.AsyncClient, db) -> None:  # noqa: ANN001
+async def test_share_link_lands_in_the_sharers_shop_records_the_visit_and_binds(client: httpx.AsyncClient,  # noqa: ANN001
+                                                                                 db) -> None:
     keeper, shop_id = await new_shopkeeper(db)
     product = await new_product(db)
     token = share_token(keeper, "p", product.product_id)
-    r = await client.get(f"/r/{token}", follow_redirects=False)
+    r = await client.get(f"/r/{token}", follow_redirects=False)  # an anonymous visitor
     assert r.status_code == 303, r.text
     assert r.headers["location"] == f"/s/{shop_id}/p/{product.product_id}"
     assert r.cookies.get("qz_share") == token  # remembered until the visitor logs in
     (visit,) = await rows(db, ShareVisit)
     assert (visit.sharer_id, visit.kind, visit.target_id, visit.visitor_id) == (keeper, "p", product.product_id, None)
     assert visit.token_digest == hashlib.sha256(token.encode()).hexdigest()
-    assert await count(db, Binding) == 0  # nobody logged in: remembered in a cookie until login
+    assert await count(db, Binding) == 0
 
-
-async def test_share_link_binds_a_logged_in_visitor(client: httpx.AsyncClient, db) -> None:  # noqa: ANN001
-    keeper, shop_id = await new_shopkeeper(db)
-    fan, headers = await make_user(db, "13900000123")
+    fan, headers = await make_user(db, "13900000123")  # a logged-in visitor is bound at once
     token = share_token(keeper, "s", shop_id)
     r = await client.get(f"/r/{token}", headers=headers, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/s/{shop_id}"
     b = await binding(db, fan)
     assert b is not None and b.sharer_id == keeper
     assert b.token_digest == hashlib.sha256(token.encode()).hexdigest()
-    (visit,) = await rows(db, ShareVisit)
-    assert visit.visitor_id == fan
+    assert [v.visitor_id for v in await rows(db, ShareVisit, order_by=ShareVisit.id)] == [None, fan]
 
 
-@pytest.mark.parametrize("part", [1, 3, 5], ids=["sharer", "target", "signature"])
-async def test_tampered_share_link_is_a_clear_4xx_and_records_nothing(client: httpx.AsyncClient, db,  # noqa: ANN001
-                                                                      part: int) -> None:
+async def test_tampered_or_expired_share_link_is_a_clear_4xx_and_records_nothing(client: httpx.AsyncClient,  # noqa: ANN001
+                                                                                  db) -> None:
     keeper, shop_id = await new_shopkeeper(db)
-    other, _ = await new_shopkeeper(db)
+    await new_shopkeeper(db)  # a tampered sharer id may well name another real distributor
     fan, headers = await make_user(db, "13900000124")
-    token = tamper(share_token(keeper, "s", shop_id), part)
-    r = await client.get(f"/r/{token}", headers=headers, follow_redirects=False)
-    assert r.status_code == 400
-    assert 'data-testid="bad-share-link"' in r.text and "share.bad_token" in r.text
-    assert await count(db, ShareVisit) == 0
-    assert await count(db, Binding) == 0
-    assert await count(db, BindingEvent) == 0
-
-
-async def test_expired_share_link_is_410_and_records_nothing(client: httpx.AsyncClient, db) -> None:  # noqa: ANN001
-    keeper, shop_id = await new_shopkeeper(db)
-    fan, headers = await make_user(db, "13900000125")
-    token = share_token(keeper, "s", shop_id)
+    good = share_token(keeper, "s", shop_id)
+    for part in (1, 3, 5):  # sharer, target, signature
+        for who in (headers, {}):  # logged in or not
+            r = await client.get(f"/r/{tamper(good, part)}", headers=who, follow_redirects=False)
+            assert r.status_code == 400, (part, r.text)
+            assert 'data-testid="bad-share-link"' in r.text and "share.bad_token" in r.text
+            assert not r.cookies.get("qz_share")  # nothing remembered for a later login either
     clock.advance(timedelta(days=31))
-    r = await client.get(f"/r/{token}", headers=headers, follow_redirects=False)
+    r = await client.get(f"/r/{good}", headers=headers, follow_redirects=False)
     assert r.status_code == 410 and "share.expired" in r.text
-    assert (await count(db, ShareVisit), await count(db, Binding)) == (0, 0)
+    assert (await count(db, ShareVisit), await count(db, Binding), await count(db, BindingEvent)) == (0, 0, 0)
 
 
 # --- modes ----------------------------------------------------------------------------------------------
@@ -172,46 +162,34 @@ async def test_first_touch_keeps_the_first_sharer(db) -> None:  # noqa: ANN001
     assert (await binding(db, fan)).expires_at is None  # type: ignore[union-attr]
 
 
-async def test_time_bound_rebinds_only_after_validity(db) -> None:  # noqa: ANN001
+async def test_time_bound_rebinds_only_after_validity_and_never_during_protection(db) -> None:  # noqa: ANN001
     await set_distribution(db, binding_mode="time_bound", validity_days=10, protection_days=3)
     a, _ = await new_shopkeeper(db)
     b, _ = await new_shopkeeper(db)
-    fan = await new_user(db)
+    fan, refreshed = await new_user(db), await new_user(db)
     assert await bind_via_token(db, fan, a) == "bound"
+    assert await bind_via_token(db, refreshed, a) == "bound"
     clock.advance(DAY)
     assert await bind_via_token(db, fan, b) == "refused:protected"
     clock.advance(4 * DAY)  # day 5: out of protection, still valid
     assert await bind_via_token(db, fan, b) == "refused:already_bound"
-    clock.advance(5 * DAY + timedelta(seconds=1))  # day 10: expired
+    assert await bind_via_token(db, refreshed, a) == "refreshed"  # the same sharer again: valid for 10 more days
+    clock.advance(5 * DAY + timedelta(seconds=1))  # day 10: the first binding expired
     async with db.read() as s:
         assert await referrals.active_sharer(s, fan) is None
+        assert await referrals.active_sharer(s, refreshed) == a
     assert await bind_via_token(db, fan, b) == "rebound"
-    assert await sharer_of(db, fan) == b
+    assert await bind_via_token(db, refreshed, b) == "refused:already_bound"
+    assert (await sharer_of(db, fan), await sharer_of(db, refreshed)) == (b, a)
 
-
-async def test_time_bound_expired_binding_stays_protected(db) -> None:  # noqa: ANN001
-    await set_distribution(db, binding_mode="time_bound", validity_days=5, protection_days=8)
-    a, _ = await new_shopkeeper(db)
-    b, _ = await new_shopkeeper(db)
-    fan = await new_user(db)
-    assert await bind_via_token(db, fan, a) == "bound"
-    clock.advance(6 * DAY)  # expired but protected
-    assert await bind_via_token(db, fan, b) == "refused:protected"
+    # Protection longer than validity: an expired binding still cannot be taken until protection ends.
+    await set_distribution(db, validity_days=5, protection_days=8)
+    late = await new_user(db)
+    assert await bind_via_token(db, late, a) == "bound"
+    clock.advance(6 * DAY)
+    assert await bind_via_token(db, late, b) == "refused:protected"
     clock.advance(3 * DAY)
-    assert await bind_via_token(db, fan, b) == "rebound"
-
-
-async def test_time_bound_same_sharer_refreshes_validity(db) -> None:  # noqa: ANN001
-    await set_distribution(db, binding_mode="time_bound", validity_days=10, protection_days=0)
-    a, _ = await new_shopkeeper(db)
-    b, _ = await new_shopkeeper(db)
-    fan = await new_user(db)
-    assert await bind_via_token(db, fan, a) == "bound"
-    clock.advance(8 * DAY)
-    assert await bind_via_token(db, fan, a) == "refreshed"
-    clock.advance(8 * DAY)  # 16 days after the first touch, 8 after the refresh
-    assert await bind_via_token(db, fan, b) == "refused:already_bound"
-    assert await sharer_of(db, fan) == a
+    assert await bind_via_token(db, late, b) == "rebound"
 
 
 async def test_override_last_touch_wins_after_protection(db) -> None:  # noqa: ANN001
@@ -254,6 +232,10 @@ async def test_scope_new_users_binds_only_in_the_account_creation_transaction(cl
     async with db.read() as s:
         user = await s.get(User, new_id)
         assert user is not None and b.bound_at == user.created_at
+    # The same rule in the service: only the account-creation transaction may say "new user".
+    fan = await new_user(db)
+    assert await bind_via_token(db, fan, keeper, is_new_user=False) == "refused:not_new_user"
+    assert await bind_via_token(db, fan, keeper, is_new_user=True) == "bound"
 
 
 async def test_account_creation_and_binding_are_one_transaction(client: httpx.AsyncClient, app, db,  # noqa: ANN001
@@ -281,32 +263,21 @@ async def _login(client: httpx.AsyncClient, app, phone: str, share: str, expect:
     return r.json()["user"]["id"] if expect == 200 else r
 
 
-async def test_scope_new_users_at_service_level(db) -> None:  # noqa: ANN001
-    await set_distribution(db, binding_scope="new_users")
-    a, _ = await new_shopkeeper(db)
-    fan = await new_user(db)
-    assert await bind_via_token(db, fan, a, is_new_user=False) == "refused:not_new_user"
-    assert await bind_via_token(db, fan, a, is_new_user=True) == "bound"
-
-
-async def test_self_binding_is_refused(db) -> None:  # noqa: ANN001
+async def test_self_binding_and_cycles_of_length_2_3_and_5_are_refused(db) -> None:  # noqa: ANN001
+    await set_distribution(db, binding_mode="override", protection_days=0)
     a, _ = await new_shopkeeper(db)
     assert await bind_via_token(db, a, a) == "refused:self"
     assert await binding(db, a) is None
-
-
-@pytest.mark.parametrize("length", [2, 3, 5])
-async def test_cycles_of_any_length_are_refused(db, length: int) -> None:  # noqa: ANN001
-    await set_distribution(db, binding_mode="override", protection_days=0)
-    chain = [(await new_shopkeeper(db))[0] for _ in range(length)]
-    for fan, sharer in zip(chain[1:], chain[:-1], strict=True):  # chain[i+1] is bound to chain[i]
-        assert await bind_via_token(db, fan, sharer) == "bound"
-    # Closing the loop: the top of the chain would be bound to its own bottom.
-    assert await bind_via_token(db, chain[0], chain[-1]) == "refused:cycle"
-    assert await binding(db, chain[0]) is None
-    if length > 2:  # and a rebinding inside the chain that would close a shorter loop
-        assert await bind_via_token(db, chain[1], chain[-1]) == "refused:cycle"
-        assert await sharer_of(db, chain[1]) == chain[0]
+    for length in (2, 3, 5):
+        chain = [(await new_shopkeeper(db))[0] for _ in range(length)]
+        for fan, sharer in zip(chain[1:], chain[:-1], strict=True):  # chain[i+1] is bound to chain[i]
+            assert await bind_via_token(db, fan, sharer) == "bound"
+        # Closing the loop: the top of the chain would be bound to its own bottom.
+        assert await bind_via_token(db, chain[0], chain[-1]) == "refused:cycle", length
+        assert await binding(db, chain[0]) is None
+        if length > 2:  # and a rebinding inside the chain that would close a shorter loop
+            assert await bind_via_token(db, chain[1], chain[-1]) == "refused:cycle"
+            assert await sharer_of(db, chain[1]) == chain[0]
 
 
 async def test_only_active_distributors_can_bind(db) -> None:  # noqa: ANN001

@@ -79,7 +79,7 @@ def china_midnight(received: datetime, days_after: int) -> datetime:
 
 # --- how much ----------------------------------------------------------------------------------------------
 
-async def test_percentage_of_what_was_paid_for_the_line_rounded_down(db, program: Program) -> None:  # noqa: ANN001
+async def test_percentage_of_what_was_paid_for_the_line_rounded_down_sub_fen_dropped(db, program: Program) -> None:  # noqa: ANN001
     order_id = await buy(db, program.buyer, [(program.odd_sku, 1)], program.shop_id)
     (c1, c2) = await commissions(db, order_id=order_id)
     # 10 % of 999 = 99.9 → 99; 3 % of 999 = 29.97 → 29. Shipping (the ¥8 fee under ¥99) is not in the base.
@@ -90,12 +90,10 @@ async def test_percentage_of_what_was_paid_for_the_line_rounded_down(db, program
     assert (await balances(db, program.upline))["pending"] == 29
     assert await ledger_problems(db) == []
 
-
-async def test_amounts_below_one_fen_are_dropped(db, program: Program) -> None:  # noqa: ANN001
-    await set_distribution(db, level1_bp=1, level2_bp=1)  # 0.01 % of ¥10 = 0.1 fen
+    await set_distribution(db, level1_bp=1, level2_bp=1)  # 0.01 % of ¥10 = 0.1 fen: dropped, nothing booked
     order_id = await buy(db, program.buyer, [(program.sku, 1)], program.shop_id)
     assert await commissions(db, order_id=order_id) == []
-    assert await count(db, LedgerTransaction) == 0
+    assert await count(db, LedgerTransaction) == 2
 
 
 async def test_fixed_per_sku_times_quantity_capped_at_the_line(db, program: Program) -> None:  # noqa: ANN001
@@ -130,20 +128,23 @@ async def test_campaign_orders_that_opt_out_pay_nothing(db, program: Program) ->
     assert await count(db, LedgerTransaction) == 0
 
 
-async def test_self_purchase_pays_nothing_by_default(db, program: Program) -> None:  # noqa: ANN001
+async def test_self_purchase_pays_nothing_by_default_and_the_rebate_when_switched_on(db, program: Program) -> None:  # noqa: ANN001
     me = await _as_buyer(db, program.keeper)
     order_id = await buy(db, me, [(program.big_sku, 1)], program.shop_id)
     # The keeper's own purchase through the keeper's own shop: neither the keeper nor the upline earns.
     assert await commissions(db, order_id=order_id) == []
     assert await count(db, LedgerTransaction) == 0
 
-
-async def test_self_purchase_rebate_when_switched_on(db, program: Program) -> None:  # noqa: ANN001
     await set_distribution(db, self_purchase_rebate=True)
-    me = await _as_buyer(db, program.keeper)
     order_id = await buy(db, me, [(program.big_sku, 1)], program.shop_id)
     amounts = [(c.level, c.beneficiary_id, c.amount_fen) for c in await commissions(db, order_id=order_id)]
     assert amounts == [(1, program.keeper, 500), (2, program.upline, 150)]
+    order_id = await buy(db, me, [(program.big_sku, 1)])  # also without going through the shop
+    amounts = [(c.level, c.beneficiary_id, c.amount_fen) for c in await commissions(db, order_id=order_id)]
+    assert amounts == [(1, program.keeper, 500), (2, program.upline, 150)]
+    _, other_shop = await new_shopkeeper(db)  # through somebody else's shop the rebate takes nothing from them:
+    order_id = await buy(db, me, [(program.big_sku, 1)], other_shop)  # the keeper's own referrer is level 1
+    assert [(c.level, c.beneficiary_id) for c in await commissions(db, order_id=order_id)] == [(1, program.upline)]
 
 
 async def _as_buyer(db: Database, user_id: int) -> Fan:
@@ -173,6 +174,11 @@ async def test_pending_at_payment_available_on_day_eight_after_receipt(db, progr
     assert (b["pending"], b["available"]) == (0, 100)
     assert (await balances(db, program.upline))["available"] == 30
     assert all(c.status == "available" for c in await commissions(db, order_id=order_id))
+    assert await unlock(db) == 0  # nothing unlocks twice
+    async with db.read() as s:
+        unlocks = (await s.execute(select(LedgerTransaction).where(LedgerTransaction.kind == "commission.unlock"))).all()
+    assert len(unlocks) == 1
+    assert (await balances(db, program.keeper))["available"] == 100
 
 
 async def test_the_freeze_never_starts_before_receipt(db, program: Program) -> None:  # noqa: ANN001
@@ -352,16 +358,36 @@ async def _rank(db: Database, user_id: int) -> int:
         return d.level_rank if d else -1
 
 
-async def test_nothing_unlocks_twice(db, program: Program) -> None:  # noqa: ANN001
+async def test_debt_is_repaid_by_every_unlock_even_two_at_the_same_instant(db, program: Program) -> None:  # noqa: ANN001
+    """Two unlock sweeps at one frozen instant (a held line released by a rejection, then swept again) repay
+    the debt twice: each repayment is its own business event, not one per clock reading."""
     received = china_noon()
     clock.freeze(received)
-    order_id = await buy(db, program.buyer, [(program.sku, 1)], program.shop_id)
-    await ship_and_receive(db, order_id)
+    first = await buy(db, program.buyer, [(program.big_sku, 2)], program.shop_id)  # 1000
+    await ship_and_receive(db, first)
     clock.freeze(china_midnight(received, 8))
-    assert await unlock(db) == 2
-    assert await unlock(db) == 0
-    await outbox.drain(db)  # a replayed order.received does not reschedule an unlocked commission
-    async with db.read() as s:
-        unlocks = (await s.execute(select(LedgerTransaction).where(LedgerTransaction.kind == "commission.unlock"))).all()
-    assert len(unlocks) == 1
-    assert (await balances(db, program.keeper))["available"] == 100
+    await unlock(db)
+    async with db.write() as s:
+        w = await withdrawals.request(s, program.keeper, 1000, "bank", {"name": "店主", "account": "6222000011112222"})
+    async with db.write() as s:
+        await withdrawals.approve(s, await withdrawals.get(s, w.id), actor_id=1)
+    await outbox.drain(db)
+    (line,) = await lines_of(db, first)
+    await late_refund(db, first, line.id, 2)
+    assert (await balances(db, program.keeper))["debt"] == -1000
+
+    clock.freeze(received + timedelta(days=9))
+    held = await buy(db, program.buyer, [(program.sku, 3)], program.shop_id)  # 300
+    free = await buy(db, program.buyer, [(program.sku, 3)], program.shop_id)  # 300
+    await ship_and_receive(db, held)
+    await ship_and_receive(db, free)
+    (held_line,) = await lines_of(db, held)
+    aftersale_id = await ask_refund(db, program.buyer.user_id, held, held_line.id, 1, decision=None)
+    clock.freeze(china_midnight(received + timedelta(days=9), 8))
+    assert await unlock(db) == 2  # `free` only
+    assert (await balances(db, program.keeper))["debt"] == -700
+    await decide_aftersale(db, aftersale_id, "reject")
+    assert await unlock(db) == 2  # `held`, at the very same instant
+    b = await balances(db, program.keeper)
+    assert (b["available"], b["debt"]) == (0, -400)
+    assert await ledger_problems(db) == []

@@ -66,7 +66,7 @@ async def _ledger_is_empty(db: Database) -> bool:
 
 # --- 禁止传销条例 Art. 7 and WeChat: at most two levels ---------------------------------------------------
 
-async def test_at_most_two_levels_are_paid_however_deep_the_chain(app, db) -> None:  # noqa: ANN001
+async def test_commission_at_most_two_levels_however_deep_the_chain(app, db) -> None:  # noqa: ANN001
     a, _ = await new_shopkeeper(db)
     b, _ = await new_shopkeeper(db, upline=a)
     c, _ = await new_shopkeeper(db, upline=b)
@@ -83,70 +83,57 @@ async def test_at_most_two_levels_are_paid_however_deep_the_chain(app, db) -> No
         assert await balances(db, upper) == {"pending": 0, "available": 0, "withdrawing": 0, "paid_out": 0, "debt": 0}
     assert await ledger_problems(db) == []
 
-
-async def test_a_one_level_program_pays_only_level_one(app, db) -> None:  # noqa: ANN001
-    await set_distribution(db, levels=1)
-    a, _ = await new_shopkeeper(db)
-    b, shop_b = await new_shopkeeper(db, upline=a)
-    sku = (await new_product(db, prices=(10_000,))).sku_ids[0]
-    order_id = await buy(db, await new_buyer(db), [(sku, 1)], shop_b)
-    paid = [(c.level, c.beneficiary_id) for c in await rows(db, Commission, Commission.order_id == order_id)]
-    assert paid == [(1, b)]
+    await set_distribution(db, levels=1)  # a one-level program pays level 1 only
+    order_id = await buy(db, e, [(sku, 1)])
+    paid = [(c_.level, c_.beneficiary_id) for c_ in await rows(db, Commission, Commission.order_id == order_id)]
+    assert paid == [(1, d)]
 
 
-async def test_settings_refuse_more_than_two_levels(client: httpx.AsyncClient, db) -> None:  # noqa: ANN001
+async def test_settings_validation_enforces_two_levels_and_the_rate_cap(client: httpx.AsyncClient, db) -> None:  # noqa: ANN001
     _, op = await make_user(db, "13800000001", Role.OPERATOR)
     for levels in (3, 0, 10):
         r = await client.put("/api/distribution/policy", json={"levels": levels}, headers=op)
         assert r.status_code == 422, r.text
         assert err(r) == "distribution.too_many_levels"
-    async with db.write() as s:
-        with pytest.raises(TooManyLevels):
-            await distribution.put_policy(s, {"levels": 3}, None)
-        assert (await distribution.get_policy(s)).levels == 2
-
-
-async def test_settings_refuse_rates_above_the_platform_cap(client: httpx.AsyncClient, db) -> None:  # noqa: ANN001
-    _, op = await make_user(db, "13800000001", Role.OPERATOR)
     r = await client.put("/api/distribution/policy", json={"level1_bp": 2500, "level2_bp": 600}, headers=op)
     assert r.status_code == 422 and err(r) == "distribution.rate_cap_exceeded", r.text
     r = await client.put("/api/distribution/levels/1", json={"name": "金牌", "l1_bp": 2800, "l2_bp": 300},
                          headers=op)
     assert r.status_code == 422 and err(r) == "distribution.rate_cap_exceeded", r.text
     async with db.write() as s:
+        with pytest.raises(TooManyLevels):
+            await distribution.put_policy(s, {"levels": 3}, None)
         with pytest.raises(RateCapExceeded):
             await distribution.put_level(s, rank=2, name="钻石", l1_bp=3001, l2_bp=0, criteria=[], actor_id=1)
+    async with db.read() as s:  # nothing of the refused settings was kept
         pol = await distribution.get_policy(s)
-        assert (pol.level1_bp, pol.level2_bp) == (1000, 300)
+        assert (pol.levels, pol.level1_bp, pol.level2_bp) == (2, 1000, 300)
         assert await distribution.levels(s) == []
     r = await client.put("/api/distribution/policy", json={"level1_bp": 2500, "level2_bp": 500}, headers=op)
     assert r.status_code == 200, r.text  # exactly at the cap is allowed
 
 
-async def test_settings_refuse_head_count_criteria(client: httpx.AsyncClient, db) -> None:  # noqa: ANN001
+async def test_level_criteria_refuse_head_count_and_anything_paid(client: httpx.AsyncClient, db) -> None:  # noqa: ANN001
     _, op = await make_user(db, "13800000001", Role.OPERATOR)
-    for kind in ("recruits", "team_size", "downline_count", "invitees"):
+    for kind, code in (("recruits", "distribution.headcount_criteria_forbidden"),
+                       ("team_size", "distribution.headcount_criteria_forbidden"),
+                       ("downline_count", "distribution.headcount_criteria_forbidden"),
+                       ("own_purchase_fen", "distribution.paid_status_forbidden"),
+                       ("own_spend_fen", "distribution.paid_status_forbidden"),
+                       ("membership_fee_fen", "distribution.paid_status_forbidden")):
         r = await client.put("/api/distribution/levels/1", headers=op, json={
             "name": "团长", "l1_bp": 1200, "l2_bp": 300, "criteria": [{"type": kind, "threshold": 10}]})
-        assert r.status_code == 422 and err(r) == "distribution.headcount_criteria_forbidden", r.text
+        assert r.status_code == 422 and err(r) == code, (kind, r.text)
     async with db.write() as s:
-        with pytest.raises(HeadcountCriteria):
+        with pytest.raises(HeadcountCriteria):  # also when mixed with a lawful criterion
             await distribution.put_level(s, rank=1, name="团长", l1_bp=1200, l2_bp=300, actor_id=1,
                                          criteria=[{"type": "attributed_sales_fen", "threshold": 1},
                                                    {"type": "recruits", "threshold": 10}])
-        assert await distribution.levels(s) == []
-
-
-async def test_settings_refuse_paid_criteria(client: httpx.AsyncClient, db) -> None:  # noqa: ANN001
-    _, op = await make_user(db, "13800000001", Role.OPERATOR)
-    for kind in ("own_purchase_fen", "own_spend_fen", "membership_fee_fen"):
-        r = await client.put("/api/distribution/levels/1", headers=op, json={
-            "name": "VIP", "l1_bp": 1200, "l2_bp": 300, "criteria": [{"type": kind, "threshold": 39_900}]})
-        assert r.status_code == 422 and err(r) == "distribution.paid_status_forbidden", r.text
-    async with db.write() as s:
         with pytest.raises(PaidStatus):
             await distribution.put_level(s, rank=1, name="VIP", l1_bp=1200, l2_bp=300, actor_id=1,
                                          criteria=[{"type": "own_purchase_fen", "threshold": 39_900}])
+    async with db.read() as s:
+        assert await distribution.levels(s) == []
     r = await client.put("/api/distribution/levels/1", headers=op, json={
         "name": "银牌", "l1_bp": 1200, "l2_bp": 300, "criteria": [{"type": "attributed_sales_fen", "threshold": 1}]})
     assert r.status_code == 200, r.text  # own attributed sales are lawful
@@ -179,18 +166,14 @@ async def test_opening_a_shop_requires_no_payment(client: httpx.AsyncClient, db)
     assert r.status_code == 201, r.text
     async with db.read() as s:
         assert await distribution.is_active_distributor(s, uid)
-    assert (await count(db, Order), await count(db, Payment)) == (0, 0)
-    assert await _ledger_is_empty(db)
 
-
-async def test_applying_when_approval_is_required_is_free_too(client: httpx.AsyncClient, db) -> None:  # noqa: ANN001
-    await set_distribution(db, who_may="approval")
-    uid, headers = await make_user(db, "13900000301")
-    r = await client.post("/api/shops", json={"name": "我的小店"}, headers=headers)
+    await set_distribution(db, who_may="approval")  # where the operator approves distributors: free as well
+    uid2, headers2 = await make_user(db, "13900000301")
+    r = await client.post("/api/shops", json={"name": "另一家小店"}, headers=headers2)
     assert r.status_code == 201, r.text
     async with db.write() as s:
-        assert (await distribution.get_distributor(s, uid)).status == "pending"  # type: ignore[union-attr]
-        await distribution.decide(s, uid, "active", actor_id=1)
+        assert (await distribution.get_distributor(s, uid2)).status == "pending"  # type: ignore[union-attr]
+        await distribution.decide(s, uid2, "active", actor_id=1)
     assert (await count(db, Order), await count(db, Payment)) == (0, 0)
     assert await _ledger_is_empty(db)
 

@@ -86,16 +86,7 @@ def sandbox_transfers(out_batch_no: str) -> list[tuple[int, str]]:
                 conn.execute("SELECT * FROM transfers WHERE out_batch_no = ?", (out_batch_no,)).fetchall()]
 
 
-async def test_minimum_amount(db, earner: Earner) -> None:  # noqa: ANN001
-    await set_distribution(db, withdraw_min_fen=5000)
-    with pytest.raises(BelowMinimum):
-        await request(db, earner.user_id, 4999)
-    w = await request(db, earner.user_id, 5000)
-    assert (w.amount_fen, w.fee_fen, w.net_fen) == (5000, 0, 5000)
-    assert (await balances(db, earner.user_id))["available"] == 5000
-
-
-async def test_minimum_and_method_over_http(client: httpx.AsyncClient, db, earner: Earner) -> None:  # noqa: ANN001
+async def test_minimum_amount_methods_and_balance(client: httpx.AsyncClient, db, earner: Earner) -> None:  # noqa: ANN001
     await set_distribution(db, withdraw_min_fen=2000, withdraw_methods=["bank", "alipay"])
     body = {"amount_fen": 1999, "method": "bank", "payee": PAYEE}
     r = await client.post("/api/withdrawals", json=body, headers=earner.headers)
@@ -105,17 +96,22 @@ async def test_minimum_and_method_over_http(client: httpx.AsyncClient, db, earne
     assert r.status_code == 422 and err(r) == "withdrawal.method_not_allowed", r.text
     r = await client.post("/api/withdrawals", json={**body, "amount_fen": 20_000}, headers=earner.headers)
     assert r.status_code == 409 and err(r) == "withdrawal.insufficient_balance", r.text
-    assert await rows(db, Withdrawal) == []
-    assert (await balances(db, earner.user_id))["available"] == 10_000
-
-
-async def test_method_not_allowed(db, earner: Earner) -> None:  # noqa: ANN001
-    await set_distribution(db, withdraw_methods=["bank"])
-    for method in ("wechat", "alipay", "wallet"):
+    with pytest.raises(BelowMinimum):
+        await request(db, earner.user_id, 1999)
+    for method in ("wechat", "wallet"):
         with pytest.raises(MethodNotAllowed):
-            await request(db, earner.user_id, 1000, method)
+            await request(db, earner.user_id, 2000, method)
+    assert await rows(db, Withdrawal) == []  # nothing refused was written
     assert (await balances(db, earner.user_id))["available"] == 10_000
-    assert (await request(db, earner.user_id, 1000, "bank")).method == "bank"
+
+    w = await request(db, earner.user_id, 2000)  # exactly the minimum
+    assert (w.amount_fen, w.fee_fen, w.net_fen, w.method) == (2000, 0, 2000, "bank")
+    await request(db, earner.user_id, 6000, "alipay")
+    with pytest.raises(NotEnoughAvailable):
+        await request(db, earner.user_id, 2001)
+    await request(db, earner.user_id, 2000)
+    assert (await balances(db, earner.user_id))["available"] == 0
+    assert await ledger_problems(db) == []
 
 
 async def test_fee_goes_to_platform_fee_income_and_net_to_the_user(db, earner: Earner) -> None:  # noqa: ANN001
@@ -184,19 +180,11 @@ async def test_payout_is_retried_after_backoff_and_paid_once(db, earner: Earner)
 
     clock.advance(timedelta(hours=1))  # nothing left to retry: paid exactly once
     assert await outbox.drain(db) == 0
+    assert await withdrawals.pay_out(db, w.id) == "skipped"  # a duplicate delivery of the message
+    assert sandbox_transfers(w.out_batch_no) == [(10_000, "succeeded")]
     async with db.read() as s:
         assert await ledger.balance(s, earner.user_id, "paid_out") == 10_000
     assert await ledger_problems(db) == []
-
-
-async def test_a_payout_replayed_after_success_pays_nothing_more(db, earner: Earner) -> None:  # noqa: ANN001
-    w = await request(db, earner.user_id, 4_000)
-    async with db.write() as s:
-        await withdrawals.approve(s, await withdrawals.get(s, w.id), actor_id=1)
-    await outbox.drain(db)
-    assert await withdrawals.pay_out(db, w.id) == "skipped"  # a duplicate delivery of the outbox message
-    assert sandbox_transfers(w.out_batch_no) == [(4_000, "succeeded")]
-    assert (await balances(db, earner.user_id))["paid_out"] == 4_000
 
 
 async def test_second_decision_is_a_409(client: httpx.AsyncClient, db, earner: Earner) -> None:  # noqa: ANN001
@@ -231,12 +219,3 @@ async def test_request_is_idempotent_by_key(client: httpx.AsyncClient, db, earne
     assert other.status_code == 409 and err(other) == "idempotency.key_reused"
     assert len(await rows(db, Withdrawal)) == 1
     assert (await balances(db, earner.user_id))["available"] == 4_000
-
-
-async def test_cannot_withdraw_more_than_available(db, earner: Earner) -> None:  # noqa: ANN001
-    await request(db, earner.user_id, 6_000)
-    with pytest.raises(NotEnoughAvailable):
-        await request(db, earner.user_id, 4_001)
-    assert await rows(db, Withdrawal, Withdrawal.amount_fen == 4_001) == []
-    await request(db, earner.user_id, 4_000)
-    assert (await balances(db, earner.user_id))["available"] == 0

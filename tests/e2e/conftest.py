@@ -7,9 +7,16 @@
   tests check pages and flows, and the PostgreSQL behaviour is covered by the rest of the suite.
   When QUANZI_TEST_REDIS_URL is set, the server's rate limiter does use that Redis (with a key prefix
   of its own), so the Redis-backed limiter is exercised through a real server too.
+* `e2e_own_server` (module scope): a server of the module's own, built the same way. For tests that
+  move the server's clock (POST /api/dev/clock): a jump of days would otherwise reach every later test
+  on the shared server (its sweeps cancel, receive and complete the demo orders).
 * `browser` (module scope) and `page` (per test): Python Playwright's sync API on the system Chromium
   (/usr/bin/chromium). A browser is never downloaded. Without Chromium the tests are skipped, except
   when CI=true: then they fail.
+* `new_context` (per test): more phone-sized browser contexts, one per person of a journey (each has
+  its own cookies); `login`: logs a page in with the demo password or a one-time code.
+* The demo database is built with QUANZI_DEMO_SCALE=0.25 (a quarter of the order history: the same
+  people, catalog and shops, built in a fraction of the time); QUANZI_E2E_DEMO_SCALE overrides it.
 
 Why the browser is not session-scoped: while the sync Playwright is alive it marks its own asyncio
 loop as the thread's running loop between calls, which would break the async tests (pytest-asyncio)
@@ -35,6 +42,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -51,6 +59,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 STARTUP_TIMEOUT = 30.0
 # Settings a developer's shell (or .env) might carry that must not leak into the test server.
 SCRUB_ENV = ("DATABASE_URL", "REDIS_URL")
+DEMO_PASSWORD = "quanzi-demo"
+DEMO_SCALE = os.environ.get("QUANZI_E2E_DEMO_SCALE", "0.25")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -82,12 +92,28 @@ def _free_port() -> int:
 
 
 class E2EServer:
-    """A running `quanzi serve`: its base URL and its log."""
+    """A running `quanzi serve`: its base URL, its log and its SQLite file."""
 
-    def __init__(self, base_url: str, log_path: Path, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, base_url: str, log_path: Path, proc: subprocess.Popen[bytes],
+                 db_path: Path | None = None) -> None:
         self.base_url = base_url
         self.log_path = log_path
         self.proc = proc
+        self.db_path = db_path
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        """Read the server's database (read-only connection; the server keeps writing meanwhile)."""
+        assert self.db_path is not None
+        uri = f"file:{self.db_path}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as conn:
+            conn.row_factory = sqlite3.Row
+            return list(conn.execute(sql, params))
+
+    def move_clock(self, seconds: int) -> str:
+        """Move the server's clock forward (QUANZI_DEV_CLOCK_API=1); returns the server's new now()."""
+        r = httpx.post(f"{self.base_url}/api/dev/clock", json={"advance_seconds": seconds}, timeout=10)
+        r.raise_for_status()
+        return str(r.json()["now"])
 
     def read_log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -187,7 +213,7 @@ def _demo_database(tmp_path_factory: pytest.TempPathFactory, exe: str, env: dict
             building = shared / "e2e-demo-building.db"
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{building}{suffix}").unlink(missing_ok=True)
-            build_env = {**env, "DATABASE_URL": f"sqlite:///{building}"}
+            build_env = {**env, "DATABASE_URL": f"sqlite:///{building}", "QUANZI_DEMO_SCALE": DEMO_SCALE}
             _run([exe, "migrate"], build_env, shared)
             _run([exe, "demo"], build_env, shared)
             with contextlib.closing(sqlite3.connect(building)) as conn:  # all of it into the main file
@@ -196,10 +222,10 @@ def _demo_database(tmp_path_factory: pytest.TempPathFactory, exe: str, env: dict
     return template
 
 
-@pytest.fixture(scope="session")
-def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EServer]:
+@contextlib.contextmanager
+def _serve(tmp_path_factory: pytest.TempPathFactory, name: str = "e2e") -> Iterator[E2EServer]:
     exe = _quanzi_exe()
-    tmp = tmp_path_factory.mktemp("e2e")
+    tmp = tmp_path_factory.mktemp(name)
     env = {k: v for k, v in os.environ.items() if k not in SCRUB_ENV and not k.startswith("QUANZI_")}
     env.update({
         "QUANZI_DEV_CLOCK_API": "1",
@@ -226,11 +252,24 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EServer]:
             last = exc
     else:
         pytest.fail(f"{last}\n--- server log ---\n{log_path.read_text(errors='replace')[-4000:]}")
-    server = E2EServer(base_url, log_path, proc)
+    server = E2EServer(base_url, log_path, proc, db_path)
     try:
         yield server
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EServer]:
+    with _serve(tmp_path_factory) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def e2e_own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EServer]:
+    """A server for this module alone (same demo data), e.g. for tests that move its clock."""
+    with _serve(tmp_path_factory, "e2e-own") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -245,18 +284,79 @@ def browser() -> Iterator[object]:
             b.close()
 
 
-@pytest.fixture
-def page(browser, e2e_server: E2EServer) -> Iterator[object]:  # noqa: ANN001
+def _phone_context(browser, base_url: str):  # noqa: ANN001, ANN202
+    """A browser context like a phone in China: 390 px wide, touch, zh-CN, Asia/Shanghai."""
     context = browser.new_context(
-        base_url=e2e_server.base_url, viewport={"width": 390, "height": 844}, device_scale_factor=2,
+        base_url=base_url, viewport={"width": 390, "height": 844}, device_scale_factor=2,
         is_mobile=True, has_touch=True, locale="zh-CN", timezone_id="Asia/Shanghai",
     )
     context.set_default_timeout(10_000)
+    return context
+
+
+@pytest.fixture
+def page(browser, e2e_server: E2EServer) -> Iterator[object]:  # noqa: ANN001
+    context = _phone_context(browser, e2e_server.base_url)
     p = context.new_page()
     try:
         yield p
     finally:
         context.close()
+
+
+@pytest.fixture
+def new_context(browser, request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:  # noqa: ANN001
+    """new_context(server=None) -> another phone-sized browser context (another person: its own cookies)
+    on `server` (default: the shared e2e_server). Every context it opened is closed after the test."""
+    opened: list[object] = []
+
+    def make(server: E2EServer | None = None):  # noqa: ANN202
+        server = server or request.getfixturevalue("e2e_server")
+        context = _phone_context(browser, server.base_url)
+        opened.append(context)
+        return context
+
+    try:
+        yield make
+    finally:
+        for context in opened:
+            with contextlib.suppress(Exception):
+                context.close()
+
+
+def _e164(phone: str) -> str:
+    return phone if phone.startswith("+") else f"+86{phone}"
+
+
+@pytest.fixture
+def login() -> Callable[..., None]:
+    """login(page, phone, server=None, code=False): log the page's context in through /login.
+
+    With the demo password (the <details> form), or with code=True a one-time code that the server
+    (required then) logged as `sms.login_code`; a code login keeps the share cookie the page may carry.
+    Ends on the page the login redirects to, checked to show who is logged in."""
+    from playwright.sync_api import expect
+
+    def do(page, phone: str, server: E2EServer | None = None, *, code: bool = False,  # noqa: ANN001
+           password: str = DEMO_PASSWORD, next_url: str | None = None) -> None:
+        page.goto("/login" + (f"?next={quote(next_url)}" if next_url else ""))
+        if code:
+            assert server is not None, "a code login reads the code from the server's log"
+            page.get_by_test_id("phone").fill(phone)
+            mark = server.log_size()
+            page.get_by_test_id("send-code").click()
+            expect(page.get_by_test_id("code-sent")).to_be_visible()
+            page.get_by_test_id("code").fill(server.login_code(_e164(phone), since=mark))
+            page.get_by_test_id("login-code").click()
+        else:
+            page.locator("details.password-login > summary").click()
+            page.get_by_test_id("pw-phone").fill(phone)
+            page.get_by_test_id("password").fill(password)
+            page.get_by_test_id("login-password").click()
+        page.wait_for_url(lambda url: "/login" not in url)
+        expect(page.get_by_test_id("who")).to_be_visible()
+
+    return do
 
 
 @pytest.fixture
@@ -276,7 +376,8 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[..., Path]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
     """A failing browser test shows the tail of the server log under its report."""
     rep = yield
-    server = getattr(item, "funcargs", {}).get("e2e_server")
-    if rep.failed and isinstance(server, E2EServer):
-        rep.sections.append(("server log (tail)", server.tail()))
+    if rep.failed:
+        servers = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, E2EServer)]
+        for server in dict.fromkeys(servers):
+            rep.sections.append((f"server log (tail) {server.base_url}", server.tail()))
     return rep

@@ -14,7 +14,7 @@ from quanzi.kit.deps import DB, AppSettings, ClientIP, Limiter
 from quanzi.kit.schemas import Id, In, Out, PathId
 from quanzi.policy import service as policy
 
-router = APIRouter(prefix="/api/bargain", tags=["bargain"])
+router = APIRouter(tags=["bargain"])
 
 
 class ActivityIn(In):
@@ -89,39 +89,39 @@ async def _out(s, bargain_id: int) -> BargainOut:  # noqa: ANN001
                       helps=[HelpOut.model_validate(h) for h in helps])
 
 
-@router.get("/activities")
+@router.get("/api/bargain/activities")
 async def list_activities(db: DB) -> list[ActivityOut]:
     async with db.read() as s:
         return [ActivityOut.model_validate(a) for a in await service.activities(s)]
 
 
-@router.post("/activities", status_code=201)
+@router.post("/api/bargain/activities", status_code=201)
 async def create_activity(body: ActivityIn, db: DB, me: Operator) -> ActivityOut:
     async with db.write() as s:
         return ActivityOut.model_validate(await service.create_activity(s, **body.model_dump()))
 
 
-@router.put("/switch")
+@router.put("/api/bargain/switch")
 async def switch(body: SwitchIn, db: DB, me: Operator) -> SwitchIn:
     async with db.write() as s:
         await policy.put(s, service.BargainPolicy, {"enabled": body.enabled}, me.user_id)
     return body
 
 
-@router.post("/activities/{activity_id}/launch", status_code=201)
+@router.post("/api/bargain/activities/{activity_id}/launch", status_code=201)
 async def launch(activity_id: PathId, db: DB, me: CurrentUser) -> BargainOut:
     async with db.write() as s:
         b = await service.launch(s, me.user_id, activity_id)
         return await _out(s, b.id)
 
 
-@router.get("/{bargain_id}")
+@router.get("/api/bargains/{bargain_id}")
 async def get_bargain(bargain_id: PathId, db: DB) -> BargainOut:
     async with db.read() as s:
         return await _out(s, bargain_id)
 
 
-@router.post("/{bargain_id}/help")
+@router.post("/api/bargains/{bargain_id}/help")
 async def help_cut(bargain_id: PathId, db: DB, me: CurrentUser, limiter: Limiter, ip: ClientIP,
                    settings: AppSettings) -> HelpOut:
     await limiter.hit(settings.bargain_help_limit_per_user, "bargain-user", str(me.user_id))
@@ -130,7 +130,7 @@ async def help_cut(bargain_id: PathId, db: DB, me: CurrentUser, limiter: Limiter
         return HelpOut.model_validate(await service.help_cut(s, me.user_id, bargain_id))
 
 
-@router.post("/{bargain_id}/buy", status_code=201)
+@router.post("/api/bargains/{bargain_id}/buy", status_code=201)
 async def buy(bargain_id: PathId, body: BuyIn, db: DB, me: CurrentUser) -> dict[str, int]:
     async with db.write() as s:
         order = await service.buy(s, me.user_id, bargain_id, body.address_id)

@@ -29,6 +29,8 @@ from quanzi.bargain.errors import (
 )
 from quanzi.bargain.models import Bargain, BargainActivity, BargainHelp, BargainUserTotal
 from quanzi.cart import service as cart
+from quanzi.catalog import service as catalog
+from quanzi.catalog.errors import SkuUnavailable
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database, guarded_update, insert_ignore, skip_locked
 from quanzi.orders import service as orders
@@ -91,6 +93,11 @@ async def create_activity(s: AsyncSession, *, title: str, product_id: int, sku_i
                           starts_at: datetime, ends_at: datetime) -> BargainActivity:
     if not (0 < floor_price_fen < start_price_fen):
         raise BadConfig(why="0 < floor < start price")
+    if ends_at <= starts_at:
+        raise BadConfig(why="the activity must end after it starts")
+    _product, skus = await catalog.published_product(s, product_id)
+    if sku_id not in {k.id for k in skus}:
+        raise SkuUnavailable(sku_id=sku_id)
     check_config(start_price_fen - floor_price_fen, helpers_needed, cut_mode, cut_min_fen, cut_max_fen, first_cut_fen)
     a = BargainActivity(title=title, product_id=product_id, sku_id=sku_id, start_price_fen=start_price_fen,
                         floor_price_fen=floor_price_fen, helpers_needed=helpers_needed, cut_mode=cut_mode,

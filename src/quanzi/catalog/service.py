@@ -95,6 +95,7 @@ async def create_product(
 ) -> Product:
     if not skus:
         raise NoSkus()
+    await _check_category(s, category_id)
     now = clock.now()
     cat_name = ""
     if category_id is not None:
@@ -141,7 +142,15 @@ async def owned_product(s: AsyncSession, product_id: int, supplier_id: int | Non
     return product
 
 
+async def _check_category(s: AsyncSession, category_id: int | None) -> None:
+    if category_id is not None and await s.get(Category, category_id) is None:
+        from quanzi.kit.errors import InvalidInput
+
+        raise InvalidInput({"zh": "分类不存在", "en": "No such category"}, field="category_id")
+
+
 async def update_product(s: AsyncSession, product: Product, **fields: Any) -> Product:
+    await _check_category(s, fields.get("category_id"))
     allowed = {"title", "subtitle", "description", "category_id", "image_url", "non_returnable",
                "non_returnable_reason"}
     for key, value in fields.items():

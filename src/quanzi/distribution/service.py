@@ -335,7 +335,8 @@ async def unlock_due(db: Database, now: datetime, batch: int = 20_000) -> int:
             legs = []
             for uid, amount in unlocked.items():
                 legs += [user(uid, "pending", -amount), user(uid, "available", amount)]
-            await ledger.post(s, "commission.unlock", _batch_ref([r[0] for r in claimed]), legs,
+            batch_ref = _batch_ref([r[0] for r in claimed])
+            await ledger.post(s, "commission.unlock", batch_ref, legs,
                               reason=f"{len(claimed)} commissions unlocked")
             d = Distributor.__table__
             await (await s.connection()).execute(
@@ -343,12 +344,14 @@ async def unlock_due(db: Database, now: datetime, batch: int = 20_000) -> int:
                     unlocked_commission_fen=d.c.unlocked_commission_fen + bindparam("earned"),
                     unlocked_sales_fen=d.c.unlocked_sales_fen + bindparam("sales")),
                 [{"uid": uid, "earned": amount, "sales": sales[uid]} for uid, amount in earned.items()])
-            await repay_debts(s, list(unlocked))
+            await repay_debts(s, list(unlocked), ref=batch_ref)
             await maybe_upgrade(s, list(earned))
             done += len(claimed)
 
 
-async def repay_debts(s: AsyncSession, user_ids: Sequence[int]) -> None:
+async def repay_debts(s: AsyncSession, user_ids: Sequence[int], ref: str | None = None) -> None:
+    """Repay debts from what is available. `ref` names the business event (an unlock batch) so that every
+    repayment is posted once per event — never keyed by the clock, which two sweeps may read alike."""
     from quanzi.ledger.models import LedgerAccount
 
     if not user_ids:
@@ -362,7 +365,7 @@ async def repay_debts(s: AsyncSession, user_ids: Sequence[int]) -> None:
     for uid, b in bal.items():
         pay = min(b.get("available", 0), -b.get("debt", 0))
         if pay > 0:
-            await ledger.post(s, "debt.repay", f"{uid}:{clock.now().isoformat()}:{pay}",
+            await ledger.post(s, "debt.repay", f"{ref or clock.now().isoformat()}:{uid}:{pay}",
                               [user(uid, "available", -pay), user(uid, "debt", pay)], reason="debt repaid from commission")
 
 

@@ -46,13 +46,13 @@ async def waitlist(body: WaitlistIn, db: DB, me: CurrentUser) -> dict[str, bool]
 @router.get("/slots")
 async def list_slots(db: DB) -> list[SlotOut]:
     async with db.read() as s:
-        return [SlotOut.model_validate(x) for x in await service.slots(s)]
+        return [SlotOut.of(x) for x in await service.slots(s)]
 
 
 @router.post("/slots", status_code=201)
 async def create_slot(body: SlotIn, db: DB, me: Operator) -> SlotOut:
     async with db.write() as s:
-        return SlotOut.model_validate(await service.create_slot(s, body.name, body.starts, body.ends))
+        return SlotOut.of(await service.create_slot(s, body.name, body.starts, body.ends))
 
 
 @router.post("/activities", status_code=201)

@@ -62,3 +62,9 @@ class BadSlot(DomainError):
     status = 422
     code = FlashCode.BAD_SLOT
     message = {"zh": "结束时间必须晚于开始时间", "en": "A slot must end after it starts"}
+
+
+class DuplicateItem(DomainError):
+    status = 422
+    code = "flashsale.duplicate_sku"
+    message = {"zh": "同一规格在一场秒杀里只能出现一次", "en": "Each SKU may appear once per flash sale"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from quanzi.kit.schemas import Id, In, Out, Quantity
 
@@ -25,9 +25,16 @@ class WaitlistIn(In):
 
 
 class SlotIn(In):
+    """Times of day in China time; an offset, if sent, is ignored (slots repeat daily in local time)."""
+
     name: Annotated[str, Field(min_length=1, max_length=30)]
     starts: time
     ends: time
+
+    @field_validator("starts", "ends")
+    @classmethod
+    def _local(cls, v: time) -> time:
+        return v.replace(tzinfo=None)
 
 
 class ItemIn(In):
@@ -71,5 +78,10 @@ class ActivityOut(Out):
 class SlotOut(Out):
     id: int
     name: str
-    starts: time
-    ends: time
+    starts: str  # "HH:MM:SS", China time
+    ends: str
+
+    @classmethod
+    def of(cls, slot: object) -> SlotOut:
+        return cls(id=slot.id, name=slot.name, starts=slot.starts.strftime("%H:%M:%S"),  # type: ignore[attr-defined]
+                   ends=slot.ends.strftime("%H:%M:%S"))  # type: ignore[attr-defined]

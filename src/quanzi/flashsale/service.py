@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.cart import service as cart
 from quanzi.catalog import service as catalog
+from quanzi.catalog.errors import OutOfStock, SkuUnavailable
 from quanzi.flashsale.errors import (
     BadSlot,
+    DuplicateItem,
     Ended,
     FlashNotFound,
     NotStarted,
@@ -71,7 +73,15 @@ async def create_activity(s: AsyncSession, *, slot_id: int, day: date, title: st
     slot = await s.get(FlashSlot, slot_id)
     if slot is None:
         raise FlashNotFound()
-    await catalog.published_product(s, product_id)
+    _product, skus = await catalog.published_product(s, product_id)
+    own = {k.id: k for k in skus}
+    if len({i[0] for i in items}) != len(items):
+        raise DuplicateItem()
+    for sku_id, _price, quota in items:
+        if sku_id not in own:
+            raise SkuUnavailable(sku_id=sku_id)
+        if quota > own[sku_id].stock:
+            raise OutOfStock(title=own[sku_id].label, sku_id=sku_id)
     starts, ends = window(day, slot)
     act = FlashActivity(slot_id=slot_id, day=day, title=title, product_id=product_id, starts_at=starts,
                         ends_at=ends, per_order_limit=per_order_limit, per_user_limit=per_user_limit,

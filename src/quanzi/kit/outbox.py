@@ -213,13 +213,16 @@ async def deliver_batch(db: Database, worker_id: str | None = None, *, limit: in
 
 
 async def drain(db: Database, *, max_rounds: int = 20) -> int:
-    """Deliver until nothing is due (tests and CLI)."""
+    """Deliver until nothing is due (tests, demo seed, CLI). A failing message backs off and does not stop
+    the others from being delivered. Returns how many were delivered."""
     total = 0
+    worker_id = uuid.uuid4().hex
     for _ in range(max_rounds):
-        n = await deliver_batch(db)
-        total += n
-        if n == 0:
+        ids = await claim(db, worker_id, 50)
+        if not ids:
             break
+        for msg_id in ids:
+            total += await deliver_one(db, msg_id, worker_id, 8)
     return total
 
 

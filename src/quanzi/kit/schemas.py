@@ -21,11 +21,12 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 # Money, quantities and ids: strict integers in sane ranges.
 Fen = Annotated[int, Field(strict=True, ge=0, le=10**11)]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=9999)]
-Id = Annotated[int, Field(strict=True, ge=1, le=2**53)]
+Id = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]  # ids are INTEGER columns (PostgreSQL int4)
 
 
 class In(BaseModel):
@@ -39,11 +40,24 @@ class In(BaseModel):
         #   still fails.
         # - dates, times and datetimes only exist as ISO strings in JSON, and strict mode refuses every
         #   string for them; they are parsed as non-strict pydantic would (bad strings still fail).
+        # - PostgreSQL text cannot hold U+0000 (it would fail deep inside as a 500); refused here.
+        if _has_nul(data):
+            raise PydanticCustomError("string_nul", "Text must not contain the NUL character (U+0000)")
         data = _whole_floats_as_int(data)
         if isinstance(data, dict) and (temporal := _temporal_fields(cls)):
             data = {k: _parse(temporal[k], v) if k in temporal and isinstance(v, str) else v
                     for k, v in data.items()}
         return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _whole_floats_as_int(value: Any) -> Any:

@@ -99,6 +99,18 @@ def pick_locale(scope: Scope) -> str:
     return i18n.DEFAULT
 
 
+NUL_MESSAGE = "Text must not contain the NUL character (U+0000)"
+
+
+def _nul_in_url(scope: Scope) -> str | None:
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    qs = scope.get("query_string", b"")
+    if b"%00" in qs or b"\x00" in qs:
+        return "query"
+    return None
+
+
 class RequestContextMiddleware:
     """Request id, locale, structured-log context, metrics and security headers (pure ASGI)."""
 
@@ -129,6 +141,12 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
+            if where := _nul_in_url(scope):
+                # PostgreSQL text cannot hold U+0000: refuse it here rather than fail deep inside (a 500).
+                # JSON bodies are checked by kit.schemas.In.
+                err = InvalidInput(fields=[{"loc": [where], "type": "string_nul", "msg": NUL_MESSAGE}])
+                await error_response(Request(scope), err)(scope, receive, send_wrapper)
+                return
             await self.app(scope, receive, send_wrapper)
         except Exception as exc:  # a bug: answer here so the 500 still carries the request id and headers
             log.exception("unhandled_error", error=repr(exc))

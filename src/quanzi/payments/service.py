@@ -46,9 +46,10 @@ async def start_payment(db: Database, order_id: int, buyer_id: int, provider: st
     async with db.write() as s:
         order = await orders.order_for_buyer(s, order_id, buyer_id)
         payment = await open_payment(s, order, provider)
-        out_trade_no, amount, deadline = payment.out_trade_no, payment.amount_fen, order.pay_deadline
-    # Outside the transaction: the provider may be slow. The provider refuses payment after the deadline.
-    return await registry.get(provider).create_payment(out_trade_no, amount, description, expires_at=deadline)
+        out_trade_no, amount = payment.out_trade_no, payment.amount_fen
+    # Outside the transaction: the provider may be slow. Money that still arrives after the order was
+    # cancelled is refunded automatically (apply_result), so no expiry is imposed on the provider here.
+    return await registry.get(provider).create_payment(out_trade_no, amount, description)
 
 
 async def apply_result(s: AsyncSession, result: PaymentResult, source: str) -> str:

@@ -116,14 +116,16 @@ async def _write(s: AsyncSession, pol: DistributionPolicy, fan_id: int, sharer: 
 
 async def attribution(s: AsyncSession, buyer_id: int, shop_owner_id: int | None) -> Attribution:
     """Level 1: the buyer's active binding, else the owner of the shop the order came through; level 2:
-    level 1's own upline. Self-purchase pays nothing unless the self-purchase rebate is switched on: buying
-    through your own shop pays nobody (not your upline either); with the rebate on, a distributor's own
-    purchase makes them level 1 and their upline level 2."""
+    level 1's own upline. Self-purchase (a distributor buying through their own shop, or directly) pays
+    nothing unless the self-purchase rebate is switched on: through your own shop it pays nobody, not your
+    upline either; with the rebate on, the distributor is level 1 and their upline level 2. A purchase
+    through somebody else's shop is that shop's (or the buyer's referrer's) sale like anyone's."""
     pol = await distribution.get_policy(s)
     if not pol.enabled:
         return Attribution(None, None)
     now = clock.now()
-    if pol.self_purchase_rebate and await distribution.is_active_distributor(s, buyer_id):
+    own = shop_owner_id is None or shop_owner_id == buyer_id
+    if own and pol.self_purchase_rebate and await distribution.is_active_distributor(s, buyer_id):
         l1: int | None = buyer_id
     elif shop_owner_id is not None and shop_owner_id == buyer_id:
         return Attribution(None, None)
