@@ -42,6 +42,7 @@ async def seed(db_url: str, fans: int) -> tuple[list[dict[str, str]], list[int],
         skus = [k.id for k in (await catalog.skus_of(s, [product.id]))[product.id]]
         keeper, _ = await accounts.get_or_create_user(s, "+8613700009998", "bench keeper")
         shop = await shops.open_shop(s, keeper.id, "压测小店")
+        await shops.add_to_shelf(s, shop, product.id)
         for i in range(fans):
             user, _ = await accounts.get_or_create_user(s, f"+86139{i:08d}", f"fan{i}")
             token = await accounts.start_session(s, user, "bearer", 1)

@@ -9,6 +9,7 @@ Real database, real services, real outbox; the payment goes through the sandbox 
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -69,7 +70,10 @@ async def commissions(db: Database, **where: int) -> list[Commission]:
 
 def china_noon(days_from_now: int = 1) -> datetime:
     day = clock.now().astimezone(CHINA).date() + timedelta(days=days_from_now)
-    return datetime.combine(day, time(12, 0), tzinfo=CHINA)
+    # Some moment between 09:00 and 15:00, China time: the day is what matters; varying the second keeps
+    # order numbers (time + 6 random digits) of different tests apart at the shared sandbox provider.
+    return datetime.combine(day, time(9 + secrets.randbelow(6), secrets.randbelow(60), secrets.randbelow(60)),
+                            tzinfo=CHINA)
 
 
 def china_midnight(received: datetime, days_after: int) -> datetime:

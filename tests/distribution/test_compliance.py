@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, time, timedelta
 
 import httpx
@@ -52,7 +53,10 @@ PAYEE = {"name": "店主", "account": "6222000011112222"}
 
 def china_noon(days_from_now: int = 1) -> datetime:
     day = clock.now().astimezone(CHINA).date() + timedelta(days=days_from_now)
-    return datetime.combine(day, time(12, 0), tzinfo=CHINA)
+    # Some moment between 09:00 and 15:00, China time: the day is what matters; varying the second keeps
+    # order numbers (time + 6 random digits) of different tests apart at the shared sandbox provider.
+    return datetime.combine(day, time(9 + secrets.randbelow(6), secrets.randbelow(60), secrets.randbelow(60)),
+                            tzinfo=CHINA)
 
 
 async def _ledger_is_empty(db: Database) -> bool:

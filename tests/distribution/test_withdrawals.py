@@ -4,6 +4,7 @@ commit and retried with the same out_batch_no until it succeeds — once; an ill
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -49,7 +50,7 @@ async def earn(db: Database, shop_id: int, commission_fen: int) -> None:
     unlock sweep at the start of day 8 after receipt. The clock stays frozen there."""
     sku = (await new_product(db, prices=(commission_fen * 10,))).sku_ids[0]
     day = clock.now().astimezone(CHINA).date() + timedelta(days=1)
-    clock.freeze(datetime.combine(day, time(12), tzinfo=CHINA))
+    clock.freeze(datetime.combine(day, time(9 + secrets.randbelow(6), secrets.randbelow(60)), tzinfo=CHINA))
     order_id = await buy(db, await new_buyer(db), [(sku, 1)], shop_id)
     await ship_and_receive(db, order_id)
     clock.freeze(datetime.combine(day + timedelta(days=8), time(0), tzinfo=CHINA))

@@ -49,7 +49,7 @@ async def list_categories(db: DB) -> list[CategoryOut]:
 @router.get("/products")
 async def search_products(
     db: DB, paging: Annotated[PageParams, Depends(page_params)],
-    q: Annotated[str, Query(max_length=40)] = "", category_id: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    q: Annotated[str, Query(max_length=40)] = "", category_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> ProductPage:
     async with db.read() as s:
         items, total = await service.search_products(s, q=q, category_id=category_id, offset=paging.offset,

@@ -1,0 +1,210 @@
+"""Group-buy storefront pages: running activities, an activity (open a group, groups to join), a group as its
+share link shows it (join, invite). Share links of kind "g" land on the group page. Placement goes through the
+same service and idempotency scopes as the JSON API; the buyer then pays on the order's pay page."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.accounts.deps import CurrentUser, OptionalUser
+from quanzi.accounts.service import Principal
+from quanzi.cart import service as cart
+from quanzi.cart.schemas import AddressIn
+from quanzi.catalog import service as catalog
+from quanzi.groupbuy import service
+from quanzi.groupbuy.models import GroupActivity
+from quanzi.kit import i18n
+from quanzi.kit.clock import clock
+from quanzi.kit.db import Database
+from quanzi.kit.deps import DB, AppSettings, Limiter
+from quanzi.kit.errors import DomainError
+from quanzi.kit.idempotency import check_key, run_once
+from quanzi.kit.schemas import PathId
+from quanzi.kit.web import render
+from quanzi.orders.service import CHINA
+from quanzi.referrals import links, tokens
+from quanzi.referrals.tokens import ShareToken
+
+router = APIRouter(include_in_schema=False)
+
+MAX_ID = 2**31 - 1
+FormId = Annotated[int, Form(ge=1, le=MAX_ID)]
+FormQty = Annotated[int, Form(ge=1, le=100)]
+FormKey = Annotated[str, Form(min_length=1, max_length=120)]
+
+
+@links.lands("g")
+async def _group(s: AsyncSession, token: ShareToken) -> str:
+    return f"/groupbuy/groups/{token.target_id}"
+
+
+# --- words --------------------------------------------------------------------------------------
+
+def status_text(status: str, by_platform: bool = False) -> str:
+    _ = i18n.gettext
+    if status == "succeeded" and by_platform:
+        return _("Completed by the platform")
+    return {
+        "pending": _("Waiting for the leader to pay"), "forming": _("Forming"), "succeeded": _("Group complete"),
+        "failed": _("Not completed: refunded"), "cancelled": _("Cancelled"),
+    }.get(status, status)
+
+
+def time_left(until: datetime | None, now: datetime) -> str:
+    if until is None or until <= now:
+        return ""
+    minutes = int((until - now).total_seconds() // 60)
+    return i18n.gettext("%(h)s h %(m)s min left") % {"h": minutes // 60, "m": minutes % 60}
+
+
+def local(at: datetime | None) -> str:
+    return at.astimezone(CHINA).strftime("%m-%d %H:%M") if at else ""
+
+
+# --- shared context ---------------------------------------------------------------------------------
+
+async def _offer(s: AsyncSession, act: GroupActivity) -> dict[str, Any]:
+    """The activity's SKUs as a buyer sees them: label, picture, stock, group and leader price."""
+    [ks] = (await service.skus_of(s, [act.id])).values()
+    snaps = await catalog.snapshots(s, [k.sku_id for k in ks])
+    skus = [{"sku_id": k.sku_id, "label": snaps[k.sku_id].label, "stock": snaps[k.sku_id].stock,
+             "price_fen": snaps[k.sku_id].price_fen, "group_price_fen": k.group_price_fen,
+             "leader_price_fen": k.group_price_fen - act.leader_discount_fen} for k in ks if k.sku_id in snaps]
+    first = snaps[ks[0].sku_id] if ks and ks[0].sku_id in snaps else None
+    return {"act": act, "skus": skus, "title": first.title if first else act.title,
+            "image_url": first.image_url if first else None,
+            "ratio_pct": _number(act.complete_ratio_bp / 100) if act.complete_ratio_bp else None,
+            "limit_hours": _number(round(act.time_limit_minutes / 60, 1))}
+
+
+def _number(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else x
+
+
+async def _addresses(s: AsyncSession, me: Principal | None) -> list[Any]:
+    return list(await cart.addresses(s, me.user_id)) if me else []
+
+
+# --- activities ---------------------------------------------------------------------------------
+
+@router.get("/groupbuy")
+async def activities_page(request: Request, db: DB, me: OptionalUser) -> Response:
+    async with db.read() as s:
+        offers = [await _offer(s, a) for a in await service.running_activities(s, clock.now())]
+    return render(request, "groupbuy/list.html", {"offers": offers, "tab": "home"})
+
+
+async def _activity_page(request: Request, db: Database, me: Principal | None, activity_id: int, *,
+                         error: str | None = None, status: int = 200) -> Response:
+    now = clock.now()
+    async with db.read() as s:
+        act = await service.get_activity(s, activity_id)
+        offer = await _offer(s, act)
+        groups = [await service.group_view(s, g.id) for g in await service.joinable_groups(s, act.id, now)]
+        addresses = await _addresses(s, me)
+        mine = await service.open_group_of(s, act.id, me.user_id) if me else None
+    return render(request, "groupbuy/activity.html", {
+        **offer, "groups": groups, "mine": mine, "addresses": addresses, "error": error, "now": now, "time_left": time_left,
+        "running": act.status == "active" and act.starts_at <= now < act.ends_at, "starts": local(act.starts_at),
+        "idempotency_key": secrets.token_urlsafe(18), "next": request.url.path,
+    }, status_code=status)
+
+
+@router.get("/groupbuy/activities/{activity_id}")
+async def activity_page(request: Request, activity_id: PathId, db: DB, me: OptionalUser) -> Response:
+    return await _activity_page(request, db, me, activity_id)
+
+
+@router.post("/groupbuy/activities/{activity_id}/open")
+async def open_group(request: Request, activity_id: PathId, db: DB, me: CurrentUser, limiter: Limiter,
+                     settings: AppSettings, sku_id: FormId, qty: FormQty, address_id: FormId,
+                     idempotency_key: FormKey) -> Response:
+    try:
+        await limiter.hit(settings.group_join_limit_per_user, "group-enter", str(me.user_id))
+        order_id = await _enter(db, f"groupbuy.open:{me.user_id}:{activity_id}", idempotency_key,
+                                {"sku_id": sku_id, "quantity": qty, "address_id": address_id},
+                                lambda s: service.open_group(s, me.user_id, activity_id, sku_id, qty, address_id))
+    except DomainError as exc:
+        return await _activity_page(request, db, me, activity_id, error=exc.text(i18n.short()), status=exc.status)
+    return RedirectResponse(f"/orders/{order_id}/pay", status_code=303)
+
+
+async def _enter(db: Database, scope: str, key: str, body: dict[str, int], place: Any) -> int:
+    """Open or join with an idempotency key — the same scope and body as the JSON API, so a key means one
+    placement whichever door it came through."""
+    from quanzi.groupbuy.api import placed_out
+
+    async with db.write() as s:
+        async def run() -> tuple[int, object]:
+            return 201, placed_out(await place(s)).model_dump(mode="json")
+
+        _status, payload = await run_once(s, scope, check_key(key), body, run)
+    return int(payload["order_id"])
+
+
+# --- a group ------------------------------------------------------------------------------------
+
+async def _group_page(request: Request, db: Database, me: Principal | None, settings: Any, group_id: int, *,
+                      error: str | None = None, status: int = 200) -> Response:
+    now = clock.now()
+    async with db.read() as s:
+        view = await service.group_view(s, group_id)
+        offer = await _offer(s, view.activity)
+        addresses = await _addresses(s, me)
+    member = me is not None and any(m.user_id == me.user_id for m in view.members)
+    share_url = None
+    if member and view.group.status == "forming" and me is not None:
+        token = tokens.issue(settings.secret_key, me.user_id, "g", group_id, now)
+        share_url = f"{settings.public_url.rstrip('/')}/r/{token}"
+    joinable = view.group.status == "forming" and view.seats_left > 0 and bool(view.group.expires_at) \
+        and view.group.expires_at > now and not member  # type: ignore[operator]
+    return render(request, "groupbuy/group.html", {
+        **offer, "view": view, "g": view.group, "status_text": status_text(view.group.status,
+                                                                            view.group.completed_by_platform),
+        "member": member, "joinable": joinable, "share_url": share_url, "addresses": addresses, "error": error,
+        "left": time_left(view.group.expires_at, now), "deadline": local(view.group.expires_at),
+        "idempotency_key": secrets.token_urlsafe(18), "next": request.url.path,
+    }, status_code=status)
+
+
+@router.get("/groupbuy/groups/{group_id}")
+async def group_page(request: Request, group_id: PathId, db: DB, me: OptionalUser, settings: AppSettings) -> Response:
+    return await _group_page(request, db, me, settings, group_id)
+
+
+@router.post("/groupbuy/groups/{group_id}/join")
+async def join_group(request: Request, group_id: PathId, db: DB, me: CurrentUser, limiter: Limiter,
+                     settings: AppSettings, sku_id: FormId, qty: FormQty, address_id: FormId,
+                     idempotency_key: FormKey) -> Response:
+    try:
+        await limiter.hit(settings.group_join_limit_per_user, "group-enter", str(me.user_id))
+        order_id = await _enter(db, f"groupbuy.join:{me.user_id}:{group_id}", idempotency_key,
+                                {"sku_id": sku_id, "quantity": qty, "address_id": address_id},
+                                lambda s: service.join_group(s, me.user_id, group_id, sku_id, qty, address_id))
+    except DomainError as exc:
+        return await _group_page(request, db, me, settings, group_id, error=exc.text(i18n.short()),
+                                 status=exc.status)
+    return RedirectResponse(f"/orders/{order_id}/pay", status_code=303)
+
+
+@router.post("/groupbuy/address")
+async def add_address(me: CurrentUser, db: DB, next_: Annotated[str, Form(alias="next", max_length=200)],
+                      name: Annotated[str, Form(max_length=60)] = "", phone: Annotated[str, Form(max_length=40)] = "",
+                      region: Annotated[str, Form(max_length=120)] = "",
+                      detail: Annotated[str, Form(max_length=240)] = "") -> Response:
+    """A first delivery address from a group page, then back to it (only to our own group-buy pages)."""
+    back = next_ if next_.startswith("/groupbuy/") and "//" not in next_ else "/groupbuy"
+    try:
+        body = AddressIn(name=name, phone=phone, region=region, detail=detail)
+        async with db.write() as s:
+            await cart.add_address(s, me.user_id, **body.model_dump())
+    except (ValidationError, DomainError):
+        return RedirectResponse(back + "?address=invalid", status_code=303)
+    return RedirectResponse(back, status_code=303)

@@ -1,0 +1,77 @@
+"""The storefront pages: an activity (open a group), a group as its share link shows it (join, invite), the
+platform-completed notice; placement through the pages ends on the order's pay page."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from quanzi.kit import outbox, sweeps
+from quanzi.kit.clock import clock
+from tests.commerce._support import pay
+from tests.factories import add_fan
+from tests.groupbuy._support import assert_no_fake_members, fans, group_row, join_paid, open_paid, setup
+
+
+def _key(html: str) -> str:
+    found = re.search(r'name="idempotency_key" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+async def test_open_and_join_through_the_pages(app, client, db) -> None:  # noqa: ANN001
+    w, act = await setup(db, size=2, complete_ratio_bp=5000)
+    sku = w.sku_ids[0]
+    r = await client.get("/groupbuy")
+    assert r.status_code == 200 and f"/groupbuy/activities/{act}" in r.text
+    r = await client.get(f"/groupbuy/activities/{act}")  # anonymous: a login link, the rules
+    assert r.status_code == 200 and 'data-testid="gb-open-login"' in r.text and 'data-testid="gb-platform-rule"' in r.text
+
+    page = await client.get(f"/groupbuy/activities/{act}", headers=w.fan_headers)
+    form = {"sku_id": str(sku), "qty": "1", "address_id": str(w.address_id), "idempotency_key": _key(page.text)}
+    r = await client.post(f"/groupbuy/activities/{act}/open", data=form, headers=w.fan_headers)
+    assert r.status_code == 303 and r.headers["location"].endswith("/pay"), r.text
+    order_id = int(r.headers["location"].split("/")[2])
+    again = await client.post(f"/groupbuy/activities/{act}/open", data=form, headers=w.fan_headers)
+    assert again.headers["location"] == r.headers["location"]  # same key: same order, nothing new
+    await pay(client, w.fan_headers, order_id)
+    await outbox.drain(db)
+    r = await client.post(f"/groupbuy/activities/{act}/open", headers=w.fan_headers,
+                          data={**form, "idempotency_key": "another"})
+    assert r.status_code == 409 and 'data-testid="gb-error"' in r.text  # one open group per person
+
+    gid = (await client.get(f"/api/groupbuy/activities/{act}")).json()["groups"][0]["id"]
+    page = await client.get(f"/groupbuy/activities/{act}", headers=w.fan_headers)
+    assert f'href="/groupbuy/groups/{gid}" data-testid="gb-mine"' in page.text  # no second "open" form
+    assert 'data-testid="gb-open-form"' not in page.text
+    mine = await client.get(f"/groupbuy/groups/{gid}", headers=w.fan_headers)
+    assert 'data-testid="gb-share-url"' in mine.text and 'data-testid="gb-join-form"' not in mine.text
+    assert f"/r/v1.{w.fan_id}.g.{gid}." in mine.text  # a signed share link to this group
+
+    f2 = await add_fan(db, "13900029999", nickname="新团友")
+    theirs = await client.get(f"/groupbuy/groups/{gid}", headers=f2.headers)
+    assert 'data-testid="gb-join-form"' in theirs.text and "粉丝" in theirs.text
+    r = await client.post(f"/groupbuy/groups/{gid}/join", headers=f2.headers, data={
+        "sku_id": str(sku), "qty": "1", "address_id": str(f2.address_id), "idempotency_key": _key(theirs.text)})
+    assert r.status_code == 303, r.text
+    await pay(client, f2.headers, int(r.headers["location"].split("/")[2]))
+    await outbox.drain(db)
+    done = await client.get(f"/groupbuy/groups/{gid}")
+    assert done.status_code == 200 and "新团友" in done.text and 'data-testid="gb-join-form"' not in done.text
+    assert (await group_row(db, gid)).status == "succeeded"
+
+
+async def test_platform_completed_group_says_so(app, client, db) -> None:  # noqa: ANN001
+    w, act = await setup(db, size=3, complete_ratio_bp=6000)
+    (f2,) = await fans(db, 1)
+    leader = await open_paid(client, db, w, act, w.sku_ids[0])
+    await join_paid(client, db, f2, leader["group_id"], w.sku_ids[0])
+    clock.advance(timedelta(minutes=61))
+    assert await sweeps.run_one(db, "groupbuy.expire") == 1
+    await outbox.drain(db)
+    r = await client.get(f"/groupbuy/groups/{leader['group_id']}")
+    assert 'data-testid="gb-by-platform"' in r.text
+    assert r.text.count('class="gb-empty"') == 0  # empty seats are not drawn as people
+    await assert_no_fake_members(db)
+    r = await client.get("/groupbuy/groups/424242")
+    assert r.status_code == 404
