@@ -22,7 +22,7 @@ from quanzi.accounts.models import Role, User
 from quanzi.catalog import service as catalog
 from quanzi.config import get_settings
 from quanzi.demo import catalog as demo_catalog
-from quanzi.demo import history, shops
+from quanzi.demo import campaigns, history, shops
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 
@@ -182,6 +182,8 @@ async def seed(database_url: str | None = None, *, scale: float | None = None, s
             clock.set(demo_catalog.price_cut_at(now))
             await demo_catalog.apply_price_cuts(s)
         clock.reset()
+        async with db.write() as s:  # only adds what is missing (today's flash sale, a live bargain)
+            await campaigns.seed_campaigns(s, list(product_ids.values()))
         async with db.read() as s:
             summary.update(await summarize(s))
         await drawing

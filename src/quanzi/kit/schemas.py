@@ -24,7 +24,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 # Money, quantities and ids: strict integers in sane ranges.
-Fen = Annotated[int, Field(strict=True, ge=0, le=10**11)]
+# Money in fen: bounded by the 32-bit integer columns (¥21,474,836.47), so no amount can overflow (a 5xx).
+Fen = Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=9999)]
 Id = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]  # ids are INTEGER columns (PostgreSQL int4)
 

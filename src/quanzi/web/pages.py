@@ -53,12 +53,18 @@ CONSOLE_LINKS: list[tuple[str, str, str, str, str, str, str]] = [
      "Distributors, policy and levels"),
     ("operator", "withdrawals", "/console/withdrawals", "提现审核", "Withdrawal audit", "审核佣金提现，查看打款状态",
      "Review withdrawals, follow payouts"),
+    # Campaigns (flashsale/pages.py).
+    ("operator", "campaigns", "/console/campaigns", "营销活动", "Campaigns", "秒杀进度与砍价数据",
+     "Flash-sale progress and bargain numbers"),
 ]
 STOREFRONT_LINKS: list[tuple[str, str, str, str, str, str]] = [
     ("/search", "逛好物", "Browse goods", "平台上所有在售商品", "Everything on sale", "search"),
     ("/cart", "购物车", "Cart", "按小店分组，一起结算", "Grouped by shop, one checkout", "cart"),
     ("/orders", "我的订单", "My orders", "付款、物流与确认收货", "Pay, track, confirm receipt", "orders"),
     ("/aftersales", "退款/售后", "After-sales", "7天无理由退货与退款进度", "7-day returns and refunds", "aftersales"),
+    ("/flashsale", "限时秒杀", "Flash sales", "今日各场次限量特价", "Today's limited deals, slot by slot", "flashsale"),
+    ("/bargain", "好友砍价", "Bargains", "邀请好友帮砍，砍到底价再买", "Friends cut the price down to the floor",
+     "bargain"),
 ]
 
 

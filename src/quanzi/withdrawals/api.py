@@ -33,7 +33,7 @@ class PayeeIn(In):
 
 
 class WithdrawIn(In):
-    amount_fen: Annotated[int, Field(strict=True, ge=1, le=10**10)]
+    amount_fen: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
     method: Method
     payee: PayeeIn
 

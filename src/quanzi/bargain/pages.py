@@ -1,0 +1,137 @@
+"""Bargain storefront pages: running activities (launch one), a bargain as its share link shows it —
+progress from the start price to the floor, who helped and by how much, a help button for friends, the
+buy form once allowed. Refusals (already helped, own bargain, over) are shown in plain words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.accounts.deps import CurrentUser, OptionalUser
+from quanzi.accounts.models import User
+from quanzi.accounts.service import Principal
+from quanzi.bargain import service
+from quanzi.bargain.models import BargainActivity
+from quanzi.cart import service as cart
+from quanzi.catalog import service as catalog
+from quanzi.kit import i18n
+from quanzi.kit.clock import clock
+from quanzi.kit.db import Database
+from quanzi.kit.deps import DB
+from quanzi.kit.errors import DomainError
+from quanzi.kit.schemas import PathId
+from quanzi.kit.web import render
+from quanzi.orders.service import CHINA
+
+router = APIRouter(include_in_schema=False)
+
+MAX_ID = 2**31 - 1
+FormId = Annotated[int, Form(ge=1, le=MAX_ID)]
+
+
+def status_text(status: str) -> str:
+    _ = i18n.gettext
+    return {"active": _("Bargaining"), "succeeded": _("Floor reached: buy it now"), "purchased": _("Bought"),
+            "expired": _("Expired")}.get(status, status)
+
+
+def local(at: datetime | None) -> str:
+    return at.astimezone(CHINA).strftime("%m-%d %H:%M") if at else ""
+
+
+async def _offer(s: AsyncSession, a: BargainActivity) -> dict[str, Any]:
+    snaps = await catalog.snapshots(s, [a.sku_id])
+    snap = snaps.get(a.sku_id)
+    return {"a": a, "title": snap.title if snap else a.title, "label": snap.label if snap else "",
+            "image_url": snap.image_url if snap else None, "price_fen": snap.price_fen if snap else a.start_price_fen}
+
+
+@router.get("/bargain")
+async def activities_page(request: Request, db: DB, me: OptionalUser) -> Response:
+    async with db.read() as s:
+        offers = [await _offer(s, a) for a in await service.activities(s)]
+    now = clock.now()
+    return render(request, "bargain/list.html", {"offers": offers, "now": now, "tab": "home",
+                                                 "next": request.url.path})
+
+
+@router.post("/bargain/activities/{activity_id}/launch")
+async def launch(request: Request, activity_id: PathId, db: DB, me: CurrentUser) -> Response:
+    try:
+        async with db.write() as s:
+            b = await service.launch(s, me.user_id, activity_id)
+            bargain_id = b.id
+    except DomainError as exc:
+        async with db.read() as s:
+            offers = [await _offer(s, a) for a in await service.activities(s)]
+        return render(request, "bargain/list.html", {"offers": offers, "now": clock.now(), "tab": "home",
+                                                     "next": "/bargain", "error": exc.text(i18n.short())},
+                      status_code=exc.status)
+    return RedirectResponse(f"/bargains/{bargain_id}", status_code=303)
+
+
+async def _bargain_page(request: Request, db: Database, me: Principal | None, bargain_id: int, *,
+                        error: str | None = None, notice: str | None = None, status: int = 200) -> Response:
+    now = clock.now()
+    async with db.read() as s:
+        b, a, helps = await service.detail(s, bargain_id)
+        offer = await _offer(s, a)
+        ids = [h.helper_id for h in helps] + [b.initiator_id]
+        names = dict((await s.execute(select(User.id, User.nickname).where(User.id.in_(ids)))).all())
+        addresses = list(await cart.addresses(s, me.user_id)) if me else []
+    mine = me is not None and me.user_id == b.initiator_id
+    helped = me is not None and any(h.helper_id == me.user_id for h in helps)
+    total = a.start_price_fen - a.floor_price_fen
+    cut = a.start_price_fen - b.current_price_fen
+    open_ = b.status == "active" and b.expires_at > now
+    can_buy = mine and ((b.status == "succeeded" and (b.pay_by is None or b.pay_by > now))
+                        or (open_ and a.allow_buy_above_floor))
+    return render(request, "bargain/bargain.html", {
+        **offer, "b": b, "status_text": status_text(b.status if b.status != "active" or open_ else "expired"),
+        "helps": [{"name": names.get(h.helper_id, "?"), "cut_fen": h.cut_fen, "seq": h.seq} for h in helps],
+        "initiator": names.get(b.initiator_id, "?"), "mine": mine, "helped": helped, "open": open_,
+        "can_buy": can_buy, "pct": int(round(100 * cut / total)) if total else 100, "cut_fen": cut,
+        "left_fen": b.current_price_fen - a.floor_price_fen, "helpers_left": a.helpers_needed - b.helpers_count,
+        "expires_iso": b.expires_at.isoformat(), "expires": local(b.expires_at),
+        "pay_by": local(b.pay_by), "addresses": addresses, "error": error, "notice": notice,
+        "share_url": str(request.url), "next": request.url.path,
+    }, status_code=status)
+
+
+@router.get("/bargains/{bargain_id}")
+async def bargain_page(request: Request, bargain_id: PathId, db: DB, me: OptionalUser) -> Response:
+    return await _bargain_page(request, db, me, bargain_id)
+
+
+@router.post("/bargains/{bargain_id}/help")
+async def help_cut(request: Request, bargain_id: PathId, db: DB, me: CurrentUser) -> Response:
+    try:
+        async with db.write() as s:
+            h = await service.help_cut(s, me.user_id, bargain_id)
+            cut = h.cut_fen
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await _bargain_page(request, db, me, bargain_id, error=exc.text(i18n.short()), status=exc.status)
+    from quanzi.kit.money import yuan
+
+    return await _bargain_page(request, db, me, bargain_id, notice=i18n.gettext("You cut %(amount)s. Thank you!") % {
+        "amount": yuan(cut, "en" if i18n.short() == "en" else "zh_CN")})
+
+
+@router.post("/bargains/{bargain_id}/buy")
+async def buy(request: Request, bargain_id: PathId, db: DB, me: CurrentUser, address_id: FormId) -> Response:
+    try:
+        async with db.write() as s:
+            order = await service.buy(s, me.user_id, bargain_id, address_id)
+            order_id = order.id
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await _bargain_page(request, db, me, bargain_id, error=exc.text(i18n.short()), status=exc.status)
+    return RedirectResponse(f"/orders/{order_id}/pay", status_code=303)
