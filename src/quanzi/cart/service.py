@@ -34,17 +34,23 @@ async def add_item(s: AsyncSession, user_id: int, sku_id: int, quantity: int, sh
     snap = (await catalog.snapshots(s, [sku_id])).get(sku_id)
     if snap is None or not snap.available:
         raise SkuUnavailable(sku_id=sku_id)
-    count = (await s.execute(select(func.count()).where(CartItem.user_id == user_id))).scalar_one()
-    inserted = await insert_ignore(
-        s, CartItem, {"user_id": user_id, "sku_id": sku_id, "shop_id": shop_id, "quantity": 0,
-                      "added_at": clock.now()}, ["user_id", "sku_id", "shop_id"],
-    )
-    if inserted and count >= MAX_LINES:
-        raise TooManyItems()
-    item = (await s.execute(select(CartItem).where(
-        CartItem.user_id == user_id, CartItem.sku_id == sku_id,
-        CartItem.shop_id.is_(None) if shop_id is None else CartItem.shop_id == shop_id,
-    ))).scalar_one()
+    if shop_id is not None:  # remembered for the order's shop credit: only a shop that carries the product
+        from quanzi.shops import service as shops
+
+        await shops.seller_of(s, shop_id, {snap.product_id})
+    same_line = (CartItem.user_id == user_id, CartItem.sku_id == sku_id,
+                 CartItem.shop_id.is_(None) if shop_id is None else CartItem.shop_id == shop_id)
+    # NULL shop ids are never equal in a UNIQUE index, so look the line up first (the cart is the fan's own:
+    # its writes are serialised by the write transaction on SQLite; a duplicate line is harmless elsewhere).
+    item = (await s.execute(select(CartItem).where(*same_line).order_by(CartItem.id))).scalars().first()
+    if item is None:
+        count = (await s.execute(select(func.count()).where(CartItem.user_id == user_id))).scalar_one()
+        if count >= MAX_LINES:
+            raise TooManyItems()
+        await insert_ignore(s, CartItem, {"user_id": user_id, "sku_id": sku_id, "shop_id": shop_id, "quantity": 0,
+                                          "added_at": clock.now()}, ["user_id", "sku_id", "shop_id"])
+        item = (await s.execute(select(CartItem).where(*same_line).order_by(CartItem.id))).scalars().first()
+        assert item is not None
     if item.quantity + quantity > MAX_QTY:
         raise QuantityTooLarge(max=MAX_QTY)
     item.quantity += quantity
