@@ -68,10 +68,9 @@ async def bench(kind: str, redis_url: str | None, seconds: float, concurrency: i
         env = {"QUANZI_FLASH_LIMIT_PER_USER": "1000/second", "QUANZI_FLASH_LIMIT_PER_IP": "1000000/second"}
         if redis_url:
             env["REDIS_URL"] = redis_url
-            env["QUANZI_RATELIMIT_PREFIX"] = f"bench-{uuid.uuid4().hex[:6]}"
-            from redis import Redis
-
-            Redis.from_url(redis_url).delete(*[k for k in Redis.from_url(redis_url).keys("qz:flash:*")] or ["-"])
+            run = f"bench-{uuid.uuid4().hex[:6]}"  # keys of their own: no stale counter from an earlier run
+            env["QUANZI_RATELIMIT_PREFIX"] = f"{run}-rl"
+            env["QUANZI_FLASH_GATE_PREFIX"] = f"{run}-flash"
         server = Server(bdb.url, workers=workers, extra_env=env)
         codes: dict[int, int] = {}
         try:

@@ -109,7 +109,7 @@ def make_settings(db_url: str, **overrides: object) -> Settings:
         "sandbox_key_dir": SANDBOX_KEYS, "media_dir": SANDBOX_KEYS / "media",
         "database_url": db_url, "secret_key": "test-secret", "log_json": True, "log_level": "WARNING",
         "embedded_worker": False, "demo_hints": False, "redis_url": REDIS_URL,
-        "ratelimit_prefix": f"t-{uuid.uuid4().hex[:8]}",
+        "ratelimit_prefix": f"t-{uuid.uuid4().hex[:8]}", "flash_gate_prefix": f"t-flash-{uuid.uuid4().hex[:8]}",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -54,6 +54,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = None
+        if settings.flash_reconcile_on_start:
+            from quanzi.flashsale.jobs import reconcile_on_start
+
+            await reconcile_on_start(db)
         if run_embedded:
             task = asyncio.create_task(run_worker(db, stop, poll_seconds=settings.worker_poll_seconds,
                                                   max_attempts=settings.outbox_max_attempts))
@@ -73,7 +77,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.state.limiter = RateLimiter(settings.redis_url, settings.ratelimit_prefix)
     app.state.sms = make_provider(settings.sms_provider)
     configure_payments(settings)
-    flash_gate.configure(settings.redis_url)
+    flash_gate.configure(settings.redis_url, settings.flash_gate_prefix)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     for router in domains.routers():

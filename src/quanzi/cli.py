@@ -87,7 +87,7 @@ def worker(
     from quanzi.flashsale import gate
 
     configure_payments(s)
-    gate.configure(s.redis_url)
+    gate.configure(s.redis_url, s.flash_gate_prefix)
 
     async def main() -> None:
         db = Database(s.database_url)
@@ -182,7 +182,7 @@ def flashsale_reconcile() -> None:
 
     async def main() -> dict[int, int]:
         db = Database(s.database_url)
-        g = gate.configure(s.redis_url)
+        g = gate.configure(s.redis_url, s.flash_gate_prefix)
         assert g is not None
         try:
             return await service.reconcile(db, g)

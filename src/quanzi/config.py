@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     bargain_help_limit_per_user: str = "10/minute;100/day"
     bargain_help_limit_per_ip: str = "30/minute"
     ratelimit_prefix: str = "quanzi-rl"
+    # Redis keys of the flash-sale gate; two platforms sharing one Redis need different prefixes.
+    flash_gate_prefix: str = "quanzi-flash"
+    # Make the Redis gate agree with the database when a server starts (after a crash, a Redis flush…).
+    flash_reconcile_on_start: bool = True
     session_days: int = 30
     cookie_secure: bool = False
     log_level: str = "INFO"

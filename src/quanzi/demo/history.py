@@ -208,6 +208,22 @@ def plan_checkouts(rng: random.Random, now: datetime, n: int, shops: Sequence[Sh
 
 # --- the simulation -----------------------------------------------------------------------------
 
+class Steady:
+    """Yes about `p` of the times asked, evenly spread (error diffusion) rather than by a coin: a small demo
+    (or a test at a quarter of the scale) still gets its few refunds whatever the hour it is seeded at."""
+
+    def __init__(self, p: float, rng: random.Random) -> None:
+        self.p = p
+        self.acc = rng.random()
+
+    def __call__(self) -> bool:
+        self.acc += self.p
+        if self.acc >= 1:
+            self.acc -= 1
+            return True
+        return False
+
+
 class History:
     def __init__(self, db: Database, now: datetime, rng: random.Random, owner_of_supplier: dict[int, int],
                  provider: Any, pol: CommercePolicy, sku_info: dict[int, tuple[int, bool]]) -> None:
@@ -223,6 +239,8 @@ class History:
         self.fresh_orders: set[int] = set()  # shipped cold-chain (顺丰 / 京东)
         self.seq = itertools.count()
         self.t = now
+        self.refund_unshipped = Steady(P_REFUND_UNSHIPPED, rng)
+        self.returns = Steady(P_RETURN, rng)
 
     def at(self, when: datetime, name: str, *args: Any) -> None:
         """Schedule a step; steps that would happen after now are left for real life."""
@@ -325,7 +343,7 @@ class History:
         outcome = await payments.apply_result(s, result, "notify")
         if outcome != "paid":
             raise RuntimeError(f"demo payment of order {order_id} was not applied: {outcome}")
-        if self.rng.random() < P_REFUND_UNSHIPPED:
+        if self.refund_unshipped():
             line = self.rng.choice((await orders.lines_of(s, [order_id]))[order_id])
             self.at(self.later(timedelta(minutes=20), timedelta(hours=4)), "request", order_id, line.id,
                     "refund_only", line.quantity, self.rng.choice(REFUND_REASONS))
@@ -354,7 +372,7 @@ class History:
             return False
         await orders.confirm_receipt(s, order, actor_id=None if automatic else order.buyer_id,
                                      automatic=automatic)
-        if self.rng.random() < P_RETURN:
+        if self.returns():
             lines = [x for x in (await orders.lines_of(s, [order_id]))[order_id]
                      if not x.non_returnable and x.refunded_qty < x.quantity]
             if lines:

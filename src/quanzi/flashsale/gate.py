@@ -31,7 +31,7 @@ RESERVED, SOLD_OUT, UNKNOWN, OVER_LIMIT = 1, 0, -1, -2
 
 
 class FlashGate:
-    def __init__(self, redis: Redis, prefix: str = "qz:flash") -> None:
+    def __init__(self, redis: Redis, prefix: str = "quanzi-flash") -> None:
         self.redis = redis
         self.prefix = prefix
         self._reserve = redis.register_script(RESERVE)
@@ -72,10 +72,10 @@ class FlashGate:
 _gate: FlashGate | None = None
 
 
-def configure(redis_url: str | None) -> FlashGate | None:
+def configure(redis_url: str | None, prefix: str = "quanzi-flash") -> FlashGate | None:
     """Set this process's gate (None without Redis: the database alone decides, correctly)."""
     global _gate
-    _gate = FlashGate(Redis.from_url(redis_url)) if redis_url else None
+    _gate = FlashGate(Redis.from_url(redis_url), prefix) if redis_url else None
     return _gate
 
 

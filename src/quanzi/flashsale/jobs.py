@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.flashsale import gate, service
 from quanzi.kit import outbox
+from quanzi.kit.db import Database
 
 log = structlog.get_logger("quanzi.flashsale")
 
@@ -33,3 +35,18 @@ async def tell_waiting_fan(s: AsyncSession, payload: dict[str, Any]) -> None:
     # The message channel (SMS / in-app) plugs in here; the log is the development channel.
     log.info("flashsale.next_batch_notice", user_id=payload["user_id"], product_id=payload["product_id"],
              text="【圈子】你关注的商品补货了，快来抢购！")
+
+
+async def reconcile_on_start(db: Database) -> None:
+    """A server that starts (after a crash, a deploy, a Redis restart) first makes the Redis gate agree with
+    the database. Grabs already in flight on other servers can only leave Redis more permissive than the
+    truth for a moment; the guarded database decrement still refuses, so nothing is oversold."""
+    g = gate.current()
+    if g is None:
+        return
+    try:
+        items = await service.reconcile(db, g)
+    except (OSError, RedisError) as exc:  # Redis down: grabs will fail loudly, the server still serves pages
+        log.error("flashsale.reconcile_on_start_failed", error=str(exc))
+        return
+    log.info("flashsale.reconciled_on_start", items=len(items))
