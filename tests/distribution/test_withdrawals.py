@@ -220,3 +220,22 @@ async def test_request_is_idempotent_by_key(client: httpx.AsyncClient, db, earne
     assert other.status_code == 409 and err(other) == "idempotency.key_reused"
     assert len(await rows(db, Withdrawal)) == 1
     assert (await balances(db, earner.user_id))["available"] == 4_000
+
+
+async def test_frozen_distributor_cannot_withdraw_until_unfrozen_revoked_still_can(
+        client: httpx.AsyncClient, db, earner: Earner) -> None:  # noqa: ANN001
+    from quanzi.distribution import service as distribution
+
+    async with db.write() as s:
+        await distribution.join(s, earner.user_id)
+        await distribution.decide(s, earner.user_id, "frozen", actor_id=1, note="可疑订单核查中")
+    body = {"amount_fen": 3000, "method": "bank", "payee": PAYEE}
+    r = await client.post("/api/withdrawals", json=body, headers=earner.headers)
+    assert r.status_code == 403 and err(r) == "withdrawal.account_frozen", r.text
+    assert await rows(db, Withdrawal) == []
+    assert (await balances(db, earner.user_id))["available"] == 10_000
+    async with db.write() as s:  # revoked: no more distribution, but earned money is still the person's
+        await distribution.decide(s, earner.user_id, "revoked", actor_id=1, note="不再合作")
+    r = await client.post("/api/withdrawals", json=body, headers=earner.headers)
+    assert r.status_code == 201, r.text
+    assert (await balances(db, earner.user_id))["available"] == 7_000

@@ -10,6 +10,7 @@ class WithdrawCode(StrEnum):
     METHOD = "withdrawal.method_not_allowed"
     NOT_FOUND = "withdrawal.not_found"
     INSUFFICIENT = "withdrawal.insufficient_balance"
+    FROZEN = "withdrawal.account_frozen"
 
 
 class BelowMinimum(DomainError):
@@ -34,3 +35,10 @@ class NotEnoughAvailable(DomainError):
     status = 409
     code = WithdrawCode.INSUFFICIENT
     message = {"zh": "可提现余额不足", "en": "Not enough available balance to withdraw"}
+
+
+class AccountFrozen(DomainError):
+    status = 403
+    code = WithdrawCode.FROZEN
+    message = {"zh": "你的分销资格已被平台冻结，暂时不能提现，请联系平台客服",
+               "en": "Your distributor account is frozen by the platform; withdrawals are paused. Please contact support"}

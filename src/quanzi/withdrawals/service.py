@@ -19,7 +19,13 @@ from quanzi.ledger import service as ledger
 from quanzi.ledger.errors import InsufficientBalance
 from quanzi.ledger.service import platform, user
 from quanzi.payments import registry
-from quanzi.withdrawals.errors import BelowMinimum, MethodNotAllowed, NotEnoughAvailable, WithdrawalNotFound
+from quanzi.withdrawals.errors import (
+    AccountFrozen,
+    BelowMinimum,
+    MethodNotAllowed,
+    NotEnoughAvailable,
+    WithdrawalNotFound,
+)
 from quanzi.withdrawals.models import Withdrawal
 
 PROVIDER_FOR = {"wechat": "wechatpay", "alipay": "alipay", "bank": "sandbox", "wallet": "sandbox"}
@@ -32,6 +38,9 @@ def _provider_name(method: str) -> str:
 
 async def request(s: AsyncSession, user_id: int, amount_fen: int, method: str, payee: dict[str, str]) -> Withdrawal:
     pol = await distribution.get_policy(s)
+    d = await distribution.get_distributor(s, user_id)
+    if d is not None and d.status == "frozen":  # revoked keeps what it earned; frozen (under review) waits
+        raise AccountFrozen()
     if method not in pol.withdraw_methods:
         raise MethodNotAllowed(method=method)
     if amount_fen < pol.withdraw_min_fen:
