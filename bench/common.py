@@ -130,3 +130,29 @@ async def run_load(base: str, concurrency: int, seconds: float,
         t0 = time.perf_counter()
         await asyncio.gather(*(user(i) for i in range(concurrency)))
         return LoadResult(done, errors, time.perf_counter() - t0, lat)
+
+
+async def run_count(base: str, concurrency: int, total: int,
+                    one: Callable[[httpx.AsyncClient, int], Awaitable[bool]]) -> LoadResult:
+    """Exactly `total` calls `one(client, n)` (n = 0 … total-1, each once), `concurrency` at a time:
+    a crowd where every person asks once, as at the start of a flash sale."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        done = errors = 0
+        lat: list[float] = []
+        tickets = iter(range(total))
+
+        async def user() -> None:
+            nonlocal done, errors
+            for n in tickets:  # shared: each n is taken by exactly one virtual user
+                t0 = time.perf_counter()
+                ok = await one(client, n)
+                lat.append(time.perf_counter() - t0)
+                if ok:
+                    done += 1
+                else:
+                    errors += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(user() for _ in range(concurrency)))
+        return LoadResult(done, errors, time.perf_counter() - t0, lat)

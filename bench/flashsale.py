@@ -1,5 +1,7 @@
-"""Flash-sale grabs per second and p99 latency over HTTP, with Redis and without, each as a ratio to a
-bare JSON endpoint on the same server settings in the same run; checks that nothing was oversold.
+"""A flash-sale crowd over HTTP: `--buyers` people (default 2,000) each press "grab" once, `--concurrency`
+at a time, for `--quota` units (default 100). Reported: grabs served per second and p50/p99 latency, as a
+ratio to the same number of requests to a bare JSON endpoint on the same server in the same run; how long
+the quota took to sell out; and a check that nothing was oversold (reservations, remaining, stock).
 
     .venv/bin/python bench/flashsale.py --db sqlite                      # database gate only
     .venv/bin/python bench/flashsale.py --db postgresql --redis redis://127.0.0.1:6379/0
@@ -11,6 +13,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time as walltime
 import uuid
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -19,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Server, make_db, run_load  # noqa: E402
+from bench.common import Server, make_db, run_count  # noqa: E402
 
 
 async def seed(db_url: str, buyers: int, quota: int) -> tuple[list[dict[str, str]], list[int], int, int]:
@@ -57,7 +60,7 @@ async def seed(db_url: str, buyers: int, quota: int) -> tuple[list[dict[str, str
     return headers, addresses, act_id, sku
 
 
-async def bench(kind: str, redis_url: str | None, seconds: float, concurrency: int, buyers: int, quota: int,
+async def bench(kind: str, redis_url: str | None, concurrency: int, buyers: int, quota: int,
                 workers: int) -> dict[str, object]:
     from quanzi.cli import migrate_to_head
 
@@ -74,23 +77,25 @@ async def bench(kind: str, redis_url: str | None, seconds: float, concurrency: i
         server = Server(bdb.url, workers=workers, extra_env=env)
         codes: dict[int, int] = {}
         try:
-            async def bare(client: httpx.AsyncClient, i: int) -> bool:
+            async def bare(client: httpx.AsyncClient, n: int) -> bool:
                 return (await client.get("/api/ping")).status_code == 200
 
-            counter = {"n": 0}
+            wins: list[float] = []
+            started = {"t": 0.0}
 
-            async def grab(client: httpx.AsyncClient, i: int) -> bool:
-                counter["n"] += 1
-                b = counter["n"] % buyers
+            async def grab(client: httpx.AsyncClient, n: int) -> bool:
                 r = await client.post(f"/api/flashsale/{act}/grab", json={"sku_id": sku, "quantity": 1,
-                                                                          "address_id": addresses[b]},
-                                      headers=headers[b])
+                                                                          "address_id": addresses[n]},
+                                      headers=headers[n])
                 codes[r.status_code] = codes.get(r.status_code, 0) + 1
+                if r.status_code == 201:
+                    wins.append(walltime.perf_counter() - started["t"])
                 return r.status_code in (201, 409)
 
-            await run_load(server.base, concurrency, 1.0, bare)
-            ceiling = await run_load(server.base, concurrency, seconds, bare)
-            real = await run_load(server.base, concurrency, seconds, grab)
+            await run_count(server.base, concurrency, 200, bare)  # warm-up
+            ceiling = await run_count(server.base, concurrency, buyers, bare)
+            started["t"] = walltime.perf_counter()
+            real = await run_count(server.base, concurrency, buyers, grab)
         finally:
             server.stop()
         from sqlalchemy import create_engine, text
@@ -110,6 +115,8 @@ async def bench(kind: str, redis_url: str | None, seconds: float, concurrency: i
         "bare_rps": round(ceiling.per_second, 1), "grab_rps": round(real.per_second, 1),
         "ratio": round(real.per_second / ceiling.per_second, 4) if ceiling.per_second else None,
         "p99_ms": round(real.percentile(99) * 1000, 1), "p50_ms": round(real.percentile(50) * 1000, 1),
+        "bare_p99_ms": round(ceiling.percentile(99) * 1000, 1),
+        "sold_out_after_s": round(max(wins), 2) if len(wins) >= quota else None, "errors": real.errors,
         "status_codes": codes, "quota": quota, "reservations": sold, "remaining": remaining,
         "oversold": sold > quota or remaining < 0, "stock_left": stock,
     }
@@ -119,13 +126,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     ap.add_argument("--redis", default=None)
-    ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--buyers", type=int, default=2000)
     ap.add_argument("--quota", type=int, default=100)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
-    result = asyncio.run(bench(args.db, args.redis, args.seconds, args.concurrency, args.buyers, args.quota,
+    result = asyncio.run(bench(args.db, args.redis, args.concurrency, args.buyers, args.quota,
                                args.workers))
     print(json.dumps(result, ensure_ascii=False))
     out = Path(__file__).resolve().parent / "results"
