@@ -43,9 +43,14 @@ async def test_launch_help_twice_and_buy(client, db) -> None:  # noqa: ANN001
 
     _h, helper = await make_user(db, "13900000055", nickname="热心小王")
     hh = {**HTML, **helper}
-    r = await client.post(f"/bargains/{bid}/help", headers=hh)
-    assert r.status_code == 200 and 'data-testid="bg-notice"' in r.text and "热心小王" in r.text
-    r = await client.get(f"/bargains/{bid}", headers=hh)
+    r = await client.post(f"/bargains/{bid}/help", headers=hh)  # then back to the bargain's own address
+    assert r.status_code == 303 and r.headers["location"] == f"/bargains/{bid}?notice=helped", r.text
+    r = await client.get(r.headers["location"], headers=hh)
+    cut = re.search(r'data-testid="bg-notice">你帮 TA 砍掉了 (¥[\d.,]+)，谢谢！', r.text)
+    assert cut and "热心小王" in r.text, r.text
+    assert f'data-testid="bg-helped">你已经帮 TA 砍过了，砍掉了 {cut.group(1)}。<' in r.text
+    r = await client.get(f"/bargains/{bid}", headers=hh)  # a reload says nothing new, helps nothing again
+    assert 'data-testid="bg-notice"' not in r.text
     assert 'data-testid="bg-helped"' in r.text and 'data-testid="bg-help"' not in r.text
     r = await client.post(f"/bargains/{bid}/help", headers=hh)  # again: refused, plainly
     assert r.status_code == 409 and "你已经帮 TA 砍过了" in r.text
@@ -56,7 +61,7 @@ async def test_launch_help_twice_and_buy(client, db) -> None:  # noqa: ANN001
     assert 'data-testid="bg-buy-form"' not in page.text  # not at the floor yet
     _h2, helper2 = await make_user(db, "13900000056", nickname="路人甲")
     r = await client.post(f"/bargains/{bid}/help", headers={**HTML, **helper2})
-    assert r.status_code == 200
+    assert r.status_code == 303
     page = await fan.get(f"/bargains/{bid}")
     assert 'data-testid="bg-buy-form"' in page.text and 'data-status="succeeded"' in page.text
     r = await fan.post(f"/bargains/{bid}/buy", {"address_id": w.address_id})
@@ -67,3 +72,31 @@ async def test_launch_help_twice_and_buy(client, db) -> None:  # noqa: ANN001
     assert r.status_code == 200
     row = r.text[r.text.index(f'data-testid="bargain-row-{act}"'):]
     assert 'data-testid="bargain-launched">1<' in row and 'data-testid="bargain-purchased">1<' in row
+
+
+async def test_help_after_the_floor_is_refused_in_plain_words(client, db) -> None:  # noqa: ANN001
+    """A friend who presses "help" on a page opened before the last cut is told why, in words — not a status
+    code inside a sentence ("这个砍价已经结束了（succeeded）")."""
+    w = await make_world(db)
+    now = clock.now()
+    async with db.write() as s:  # one friend's cut reaches the floor
+        act = (await service.create_activity(
+            s, title="一刀到底", product_id=w.product_id, sku_id=w.sku_ids[0], start_price_fen=2990,
+            floor_price_fen=990, helpers_needed=1, cut_mode="fixed", cut_min_fen=100, cut_max_fen=100,
+            starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=3))).id
+        bid = (await service.launch(s, w.fan_id, act)).id
+    _a, first = await make_user(db, "13900000061", nickname="小甲")
+    _b, late = await make_user(db, "13900000062", nickname="小乙")
+    stale = await client.get(f"/bargains/{bid}", headers={**HTML, **late})
+    assert 'data-testid="bg-help"' in stale.text  # still open when this page was opened
+    r = await client.post(f"/bargains/{bid}/help", headers={**HTML, **first})
+    assert r.status_code == 303
+    r = await client.post(f"/bargains/{bid}/help", headers={**HTML, **late})
+    error = re.search(r'data-testid="bg-error">([^<]*)<', r.text)
+    assert r.status_code == 409 and error and error.group(1) == "已经砍到底价了，不用再砍啦", r.text
+    r = await client.post(f"/bargains/{bid}/help?lang=en", headers={**HTML, **late})
+    assert "This bargain already reached its floor price" in r.text
+    r = await client.post(f"/api/bargains/{bid}/help", headers=late)  # the API keeps the machine-readable status
+    assert r.status_code == 409
+    error = r.json()["error"]
+    assert error["detail"]["status"] == "succeeded" and error["message"] == "已经砍到底价了，不用再砍啦", error

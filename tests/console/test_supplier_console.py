@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from quanzi.catalog.console import FieldError, parse_yuan
+from quanzi.kit.console import FieldError, parse_yuan
 from quanzi.catalog.models import PriceChange, Product, Sku
 from tests.console.helpers import browser, ids_of
 from tests.factories import make_world

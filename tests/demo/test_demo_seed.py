@@ -1,5 +1,6 @@
 """`quanzi demo`: the seed runs twice against a fresh SQLite file and the second run changes nothing; the
-catalog, shops and six weeks of order history it writes are consistent (stock, payments, refunds)."""
+catalog, shops and six weeks of order history it writes are consistent (stock, payments, refunds); the live
+campaigns (flash sale, bargain, group buy with one open group) are there."""
 
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ from quanzi.catalog.models import Category, PriceChange, Product, Sku, StockMove
 from quanzi.config import get_settings
 from quanzi.demo import seed
 from quanzi.demo.catalog import CATEGORIES, PRICE_CUT_DAYS_AGO, PRODUCTS, price_cuts
-from quanzi.demo.seed import SHOPKEEPERS, fan_phones
+from quanzi.bargain.models import BargainActivity
+from quanzi.demo import campaigns
+from quanzi.demo.seed import GROUP_LEADER_FAN, SHOPKEEPERS, fan_phone, fan_phones
+from quanzi.flashsale.models import FlashActivity, FlashItem
+from quanzi.groupbuy.models import Group, GroupActivity, GroupMember, GroupSku
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Base, sync_url
 from quanzi.orders.models import Order, OrderLine
@@ -201,7 +206,10 @@ def test_order_history_spans_six_weeks_with_a_realistic_mix(seeded: Seeded, db: 
     }
     fans = set(db.execute(select(User.id).where(User.phone.in_(fan_phones()))).scalars())
     shop_ids = set(db.execute(select(Shop.id)).scalars())
-    assert all(o.buyer_id in fans and o.shop_id in shop_ids for o in orders)
+    assert all(o.buyer_id in fans for o in orders)
+    # Shop orders, and the demo group's order (campaign orders are bought from the platform, not a shop).
+    assert all(o.shop_id in shop_ids for o in orders if o.kind == "normal")
+    assert Counter(o.kind for o in orders if o.kind != "normal") == {"groupbuy": 1}
     refunded = db.execute(select(AfterSale).where(AfterSale.status == "refunded")).scalars().all()
     assert refunded, "a few orders have a refunded after-sale"
     for o in orders:  # the timeline is in order
@@ -271,3 +279,45 @@ def test_images_are_drawn_without_a_cjk_font(tmp_path: Path, monkeypatch: pytest
     finally:
         images.font_path.cache_clear()
         images.font.cache_clear()
+
+
+def test_live_campaigns_flash_sale_bargain_and_group_buy(seeded: Seeded, db: Session) -> None:
+    started = seeded.started
+    flash = db.execute(select(FlashActivity)).scalars().all()
+    assert len(flash) == 1 and flash[0].starts_at.replace(tzinfo=UTC) <= started + timedelta(days=1)
+    assert db.execute(select(FlashItem.quota).where(FlashItem.activity_id == flash[0].id)).scalars().all() == [
+        campaigns.FLASH_QUOTA]
+    [bargain] = db.execute(select(BargainActivity)).scalars().all()
+    assert bargain.status == "active" and bargain.ends_at.replace(tzinfo=UTC) > started + timedelta(days=29)
+    total = bargain.start_price_fen - bargain.floor_price_fen
+    assert bargain.first_cut_fen == total * campaigns.BARGAIN_FIRST_CUT_PCT // 100 > 0  # the launcher cuts first
+    assert bargain.helpers_needed == campaigns.BARGAIN_HELPERS
+
+    [act] = db.execute(select(GroupActivity)).scalars().all()
+    assert act.status == "active" and act.group_size == campaigns.GROUP_SIZE == 3
+    assert act.time_limit_minutes == 24 * 60 and act.complete_ratio_bp is None  # fails honestly when short
+    assert act.starts_at.replace(tzinfo=UTC) <= started
+    assert timedelta(days=29) < act.ends_at.replace(tzinfo=UTC) - started < timedelta(days=31)
+    skus = db.execute(select(GroupSku, Sku).join(Sku, Sku.id == GroupSku.sku_id)
+                      .where(GroupSku.activity_id == act.id)).all()
+    assert len(skus) >= 2 and all(k.product_id == act.product_id for _, k in skus)
+    for gs, sku in skus:  # a real saving on the platform price
+        assert 0 < gs.group_price_fen < sku.price_fen, sku.code
+        assert gs.group_price_fen == campaigns.group_price(sku.price_fen)
+
+    # One open group, led by a demo fan who really paid (sandbox) and holds the only seat so far.
+    [group] = db.execute(select(Group)).scalars().all()
+    leader = db.execute(select(User).where(User.phone == fan_phone(GROUP_LEADER_FAN))).scalar_one()
+    assert group.activity_id == act.id and group.leader_id == leader.id
+    assert (group.status, group.seats, group.filled) == ("forming", 3, 1)
+    assert group.expires_at.replace(tzinfo=UTC) - group.opened_at.replace(tzinfo=UTC) == timedelta(hours=24)
+    [member] = db.execute(select(GroupMember)).scalars().all()
+    assert (member.user_id, member.is_leader, member.status) == (leader.id, True, "joined")
+    order = db.get(Order, member.order_id)
+    assert order is not None and order.buyer_id == leader.id and order.kind == "groupbuy"
+    assert order.status == "paid" and order.hold_reason == "group_forming"  # does not ship until it succeeds
+    [payment] = db.execute(select(Payment).where(Payment.order_id == order.id)).scalars().all()
+    assert payment.status == "succeeded" and payment.provider == "sandbox" and payment.amount_fen == order.total_fen
+    [line] = db.execute(select(OrderLine).where(OrderLine.order_id == order.id)).scalars().all()
+    price = {gs.sku_id: gs.group_price_fen for gs, _ in skus}
+    assert line.unit_price_fen == price[line.sku_id] and line.quantity == 1

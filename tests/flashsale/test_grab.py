@@ -112,3 +112,33 @@ async def test_unpaid_grab_is_released_once_and_reconcile_agrees(db, flash_gate)
 async def _item_id(db) -> int:  # noqa: ANN001
     async with db.read() as s:
         return (await s.execute(select(FlashItem.id))).scalar_one()
+
+
+async def test_terms_an_operator_may_not_set_are_refused_and_nothing_is_written(db) -> None:  # noqa: ANN001
+    from quanzi.catalog.models import Sku
+    from quanzi.flashsale.errors import BadTerms
+    from quanzi.flashsale.models import FlashActivity
+
+    w = await make_world(db, stock=50)
+    today = clock.now().astimezone(CHINA).date()
+    clock.freeze(datetime.combine(today, time(13, 0), tzinfo=CHINA))
+    async with db.write() as s:
+        slot = await service.create_slot(s, "10点场", time(10, 0), time(12, 0))
+        regular = (await s.get(Sku, w.sku_ids[0])).price_fen  # type: ignore[union-attr]
+    cases = [
+        ({"day": today + timedelta(days=1), "items": [(w.sku_ids[0], regular, 3)]}, "flash_price"),
+        ({"day": today, "items": [(w.sku_ids[0], 990, 3)]}, "day"),  # today's 10:00–12:00 is over at 13:00
+        ({"day": today + timedelta(days=1), "items": [(w.sku_ids[0], 990, 3)], "per_order_limit": 3,
+          "per_user_limit": 2}, "per_order_limit"),
+    ]
+    for kwargs, field in cases:
+        with pytest.raises(BadTerms) as e:
+            async with db.write() as s:
+                await service.create_activity(s, slot_id=slot.id, title="秒杀", product_id=w.product_id,
+                                              **kwargs)  # type: ignore[arg-type]
+        assert e.value.detail["field"] == field and e.value.code == "flashsale.bad_terms"
+    async with db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(FlashActivity))).scalar_one() == 0
+    async with db.write() as s:  # tomorrow, below the platform price, limits in order: fine
+        await service.create_activity(s, slot_id=slot.id, day=today + timedelta(days=1), title="秒杀",
+                                      product_id=w.product_id, items=[(w.sku_ids[0], regular - 1, 3)])

@@ -67,12 +67,33 @@ async def test_sold_out_offers_the_waitlist(client, db) -> None:  # noqa: ANN001
     r = await client.get("/flashsale", headers={**HTML, **headers})
     assert 'data-state="sold_out"' in r.text and 'data-testid="fs-waitlist"' in r.text
     r = await client.post(f"/flashsale/waitlist/{w.product_id}", headers={**HTML, **headers})
-    assert r.status_code == 200 and 'data-testid="fs-notice"' in r.text
+    assert r.status_code == 303 and r.headers["location"] == "/flashsale?notice=waitlist"  # a reload posts nothing
+    r = await client.get(r.headers["location"], headers={**HTML, **headers})
+    assert 'data-testid="fs-notice"' in r.text and "已登记，下一批到货时会通知你。" in r.text
+    assert 'data-testid="fs-waiting"' in r.text and 'data-testid="fs-waitlist"' not in r.text  # no second button
     async with db.read() as s:
         rows = (await s.execute(select(FlashWaitlist))).scalars().all()
         assert [(x.user_id, x.product_id) for x in rows] == [(other, w.product_id)]
     anon = await client.get("/flashsale")
     assert 'data-testid="fs-waitlist-login"' in anon.text
+
+
+async def test_asking_again_after_a_restock_notice_waits_for_the_batch_after(db) -> None:  # noqa: ANN001
+    """Told about one batch, sold out again, "notify me" again: the fan is told about the next one too (the
+    row used to stay marked as notified, so the second ask was silently ignored)."""
+    w, _act, _today = await _setup(db, quota=1)
+    async with db.write() as s:
+        assert await service.join_waitlist(s, w.fan_id, w.product_id)
+        assert not await service.join_waitlist(s, w.fan_id, w.product_id)  # already waiting: nothing new
+    async with db.write() as s:
+        assert await service.notify_waitlist(s, w.product_id) == 1
+        assert await service.waiting_for(s, w.fan_id, [w.product_id]) == set()
+    async with db.write() as s:
+        assert await service.join_waitlist(s, w.fan_id, w.product_id)  # waits again
+        assert await service.waiting_for(s, w.fan_id, [w.product_id]) == {w.product_id}
+    async with db.write() as s:
+        assert await service.notify_waitlist(s, w.product_id) == 1  # told again
+        assert len((await s.execute(select(FlashWaitlist))).scalars().all()) == 1
 
 
 async def test_operator_watch_page(client, db) -> None:  # noqa: ANN001

@@ -75,3 +75,58 @@ async def test_platform_completed_group_says_so(app, client, db) -> None:  # noq
     await assert_no_fake_members(db)
     r = await client.get("/groupbuy/groups/424242")
     assert r.status_code == 404
+
+
+async def test_a_member_lands_on_the_group_and_reads_where_they_stand(app, client, db) -> None:  # noqa: ANN001
+    """Found by the browser journey: after paying, a group order landed on the order page, which said "the
+    supplier is packing your goods" while the group was still forming, and a refunded member read no word about
+    their own money. Now: the payment lands on the group; the group tells each member where they stand; the
+    order says it ships only once the group is complete and links back; its timeline has words, not codes."""
+    from tests.storefront.conftest import HTML, cookie_login
+
+    w, act = await setup(db, size=2)
+    sku = w.sku_ids[0]
+    fan = await cookie_login(client, db, w.fan_id, "13900000001")
+    page = await fan.get(f"/groupbuy/activities/{act}")
+    r = await fan.post(f"/groupbuy/activities/{act}/open", {"sku_id": sku, "qty": 1, "address_id": w.address_id,
+                                                             "idempotency_key": _key(page.text)})
+    order_id = int(r.headers["location"].split("/")[2])
+    pay_page = await fan.get(f"/orders/{order_id}/pay")
+    r = await fan.post(f"/orders/{order_id}/pay", {"provider": "sandbox"})
+    out_trade_no = r.headers["location"].rsplit("/", 1)[1]
+    await fan.get(r.headers["location"])
+    r = await fan.post(f"/pay/sandbox/{out_trade_no}")
+    assert r.status_code == 303 and r.headers["location"] == f"/groupbuy/orders/{order_id}?notice=paid", pay_page.text
+    r = await fan.get(r.headers["location"])
+    assert r.status_code == 303 and re.fullmatch(r"/groupbuy/groups/\d+\?notice=paid", r.headers["location"])
+    gid = int(re.search(r"/groups/(\d+)", r.headers["location"]).group(1))
+    seating = await fan.get(r.headers["location"])  # paid, the outbox has not seated the leader yet
+    assert 'data-testid="gb-notice"' in seating.text and 'data-state="seating"' in seating.text
+    assert '<meta http-equiv="refresh"' in seating.text and 'data-testid="gb-open-own"' not in seating.text
+    await outbox.drain(db)
+    forming = await fan.get(f"/groupbuy/groups/{gid}")
+    assert 'data-state="joined"' in forming.text and '<meta http-equiv="refresh"' not in forming.text
+    assert 'data-testid="gb-countdown"' in forming.text and "data-now=" in forming.text
+    assert 'data-testid="gb-share-button"' in forming.text
+
+    order = await fan.get(f"/orders/{order_id}")
+    assert 'data-testid="order-status">已付款，拼团中<' in order.text and 'data-testid="held-note"' in order.text
+    assert f'href="/groupbuy/orders/{order_id}" data-testid="campaign-link"' in order.text
+    assert "供应商正在" not in order.text  # not "the supplier is packing your goods" while the group forms
+    listing = await fan.get("/orders")
+    assert "已付款，拼团中" in listing.text
+
+    other = await add_fan(db, "13900029998", nickname="路人")
+    r = await client.get(f"/groupbuy/orders/{order_id}", headers={**HTML, **other.headers})
+    assert r.status_code == 404  # someone else's order: no hint it exists
+
+    clock.advance(timedelta(minutes=61))  # nobody joined: the group fails, the leader is refunded
+    assert await sweeps.run_one(db, "groupbuy.expire") == 1
+    await outbox.drain(db)
+    failed = await fan.get(f"/groupbuy/groups/{gid}")
+    assert 'data-testid="gb-failed"' in failed.text and 'data-state="refunded"' in failed.text
+    words = re.search(r'data-testid="gb-my-words">([^<]+)<', failed.text)
+    assert words and words.group(1) == "这个团没能按时成团。已退款：¥27.90 已原路退回。", words  # goods + shipping
+    order = await fan.get(f"/orders/{order_id}")
+    assert "未按时成团，已申请原路退款" in order.text and "拼团退款已到账" in order.text
+    assert "group refund" not in order.text and 'data-testid="held-note"' not in order.text

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quanzi.accounts.deps import Supplier
 from quanzi.aftersales import service
 from quanzi.aftersales.models import OPEN_STATES, AfterSale
-from quanzi.catalog.console import acting_scope, page, redirect, refused, supplier_scope
+from quanzi.catalog.console import acting_scope, supplier_scope
+from quanzi.kit.console import page, redirect, refused
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _

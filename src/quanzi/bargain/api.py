@@ -12,7 +12,6 @@ from quanzi.accounts.deps import CurrentUser, Operator
 from quanzi.bargain import service
 from quanzi.kit.deps import DB, AppSettings, ClientIP, Limiter
 from quanzi.kit.schemas import Id, In, Out, PathId
-from quanzi.policy import service as policy
 
 router = APIRouter(tags=["bargain"])
 
@@ -104,7 +103,7 @@ async def create_activity(body: ActivityIn, db: DB, me: Operator) -> ActivityOut
 @router.put("/api/bargain/switch")
 async def switch(body: SwitchIn, db: DB, me: Operator) -> SwitchIn:
     async with db.write() as s:
-        await policy.put(s, service.BargainPolicy, {"enabled": body.enabled}, me.user_id)
+        await service.set_enabled(s, body.enabled, me.user_id)
     return body
 
 

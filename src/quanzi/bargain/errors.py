@@ -37,9 +37,22 @@ class BadConfig(DomainError):
 
 
 class NotActive(DomainError):
+    """`status` (kept in the error's detail for API clients) says why; the words say it for people."""
+
     status = 409
     code = BargainCode.NOT_ACTIVE
-    message = {"zh": "这个砍价已经结束了（{status}）", "en": "This bargain is over ({status})"}
+    message = {"zh": "这个砍价已经结束了", "en": "This bargain is over"}
+    WORDS: dict[str, dict[str, str]] = {
+        "succeeded": {"zh": "已经砍到底价了，不用再砍啦", "en": "This bargain already reached its floor price"},
+        "purchased": {"zh": "发起人已经按砍后价买下了，不用再砍啦", "en": "The launcher already bought it at the bargained price"},
+        "expired": {"zh": "这个砍价已经过期了", "en": "This bargain has expired"},
+        "busy": {"zh": "帮砍的人太多了，请再试一次", "en": "Many friends are helping right now; please try again"},
+        "changed": {"zh": "砍价状态刚刚有变化，请刷新后再试", "en": "The bargain just changed; reload and try again"},
+    }
+
+    def text(self, lang: str) -> str:
+        words = self.WORDS.get(str(self.detail.get("status", "")))
+        return words["en" if lang == "en" else "zh"] if words else super().text(lang)
 
 
 class AlreadyHelped(DomainError):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from quanzi.bargain import service
 from quanzi.bargain.models import BargainActivity
 from quanzi.cart import service as cart
 from quanzi.catalog import service as catalog
+from quanzi.catalog.pages import money
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
@@ -76,7 +77,7 @@ async def launch(request: Request, activity_id: PathId, db: DB, me: CurrentUser)
 
 
 async def _bargain_page(request: Request, db: Database, me: Principal | None, bargain_id: int, *,
-                        error: str | None = None, notice: str | None = None, status: int = 200) -> Response:
+                        error: str | None = None, just_helped: bool = False, status: int = 200) -> Response:
     now = clock.now()
     async with db.read() as s:
         b, a, helps = await service.detail(s, bargain_id)
@@ -85,7 +86,11 @@ async def _bargain_page(request: Request, db: Database, me: Principal | None, ba
         names = dict((await s.execute(select(User.id, User.nickname).where(User.id.in_(ids)))).all())
         addresses = list(await cart.addresses(s, me.user_id)) if me else []
     mine = me is not None and me.user_id == b.initiator_id
-    helped = me is not None and any(h.helper_id == me.user_id for h in helps)
+    my_help = next((h for h in helps if me is not None and h.helper_id == me.user_id), None)
+    helped = my_help is not None
+    notice = None
+    if just_helped and my_help:  # back from helping: say what the cut was
+        notice = i18n.gettext("You cut %(amount)s. Thank you!") % {"amount": money(my_help.cut_fen)}
     total = a.start_price_fen - a.floor_price_fen
     cut = a.start_price_fen - b.current_price_fen
     open_ = b.status == "active" and b.expires_at > now
@@ -96,32 +101,33 @@ async def _bargain_page(request: Request, db: Database, me: Principal | None, ba
         "helps": [{"name": names.get(h.helper_id, "?"), "cut_fen": h.cut_fen, "seq": h.seq} for h in helps],
         "initiator": names.get(b.initiator_id, "?"), "mine": mine, "helped": helped, "open": open_,
         "can_buy": can_buy, "pct": int(round(100 * cut / total)) if total else 100, "cut_fen": cut,
+        "first_cut_fen": int(b.plan[0]) if b.plan else 0, "now_iso": now.isoformat(),
         "left_fen": b.current_price_fen - a.floor_price_fen, "helpers_left": a.helpers_needed - b.helpers_count,
         "expires_iso": b.expires_at.isoformat(), "expires": local(b.expires_at),
         "pay_by": local(b.pay_by), "addresses": addresses, "error": error, "notice": notice,
-        "share_url": str(request.url), "next": request.url.path,
+        "my_cut_fen": my_help.cut_fen if my_help else 0,
+        "share_url": f"{request.app.state.settings.public_url.rstrip('/')}/bargains/{b.id}",
+        "next": f"/bargains/{b.id}",
     }, status_code=status)
 
 
 @router.get("/bargains/{bargain_id}")
-async def bargain_page(request: Request, bargain_id: PathId, db: DB, me: OptionalUser) -> Response:
-    return await _bargain_page(request, db, me, bargain_id)
+async def bargain_page(request: Request, bargain_id: PathId, db: DB, me: OptionalUser,
+                       notice: Annotated[str | None, Query(max_length=20)] = None) -> Response:
+    return await _bargain_page(request, db, me, bargain_id, just_helped=notice == "helped")
 
 
 @router.post("/bargains/{bargain_id}/help")
 async def help_cut(request: Request, bargain_id: PathId, db: DB, me: CurrentUser) -> Response:
     try:
         async with db.write() as s:
-            h = await service.help_cut(s, me.user_id, bargain_id)
-            cut = h.cut_fen
+            await service.help_cut(s, me.user_id, bargain_id)
     except DomainError as exc:
         if exc.status == 404:
             raise
         return await _bargain_page(request, db, me, bargain_id, error=exc.text(i18n.short()), status=exc.status)
-    from quanzi.kit.money import yuan
-
-    return await _bargain_page(request, db, me, bargain_id, notice=i18n.gettext("You cut %(amount)s. Thank you!") % {
-        "amount": yuan(cut, "en" if i18n.short() == "en" else "zh_CN")})
+    # Back to the bargain's own address: a reload does not press "help" again, and the page says the cut.
+    return RedirectResponse(f"/bargains/{bargain_id}?notice=helped", status_code=303)
 
 
 @router.post("/bargains/{bargain_id}/buy")

@@ -8,10 +8,11 @@ successful bargain must be bought within its payment window; the whole feature b
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,19 +46,30 @@ class BargainPolicy(Section):
     enabled: bool = True
 
 
+def _bad(zh: str, en: str, field: str) -> BadConfig:
+    return BadConfig({"zh": f"砍价设置不可行：{zh}", "en": f"These bargain settings cannot work: {en}"}, field=field)
+
+
 def check_config(total: int, helpers: int, mode: str, cut_min: int, cut_max: int, first_cut: int) -> None:
-    """Refuse settings that cannot add up to exactly start − floor."""
+    """Refuse settings that cannot add up to exactly start − floor (`total`, in fen)."""
+    if mode not in ("random", "fixed"):
+        raise _bad("砍价方式只能是随机或固定", "the cut mode is random or fixed", "cut_mode")
     if helpers < 1:
-        raise BadConfig(why="helpers_needed ≥ 1")
+        raise _bad("至少需要 1 位好友帮砍", "at least 1 helper is needed", "helpers_needed")
     if cut_min < 1 or (mode == "random" and cut_max < cut_min):
-        raise BadConfig(why="1 ≤ cut_min ≤ cut_max")
+        raise _bad("每刀至少 0.01 元，且最大值不能小于最小值", "each cut is at least 0.01 and the largest cut "
+                   "cannot be smaller than the smallest", "cut_min_fen")
     rest = total - first_cut
     if first_cut < 0 or rest < helpers:
-        raise BadConfig(why="the first cut leaves too little to cut")
+        raise _bad("发起人首刀太大，留给好友砍的不够", "the initiator's first cut leaves too little for the helpers",
+                   "first_cut_fen")
     if mode == "fixed" and rest - (helpers - 1) * cut_min < 1:
-        raise BadConfig(why="fixed cuts exceed the amount to cut")
+        raise _bad("固定每刀金额乘以人数超过了可砍金额", "fixed cuts for every helper exceed the amount to cut",
+                   "cut_min_fen")
     if mode == "random" and not (helpers * cut_min <= rest <= helpers * cut_max):
-        raise BadConfig(why=f"{helpers} cuts in [{cut_min}, {cut_max}] cannot make {rest}")
+        amount = f"{rest // 100}.{rest % 100:02d}"
+        raise _bad(f"{helpers} 位好友每刀在最小与最大值之间，凑不出要砍的 {amount} 元",
+                   f"{helpers} cuts between the smallest and the largest cut cannot make {amount} yuan", "cut_max_fen")
 
 
 def plan_cuts(total: int, helpers: int, mode: str, cut_min: int, cut_max: int, first_cut: int,
@@ -80,8 +92,17 @@ def plan_cuts(total: int, helpers: int, mode: str, cut_min: int, cut_max: int, f
     return cuts
 
 
+async def is_enabled(s: AsyncSession) -> bool:
+    return (await policy.get(s, BargainPolicy)).enabled
+
+
+async def set_enabled(s: AsyncSession, enabled: bool, actor_id: int | None) -> None:
+    """Switch the whole feature on or off (audited by the policy service)."""
+    await policy.put(s, BargainPolicy, {"enabled": enabled}, actor_id)
+
+
 async def _enabled(s: AsyncSession) -> None:
-    if not (await policy.get(s, BargainPolicy)).enabled:
+    if not await is_enabled(s):
         raise BargainDisabled()
 
 
@@ -92,9 +113,10 @@ async def create_activity(s: AsyncSession, *, title: str, product_id: int, sku_i
                           allow_buy_above_floor: bool = False, commission_enabled: bool = False,
                           starts_at: datetime, ends_at: datetime) -> BargainActivity:
     if not (0 < floor_price_fen < start_price_fen):
-        raise BadConfig(why="0 < floor < start price")
+        raise _bad("底价必须大于 0 且低于原价", "the floor price must be above 0 and below the start price",
+                   "floor_price_fen")
     if ends_at <= starts_at:
-        raise BadConfig(why="the activity must end after it starts")
+        raise _bad("结束时间必须晚于开始时间", "the activity must end after it starts", "ends_at")
     _product, skus = await catalog.published_product(s, product_id)
     if sku_id not in {k.id for k in skus}:
         raise SkuUnavailable(sku_id=sku_id)
@@ -232,3 +254,38 @@ async def activities(s: AsyncSession) -> list[BargainActivity]:
     return list((await s.execute(select(BargainActivity).where(BargainActivity.status == "active",
                                                                BargainActivity.ends_at > now)
                                  .order_by(BargainActivity.id))).scalars())
+
+
+@dataclass(frozen=True)
+class ActivitySummary:
+    """One activity as the operator watches it. `succeeded` counts every launch that reached the floor,
+    bought or not; `purchased` those bought; `expired` those whose launch or payment window passed."""
+
+    activity: BargainActivity
+    launched: int
+    active: int
+    succeeded: int
+    expired: int
+    purchased: int
+
+    def state(self, now: datetime) -> str:
+        a = self.activity
+        if a.status != "active":
+            return a.status
+        return "soon" if now < a.starts_at else ("ended" if now >= a.ends_at else "live")
+
+
+async def console_summary(s: AsyncSession, *, limit: int = 100) -> list[ActivitySummary]:
+    """The latest activities, newest first, with how their launches went (one grouped query)."""
+    acts = list((await s.execute(select(BargainActivity).order_by(BargainActivity.id.desc()).limit(limit))).scalars())
+    counts: dict[int, dict[str, int]] = {a.id: {} for a in acts}
+    if acts:
+        for aid, status, n in (await s.execute(
+            select(Bargain.activity_id, Bargain.status, func.count())
+            .where(Bargain.activity_id.in_(list(counts))).group_by(Bargain.activity_id, Bargain.status)
+        )).all():
+            counts[aid][status] = int(n)
+    return [ActivitySummary(a, launched=sum(c.values()), active=c.get("active", 0),
+                            succeeded=c.get("succeeded", 0) + c.get("purchased", 0), expired=c.get("expired", 0),
+                            purchased=c.get("purchased", 0))
+            for a in acts for c in [counts[a.id]]]

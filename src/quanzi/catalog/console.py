@@ -1,23 +1,16 @@
-"""Supplier console pages: my products, their SKUs, prices (with history) and stock.
+"""Supplier console pages: my products, their SKUs, prices (with history) and stock; and the supplier
+scope other console pages share (operators see every supplier's data, a supplier only theirs).
 
-The first half of this module is the small page kit every console page shares (flash messages that
-survive the POST → 303 redirect, yuan parsing, field-error text, the supplier scope). It is
-infrastructure, not catalog rules; it lives here only because console pages were built before a
-shared home for it existed (candidate for kit/web.py).
+The page kit (flash messages, yuan parsing, field-error text) lives in kit/console.py.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,137 +24,13 @@ from quanzi.catalog.models import Supplier as SupplierRow
 from quanzi.catalog.schemas import ProductIn, ProductPatch, SkuIn
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
+from quanzi.kit.console import FieldError, describe, page, parse_int, parse_yuan, redirect, refused, yuan_input
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
 from quanzi.kit.schemas import PathId
-from quanzi.kit.web import render
 
 router = APIRouter(include_in_schema=False)
-
-# --- page kit shared by the console pages ----------------------------------------------------------
-
-CHINA = ZoneInfo("Asia/Shanghai")
-FLASH_COOKIE = "quanzi_flash"
-FLASH_MAX_AGE = 120  # seconds: a flash is read by the page the redirect lands on, or dropped
-MAX_PRICE_FEN = 10**9  # what catalog.schemas accepts (10 million yuan)
-
-
-def _flash_signer(request: Request) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt="quanzi.console.flash")
-
-
-def redirect(request: Request, url: str, message: str | None = None, kind: str = "ok") -> RedirectResponse:
-    """303 to `url`; `message` (already in the request's language) is shown once on the next page."""
-    resp = RedirectResponse(url, status_code=303)
-    if message:
-        resp.set_cookie(FLASH_COOKIE, _flash_signer(request).dumps([kind, message]), max_age=FLASH_MAX_AGE,
-                        httponly=True, samesite="lax", path="/",
-                        secure=bool(getattr(request.app.state.settings, "cookie_secure", False)))
-    return resp
-
-
-def refused(request: Request, url: str, error: DomainError | str) -> RedirectResponse:
-    text = error.text(i18n.short()) if isinstance(error, DomainError) else error
-    return redirect(request, url, text, "error")
-
-
-def local_time(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return dt.astimezone(CHINA).strftime(fmt) if dt else "—"
-
-
-def phone_text(phone: str | None) -> str:
-    """A Chinese mobile number as people write it: +8613800000267 -> 138 0000 0267."""
-    if phone and phone.startswith("+86") and len(phone) == 14:
-        n = phone[3:]
-        return f"{n[:3]} {n[3:7]} {n[7:]}"
-    return phone or ""
-
-
-def yuan_input(fen: int | None) -> str:
-    """Fen as the plain yuan text a form field shows: 2990 -> '29.90'."""
-    return "" if fen is None else f"{fen // 100}.{fen % 100:02d}"
-
-
-def page(request: Request, name: str, context: dict[str, Any] | None = None,
-         status_code: int = 200) -> Response:
-    """Render a console page, showing (once) the flash message a previous redirect left."""
-    ctx: dict[str, Any] = {"local_time": local_time, "yuan_input": yuan_input, "phone_text": phone_text,
-                           "zh": i18n.short() == "zh"}
-    raw = request.cookies.get(FLASH_COOKIE)
-    if raw:
-        try:
-            kind, message = _flash_signer(request).loads(raw, max_age=FLASH_MAX_AGE)
-            ctx.update(flash=message, flash_kind=kind)
-        except (BadSignature, ValueError):
-            pass
-    ctx.update(context or {})
-    resp = render(request, name, ctx, status_code=status_code)
-    if raw:
-        resp.delete_cookie(FLASH_COOKIE, path="/")
-    return resp
-
-
-class FieldError(ValueError):
-    """A form value that cannot be used; `str(exc)` is the text shown next to the field."""
-
-
-_AMOUNT = re.compile(r"(\d+)(?:\.(\d*))?|\.(\d+)")
-
-
-def parse_yuan(raw: str | None, *, positive: bool = False, max_fen: int = MAX_PRICE_FEN) -> int:
-    """'29.90' -> 2990 fen, exactly (Decimal, never float). More than two decimals is refused, not rounded."""
-    text = (raw or "").strip().lstrip("¥￥").strip().replace(",", "")
-    if not text:
-        raise FieldError(_("Required"))
-    m = _AMOUNT.fullmatch(text)
-    if m is None:
-        raise FieldError(_("Enter an amount in yuan, like 29.90"))
-    decimals = m.group(2) if m.group(1) is not None else m.group(3)
-    if decimals and len(decimals) > 2:
-        raise FieldError(_("At most two decimal places: 1 fen is the smallest unit"))
-    try:
-        fen = int(Decimal(text) * 100)
-    except InvalidOperation as exc:
-        raise FieldError(_("Enter an amount in yuan, like 29.90")) from exc
-    if positive and fen <= 0:
-        raise FieldError(_("Must be more than 0"))
-    if fen > max_fen:
-        raise FieldError(_("At most %(amount)s") % {"amount": yuan_input(max_fen)})
-    return fen
-
-
-def parse_int(raw: str | None, *, low: int, high: int, required: bool = True, default: int = 0) -> int:
-    text = (raw or "").strip().lstrip("+")
-    if not text:
-        if required:
-            raise FieldError(_("Required"))
-        return default
-    sign = -1 if text.startswith("-") else 1
-    digits = text[1:] if sign < 0 else text
-    if not digits.isdigit() or len(digits) > 12:
-        raise FieldError(_("Enter a whole number"))
-    value = sign * int(digits)
-    if value < low or value > high:
-        raise FieldError(_("Enter a whole number from %(low)s to %(high)s") % {"low": low, "high": high})
-    return value
-
-
-def describe(error: dict[str, Any]) -> str:
-    """A pydantic error as text a person can act on, in the request's language."""
-    kind, ctx = error.get("type", ""), error.get("ctx") or {}
-    if kind == "string_too_short":
-        return _("Required") if ctx.get("min_length", 1) <= 1 else \
-            _("At least %(n)s characters") % {"n": ctx["min_length"]}
-    if kind == "string_too_long":
-        return _("At most %(n)s characters") % {"n": ctx.get("max_length")}
-    if kind == "string_pattern_mismatch":
-        return _("Contains characters that are not allowed")
-    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
-        return _("Out of the allowed range")
-    if kind == "missing":
-        return _("Required")
-    return _("Not valid")
 
 
 @dataclass(frozen=True)

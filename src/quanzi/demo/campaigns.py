@@ -1,6 +1,8 @@
 """Demo campaigns: a flash-sale slot covering most of the day (08:00–23:00 China time), a live flash sale
-today on one demo product, and a live bargain activity. Each step only adds what is missing, so running
-`quanzi demo` again changes nothing (on a later day it adds that day's flash sale)."""
+today on one demo product, a live bargain activity and a live 3-person group buy — with one group opened by
+a demo fan, paid through the sandbox provider like the order history, so the group-buy page is not empty.
+Each step only adds what is missing, so running `quanzi demo` again changes nothing (on a later day it adds
+that day's flash sale, and a new open group once the last one has closed)."""
 
 from __future__ import annotations
 
@@ -9,23 +11,42 @@ from datetime import time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from typing import Any
+
 from quanzi.bargain import service as bargain
 from quanzi.bargain.models import BargainActivity
+from quanzi.cart import service as cart
 from quanzi.catalog import service as catalog
 from quanzi.flashsale import service as flash
 from quanzi.flashsale.models import FlashActivity
+from quanzi.groupbuy import service as groupbuy
+from quanzi.groupbuy.models import Group, GroupActivity
+from quanzi.kit import outbox
 from quanzi.kit.clock import clock
+from quanzi.kit.db import Database
+from quanzi.orders import service as orders
 from quanzi.orders.service import CHINA
+from quanzi.payments import service as payments
 
 SLOT = ("全天场", time(8, 0), time(23, 0))
 FLASH_QUOTA = 20
 BARGAIN_HELPERS = 3
 BARGAIN_DAYS = 30
+BARGAIN_FIRST_CUT_PCT = 40  # of start − floor
+GROUP_SIZE = 3
+GROUP_HOURS = 24  # each group's time limit, from its leader's payment
+GROUP_DAYS = 30
+GROUP_PRODUCT = 2  # index into the demo products: 海南贵妃芒 (the flash sale has 0, the bargain 1)
+
+
+def group_price(price_fen: int) -> int:
+    """About three quarters of the platform price, rounded down to ten fen (¥25.90 → ¥19.40)."""
+    return max(1, price_fen * 3 // 4 // 10 * 10)
 
 
 async def seed_campaigns(s: AsyncSession, product_ids: list[int]) -> dict[str, int]:
     if not product_ids:
-        return {"flash_activities": 0, "bargain_activities": 0}
+        return {"flash_activities": 0, "bargain_activities": 0, "groupbuy_activities": 0}
     now = clock.now()
     today = now.astimezone(CHINA).date()
     slots = await flash.slots(s)
@@ -45,15 +66,53 @@ async def seed_campaigns(s: AsyncSession, product_ids: list[int]) -> dict[str, i
         start = sku.price_fen
         floor = max(1, start // 3)
         total = start - floor
-        if start >= 3 and total >= BARGAIN_HELPERS:
-            cut_min = max(1, total // (BARGAIN_HELPERS * 2))
-            cut_max = max(cut_min, -(-total // BARGAIN_HELPERS) * 2)
-            bargain.check_config(total, BARGAIN_HELPERS, "random", cut_min, cut_max, 0)
+        first_cut = total * BARGAIN_FIRST_CUT_PCT // 100  # the launcher's own first cut: a good start
+        rest = total - first_cut
+        if start >= 3 and rest >= BARGAIN_HELPERS:
+            cut_min = max(1, rest // (BARGAIN_HELPERS * 2))
+            cut_max = max(cut_min, -(-rest // BARGAIN_HELPERS) * 2)
+            bargain.check_config(total, BARGAIN_HELPERS, "random", cut_min, cut_max, first_cut)
             await bargain.create_activity(
                 s, title=f"好友砍价·{product.title}"[:60], product_id=product.id, sku_id=sku.id,
                 start_price_fen=start, floor_price_fen=floor, helpers_needed=BARGAIN_HELPERS, cut_mode="random",
-                cut_min_fen=cut_min, cut_max_fen=cut_max, starts_at=now - timedelta(minutes=1),
-                ends_at=now + timedelta(days=BARGAIN_DAYS))
+                cut_min_fen=cut_min, cut_max_fen=cut_max, first_cut_fen=first_cut,
+                starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(days=BARGAIN_DAYS))
+    if not await groupbuy.running_activities(s, now):
+        product, skus = await catalog.published_product(s, product_ids[GROUP_PRODUCT % len(product_ids)])
+        await groupbuy.create_activity(
+            s, title=f"{GROUP_SIZE}人团·{product.title}"[:60], product_id=product.id,
+            skus=[(k.id, group_price(k.price_fen)) for k in skus], group_size=GROUP_SIZE,
+            time_limit_minutes=GROUP_HOURS * 60, starts_at=now - timedelta(minutes=1),
+            ends_at=now + timedelta(days=GROUP_DAYS))
     flash_n = (await s.execute(select(func.count()).select_from(FlashActivity))).scalar_one()
     bargain_n = (await s.execute(select(func.count()).select_from(BargainActivity))).scalar_one()
-    return {"flash_activities": int(flash_n), "bargain_activities": int(bargain_n)}
+    group_n = (await s.execute(select(func.count()).select_from(GroupActivity))).scalar_one()
+    return {"flash_activities": int(flash_n), "bargain_activities": int(bargain_n),
+            "groupbuy_activities": int(group_n)}
+
+
+async def seed_open_group(db: Database, provider: Any, leader_id: int) -> int | None:
+    """One group of the running demo group buy, opened by `leader_id` and paid through the sandbox provider
+    (its statement applied like a verified notification, as the order history does); the outbox then seats
+    the leader, exactly as the worker would. Only when the activity has no open group: returns its id, or
+    None when nothing was added."""
+    now = clock.now()
+    async with db.write() as s:
+        acts = await groupbuy.running_activities(s, now)
+        if not acts:
+            return None
+        act = acts[0]
+        open_groups = (await s.execute(select(func.count()).where(
+            Group.activity_id == act.id, Group.status.in_(groupbuy.OPEN_GROUP_STATES)))).scalar_one()
+        addresses = await cart.addresses(s, leader_id)
+        if open_groups or not addresses or await groupbuy.open_group_of(s, act.id, leader_id) is not None:
+            return None
+        [first, *_] = (await groupbuy.skus_of(s, [act.id]))[act.id]
+        placed = await groupbuy.open_group(s, leader_id, act.id, first.sku_id, 1, addresses[0].id)
+        order = await orders.get_order(s, placed.order_id)
+        payment = await payments.open_payment(s, order, "sandbox")
+        result = provider.mark_paid(payment.out_trade_no, payment.amount_fen, now=now)
+        if await payments.apply_result(s, result, "notify") != "paid":
+            raise RuntimeError(f"the demo group's payment (order {order.id}) was not applied")
+    await outbox.drain(db, max_rounds=100)  # order.paid → the leader's seat; the group starts forming
+    return placed.group_id

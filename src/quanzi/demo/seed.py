@@ -1,5 +1,6 @@
 """Demo people: an operator, suppliers, shopkeepers and ~200 fans (phones 138000000xx / 13800000101…),
-then the demo catalog, shops and six weeks of order history (see catalog.py, shops.py, history.py).
+then the demo catalog, shops and six weeks of order history (see catalog.py, shops.py, history.py), and
+the live campaigns (campaigns.py: a flash sale, a bargain, a group buy with one open group).
 
 Every step only adds what is missing, so `quanzi demo` can run on every `make run`.
 """
@@ -41,6 +42,9 @@ FANS_FROM_DAYS_AGO = 58  # fans join from then until yesterday, faster and faste
 
 def fan_phone(i: int) -> str:
     return f"+86138{100 + i:08d}"
+
+
+GROUP_LEADER_FAN = FAN_COUNT  # the demo fan (the newest) who leads the demo's open group
 
 
 def fan_phones() -> list[str]:
@@ -182,8 +186,11 @@ async def seed(database_url: str | None = None, *, scale: float | None = None, s
             clock.set(demo_catalog.price_cut_at(now))
             await demo_catalog.apply_price_cuts(s)
         clock.reset()
-        async with db.write() as s:  # only adds what is missing (today's flash sale, a live bargain)
+        async with db.write() as s:  # only adds what is missing (today's flash sale, a live bargain…)
             await campaigns.seed_campaigns(s, list(product_ids.values()))
+        provider = _sandbox(settings)
+        if provider is not None and (leader := users.get(fan_phone(GROUP_LEADER_FAN))) is not None:
+            await campaigns.seed_open_group(db, provider, leader.id)  # none added while one is open
         async with db.read() as s:
             summary.update(await summarize(s))
         await drawing

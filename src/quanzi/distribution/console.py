@@ -8,10 +8,8 @@ refusals next to the field they concern.
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import timedelta
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -20,7 +18,6 @@ from pydantic import ValidationError
 
 from quanzi.accounts.deps import CurrentUser, Operator
 from quanzi.accounts.service import Principal
-from quanzi.catalog.console import FieldError, describe, page, parse_int, parse_yuan, redirect, refused, yuan_input
 from quanzi.config import Settings
 from quanzi.distribution import service
 from quanzi.distribution.api import (
@@ -37,6 +34,18 @@ from quanzi.distribution.errors import FreezeTooShort, RateCapExceeded, TooManyL
 from quanzi.distribution.policy import DistributionPolicy
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
+from quanzi.kit.console import (
+    FieldError,
+    describe,
+    page,
+    parse_int,
+    parse_percent,
+    parse_yuan,
+    percent_input,
+    redirect,
+    refused,
+    yuan_input,
+)
 from quanzi.kit.deps import DB, AppSettings
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
@@ -64,29 +73,10 @@ ACTIONS: dict[str, list[tuple[str, str]]] = {
     "revoked": [("active", "reactivate")],
 }
 CRITERIA = ("attributed_sales_fen", "commission_fen")
-_PERCENT = re.compile(r"(\d{1,3})(?:\.(\d{1,2}))?")
+
 
 def method_names() -> dict[str, str]:
     return {"wallet": _("Platform wallet"), "bank": _("Bank card"), "wechat": _("WeChat Pay"), "alipay": _("Alipay")}
-
-
-def parse_percent(raw: str | None) -> int:
-    """'10' or '2.5' (%) -> basis points, exactly; at most two decimals, 0–100 %."""
-    text = (raw or "").strip().rstrip("%").strip()
-    if not text:
-        raise FieldError(_("Required"))
-    if _PERCENT.fullmatch(text) is None:
-        raise FieldError(_("Enter a percentage like 10 or 2.5 (at most two decimals)"))
-    bp = int(Decimal(text) * 100)
-    if bp > 10_000:
-        raise FieldError(_("At most 100 %"))
-    return bp
-
-
-def percent_input(bp: int) -> str:
-    """Basis points as the percentage a form shows: 1000 -> '10', 250 -> '2.5', 1234 -> '12.34'."""
-    whole, rest = divmod(bp, 100)
-    return str(whole) if rest == 0 else f"{whole}.{rest:02d}".rstrip("0")
 
 
 def share_url(settings: Settings, me: Principal, kind: str, target_id: int) -> str:

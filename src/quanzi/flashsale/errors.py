@@ -14,6 +14,7 @@ class FlashCode(StrEnum):
     NOT_FOUND = "flashsale.not_found"
     OVERLAP = "flashsale.slot_overlap"
     BAD_SLOT = "flashsale.bad_slot"
+    BAD_TERMS = "flashsale.bad_terms"
 
 
 class NotStarted(DomainError):
@@ -68,3 +69,11 @@ class DuplicateItem(DomainError):
     status = 422
     code = "flashsale.duplicate_sku"
     message = {"zh": "同一规格在一场秒杀里只能出现一次", "en": "Each SKU may appear once per flash sale"}
+
+
+class BadTerms(DomainError):
+    """Terms an operator may not set; each raise carries its own plain message (and `field`)."""
+
+    status = 422
+    code = FlashCode.BAD_TERMS
+    message = {"zh": "秒杀设置有误", "en": "Invalid flash-sale terms"}

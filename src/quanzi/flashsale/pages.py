@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quanzi.accounts.deps import CurrentUser, Operator, OptionalUser
+from quanzi.accounts.deps import CurrentUser, OptionalUser
 from quanzi.accounts.service import Principal
 from quanzi.cart import service as cart
 from quanzi.catalog import service as catalog
@@ -58,7 +58,7 @@ async def _offer(s: AsyncSession, act: FlashActivity, items: list[FlashItem], no
             "image_url": first.image_url if first else None, "quota": quota, "remaining": remaining,
             "sold": sold, "pct": int(round(100 * sold / quota)) if quota else 0, "state": state,
             "opens": hhmm(act.starts_at), "closes": hhmm(act.ends_at),
-            "starts_iso": act.starts_at.isoformat(), "ends_iso": act.ends_at.isoformat()}
+            "starts_iso": act.starts_at.isoformat(), "ends_iso": act.ends_at.isoformat(), "now_iso": now.isoformat()}
 
 
 def _pick_slot(slots: list[FlashSlot], now: datetime) -> int | None:
@@ -81,6 +81,7 @@ async def _page(request: Request, db: Database, me: Principal | None, slot_id: i
         acts = await service.activities_for_day(s, day)
         offers = [await _offer(s, a, items, now) for a, items in acts]
         addresses = list(await cart.addresses(s, me.user_id)) if me else []
+        waiting = await service.waiting_for(s, me.user_id, [o["act"].product_id for o in offers]) if me else set()
     with_offers = {o["act"].slot_id for o in offers}
     tabs = [sl for sl in slots if sl.id in with_offers] or slots
     chosen = slot_id if slot_id in {sl.id for sl in tabs} else _pick_slot(tabs, now)
@@ -88,15 +89,18 @@ async def _page(request: Request, db: Database, me: Principal | None, slot_id: i
         "tabs": [{"id": sl.id, "name": sl.name, "starts": sl.starts.strftime("%H:%M"),
                   "ends": sl.ends.strftime("%H:%M")} for sl in tabs],
         "chosen": chosen, "offers": [o for o in offers if o["act"].slot_id == chosen],
-        "addresses": addresses, "error": error, "notice": notice, "day": day.isoformat(), "tab": "home",
+        "addresses": addresses, "waiting": waiting, "error": error, "notice": notice, "day": day.isoformat(),
+        "tab": "home",
         "next": request.url.path,
     }, status_code=status)
 
 
 @router.get("/flashsale")
 async def flash_page(request: Request, db: DB, me: OptionalUser,
-                     slot: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
-    return await _page(request, db, me, slot)
+                     slot: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                     notice: Annotated[str | None, Query(max_length=20)] = None) -> Response:
+    text = i18n.gettext("We will tell you when the next batch arrives.") if notice == "waitlist" and me else None
+    return await _page(request, db, me, slot, notice=text)
 
 
 @router.post("/flashsale/{activity_id}/grab")
@@ -118,42 +122,5 @@ async def waitlist(request: Request, product_id: PathId, db: DB, me: CurrentUser
                    slot: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None) -> Response:
     async with db.write() as s:
         await service.join_waitlist(s, me.user_id, product_id)
-    return await _page(request, db, me, slot, notice=i18n.gettext("We will tell you when the next batch arrives."))
-
-
-# --- operator watch page ------------------------------------------------------------------------
-
-@router.get("/console/campaigns")
-async def campaigns(request: Request, db: DB, me: Operator) -> Response:
-    """Read-only: flash-sale activities (today and coming, plus the last week) with their stats, and
-    bargain activities with how their launches went."""
-    from datetime import timedelta
-
-    from sqlalchemy import func, select
-
-    from quanzi.bargain.models import Bargain, BargainActivity
-    from quanzi.catalog.console import page
-
-    now = clock.now()
-    since = (now - timedelta(days=7)).astimezone(CHINA).date()
-    async with db.read() as s:
-        acts = list((await s.execute(select(FlashActivity).where(FlashActivity.day >= since)
-                                     .order_by(FlashActivity.starts_at.desc()).limit(100))).scalars())
-        slot_names = {sl.id: sl.name for sl in await service.slots(s)}
-        flash = [{"a": a, "slot": slot_names.get(a.slot_id, ""), "when": a.starts_at.astimezone(CHINA),
-                  "until": a.ends_at.astimezone(CHINA),
-                  "state": "soon" if now < a.starts_at else ("ended" if now >= a.ends_at else "live"),
-                  **(await service.stats(s, a.id))} for a in acts]
-        bacts = list((await s.execute(select(BargainActivity).order_by(BargainActivity.id.desc()).limit(100)))
-                     .scalars())
-        counts: dict[int, dict[str, int]] = {a.id: {} for a in bacts}
-        if bacts:
-            for aid, st, n in (await s.execute(select(Bargain.activity_id, Bargain.status, func.count())
-                                               .where(Bargain.activity_id.in_(list(counts)))
-                                               .group_by(Bargain.activity_id, Bargain.status))).all():
-                counts[aid][st] = int(n)
-        bargains = [{"a": a, "launched": sum(counts[a.id].values()),
-                     "succeeded": counts[a.id].get("succeeded", 0) + counts[a.id].get("purchased", 0),
-                     "expired": counts[a.id].get("expired", 0), "purchased": counts[a.id].get("purchased", 0),
-                     "running": a.status == "active" and a.starts_at <= now < a.ends_at} for a in bacts]
-    return page(request, "flashsale/console.html", {"active": "campaigns", "flash": flash, "bargains": bargains})
+    # Back to the slot's own address: a reload does not post again, and the page shows the fan is waiting.
+    return RedirectResponse("/flashsale?" + (f"slot={slot}&" if slot else "") + "notice=waitlist", status_code=303)

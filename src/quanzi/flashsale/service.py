@@ -8,10 +8,11 @@ With Redis, the Lua gate turns the crowd away first; the guarded UPDATE still ru
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.cart import service as cart
@@ -19,6 +20,7 @@ from quanzi.catalog import service as catalog
 from quanzi.catalog.errors import OutOfStock, SkuUnavailable
 from quanzi.flashsale.errors import (
     BadSlot,
+    BadTerms,
     DuplicateItem,
     Ended,
     FlashNotFound,
@@ -77,12 +79,21 @@ async def create_activity(s: AsyncSession, *, slot_id: int, day: date, title: st
     own = {k.id: k for k in skus}
     if len({i[0] for i in items}) != len(items):
         raise DuplicateItem()
-    for sku_id, _price, quota in items:
+    if per_order_limit > per_user_limit:
+        raise BadTerms({"zh": "每单限购不能多于每人限购", "en": "The per-order limit cannot exceed the per-person limit"},
+                       field="per_order_limit")
+    for sku_id, price, quota in items:
         if sku_id not in own:
             raise SkuUnavailable(sku_id=sku_id)
+        if price >= own[sku_id].price_fen:  # a "flash price" that is not lower misleads the buyer (价格法)
+            raise BadTerms({"zh": "秒杀价必须低于平台价", "en": "The flash price must be below the platform price"},
+                           field="flash_price", sku_id=sku_id)
         if quota > own[sku_id].stock:
             raise OutOfStock(title=own[sku_id].label, sku_id=sku_id)
     starts, ends = window(day, slot)
+    if ends <= clock.now():
+        raise BadTerms({"zh": "这一场已经结束，请选今天或以后的场次", "en": "That slot is already over: pick today or a later day"},
+                       field="day")
     act = FlashActivity(slot_id=slot_id, day=day, title=title, product_id=product_id, starts_at=starts,
                         ends_at=ends, per_order_limit=per_order_limit, per_user_limit=per_user_limit,
                         pay_minutes=pay_minutes, commission_enabled=commission_enabled, status="scheduled")
@@ -106,6 +117,7 @@ class Grab:
     commission_enabled: bool
     starts_at: datetime
     ends_at: datetime
+    remaining: int  # as read, before the write: only for refusing early, never for deciding a win
 
 
 async def grab_terms(s: AsyncSession, activity_id: int, sku_id: int) -> Grab:
@@ -116,7 +128,7 @@ async def grab_terms(s: AsyncSession, activity_id: int, sku_id: int) -> Grab:
         raise FlashNotFound()
     a, i = row
     return Grab(a.id, i.id, i.sku_id, i.flash_price_fen, a.per_user_limit, a.per_order_limit, a.pay_minutes,
-                a.commission_enabled, a.starts_at, a.ends_at)
+                a.commission_enabled, a.starts_at, a.ends_at, i.remaining)
 
 
 def check_window(g: Grab, now: datetime) -> None:
@@ -135,6 +147,10 @@ async def grab(db: Database, gate: FlashGate | None, user_id: int, activity_id: 
     check_window(g, clock.now())
     if quantity > g.per_order_limit:
         raise OrderLimit(limit=g.per_order_limit)
+    if gate is None and g.remaining < quantity:
+        # Without Redis the crowd that comes after the last unit is turned away by this read, without
+        # queueing for the write lock; a win is still decided only by the guarded decrement below.
+        raise SoldOut()
     if gate is not None:
         verdict = await gate.reserve(g.activity_id, g.item_id, user_id, quantity, g.per_user_limit)
         if verdict == UNKNOWN:
@@ -233,20 +249,86 @@ async def activities_for_day(s: AsyncSession, day: date) -> list[tuple[FlashActi
     return [(a, items[a.id]) for a in acts]
 
 
+NUMBERS = ("quota", "remaining", "reserved", "paid", "released")
+
+
+async def numbers(s: AsyncSession, activity_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Units per activity: quota, still to grab, reserved (waiting for payment), paid, released (not paid in
+    time). Two grouped queries, whatever the number of activities."""
+    ids = list(dict.fromkeys(activity_ids))
+    out = {a: dict.fromkeys(NUMBERS, 0) for a in ids}
+    if not ids:
+        return out
+    for aid, quota, remaining in (await s.execute(
+        select(FlashItem.activity_id, func.sum(FlashItem.quota), func.sum(FlashItem.remaining))
+        .where(FlashItem.activity_id.in_(ids)).group_by(FlashItem.activity_id)
+    )).all():
+        out[aid].update(quota=int(quota or 0), remaining=int(remaining or 0))
+    for aid, status, quantity in (await s.execute(
+        select(FlashReservation.activity_id, FlashReservation.status, func.sum(FlashReservation.quantity))
+        .where(FlashReservation.activity_id.in_(ids))
+        .group_by(FlashReservation.activity_id, FlashReservation.status)
+    )).all():
+        if status in out[aid]:
+            out[aid][status] = int(quantity or 0)
+    return out
+
+
 async def stats(s: AsyncSession, activity_id: int) -> dict[str, int]:
-    items = list((await s.execute(select(FlashItem).where(FlashItem.activity_id == activity_id))).scalars())
-    res = list((await s.execute(select(FlashReservation).where(FlashReservation.activity_id == activity_id))).scalars())
-    return {
-        "quota": sum(i.quota for i in items), "remaining": sum(i.remaining for i in items),
-        "reserved": sum(r.quantity for r in res if r.status == "reserved"),
-        "paid": sum(r.quantity for r in res if r.status == "paid"),
-        "released": sum(r.quantity for r in res if r.status == "released"),
-    }
+    return (await numbers(s, [activity_id]))[activity_id]
+
+
+@dataclass(frozen=True)
+class ActivitySummary:
+    """One activity as the operator watches it: its terms, SKUs and unit counts (see `numbers`)."""
+
+    activity: FlashActivity
+    slot_name: str
+    items: list[FlashItem]
+    numbers: dict[str, int]
+
+    def state(self, now: datetime) -> str:
+        a = self.activity
+        if a.status != "scheduled":
+            return a.status
+        return "soon" if now < a.starts_at else ("ended" if now >= a.ends_at else "live")
+
+
+async def console_summary(s: AsyncSession, *, since: date, limit: int = 100) -> list[ActivitySummary]:
+    """Activities from `since` (a China calendar day) onwards, latest first, with their numbers."""
+    acts = list((await s.execute(select(FlashActivity).where(FlashActivity.day >= since)
+                                 .order_by(FlashActivity.starts_at.desc(), FlashActivity.id.desc())
+                                 .limit(limit))).scalars())
+    ids = [a.id for a in acts]
+    items: dict[int, list[FlashItem]] = {a: [] for a in ids}
+    if ids:
+        for i in (await s.execute(select(FlashItem).where(FlashItem.activity_id.in_(ids))
+                                  .order_by(FlashItem.id))).scalars():
+            items[i.activity_id].append(i)
+    names = {sl.id: sl.name for sl in await slots(s)}
+    counts = await numbers(s, ids)
+    return [ActivitySummary(a, names.get(a.slot_id, ""), items[a.id], counts[a.id]) for a in acts]
 
 
 async def join_waitlist(s: AsyncSession, user_id: int, product_id: int) -> bool:
-    return await insert_ignore(s, FlashWaitlist, {"product_id": product_id, "user_id": user_id,
-                                                  "created_at": clock.now()}, ["product_id", "user_id"])
+    """Wait for the next batch. Someone already told about an earlier batch waits again (the row is re-armed),
+    so asking a second time is never silently ignored. True if this person was not waiting yet."""
+    now = clock.now()
+    if await insert_ignore(s, FlashWaitlist, {"product_id": product_id, "user_id": user_id, "created_at": now},
+                           ["product_id", "user_id"]):
+        return True
+    return await guarded_update(s, update(FlashWaitlist).where(
+        FlashWaitlist.product_id == product_id, FlashWaitlist.user_id == user_id,
+        FlashWaitlist.notified_at.is_not(None)).values(notified_at=None, created_at=now)) == 1
+
+
+async def waiting_for(s: AsyncSession, user_id: int, product_ids: Sequence[int]) -> set[int]:
+    """Which of these products this person is waiting for (not yet told about a new batch)."""
+    if not product_ids:
+        return set()
+    return set((await s.execute(select(FlashWaitlist.product_id).where(
+        FlashWaitlist.user_id == user_id, FlashWaitlist.product_id.in_(list(product_ids)),
+        FlashWaitlist.notified_at.is_(None)))).scalars())
 
 
 async def notify_waitlist(s: AsyncSession, product_id: int) -> int:

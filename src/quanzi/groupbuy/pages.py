@@ -1,6 +1,8 @@
 """Group-buy storefront pages: running activities, an activity (open a group, groups to join), a group as its
 share link shows it (join, invite). Share links of kind "g" land on the group page. Placement goes through the
-same service and idempotency scopes as the JSON API; the buyer then pays on the order's pay page."""
+same service and idempotency scopes as the JSON API; the buyer then pays on the order's pay page and lands back
+on the group, which tells each member in plain words where they stand (seat being taken, in, complete,
+refunding, refunded). A group order's own page says it ships only once the group is complete."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,16 +20,20 @@ from quanzi.accounts.service import Principal
 from quanzi.cart import service as cart
 from quanzi.cart.schemas import AddressIn
 from quanzi.catalog import service as catalog
+from quanzi.catalog.pages import money
 from quanzi.groupbuy import service
-from quanzi.groupbuy.models import GroupActivity
+from quanzi.groupbuy.models import GroupActivity, GroupMember
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB, AppSettings, Limiter
-from quanzi.kit.errors import DomainError
+from quanzi.kit.errors import DomainError, NotFound
 from quanzi.kit.idempotency import check_key, run_once
 from quanzi.kit.schemas import PathId
 from quanzi.kit.web import render
+from quanzi.orders import service as orders
+from quanzi.orders.models import Order
+from quanzi.orders.pages import CampaignPage, campaign_page
 from quanzi.orders.service import CHINA
 from quanzi.referrals import links, tokens
 from quanzi.referrals.tokens import ShareToken
@@ -45,6 +51,27 @@ async def _group(s: AsyncSession, token: ShareToken) -> str:
     return f"/groupbuy/groups/{token.target_id}"
 
 
+def _held() -> tuple[str, str]:
+    _ = i18n.gettext
+    return _("Paid: group forming"), _("Your order ships once the group is complete. If it is not complete in "
+                                       "time, your payment comes back in full, automatically.")
+
+
+def _refund_event(data: dict[str, Any]) -> tuple[str, str]:
+    _ = i18n.gettext
+    what = {"group_failed": _("Group not complete in time: refund requested"),
+            "group_full": _("The group was full when the payment arrived: refund requested"),
+            "group_closed": _("The group had closed when the payment arrived: refund requested"),
+            }.get(str(data.get("reason")), _("Group buy refund requested"))
+    return what, money(int(data["amount_fen"])) if data.get("amount_fen") else ""
+
+
+campaign_page(service.KIND, CampaignPage("/groupbuy/orders/{order_id}", lambda: i18n.gettext("View your group"),
+                                         _held),
+              events={"group_refund": _refund_event,
+                      "group_refund_arrived": lambda _data: (i18n.gettext("Group buy refund arrived"), "")})
+
+
 # --- words --------------------------------------------------------------------------------------
 
 def status_text(status: str, by_platform: bool = False) -> str:
@@ -53,7 +80,7 @@ def status_text(status: str, by_platform: bool = False) -> str:
         return _("Completed by the platform")
     return {
         "pending": _("Waiting for the leader to pay"), "forming": _("Forming"), "succeeded": _("Group complete"),
-        "failed": _("Not completed: refunded"), "cancelled": _("Cancelled"),
+        "failed": _("Not completed in time"), "cancelled": _("Cancelled"),
     }.get(status, status)
 
 
@@ -151,32 +178,84 @@ async def _enter(db: Database, scope: str, key: str, body: dict[str, int], place
 
 # --- a group ------------------------------------------------------------------------------------
 
+def _my_place(m: GroupMember | None, order: Order | None) -> dict[str, Any] | None:
+    """Where the viewer stands in this group, in plain words: (state, words) plus their order."""
+    if m is None or order is None:
+        return None
+    _ = i18n.gettext
+    refund = money(m.refund_fen or order.total_fen)
+    state = m.status
+    if m.status == "pending_payment":
+        state = "seating" if order.paid_at is not None else ("unpaid" if order.status == "pending_payment"
+                                                               else "cancelled")
+    why = {"group_full": _("The group filled up before your payment arrived."),
+           "group_closed": _("The group had already closed when your payment arrived."),
+           "group_failed": _("The group was not complete in time.")}.get(m.refund_reason or "", "")
+    words = {
+        "unpaid": _("Pay for your order to take your seat."),
+        "seating": _("Payment received: taking your seat…"),
+        "joined": _("You are in. The group succeeds when every seat is paid for."),
+        "succeeded": _("The group is complete: your order is being prepared for shipping."),
+        "refunding": sentences(why, _("Your payment of %(amount)s is being refunded in full to where it came "
+                                      "from.") % {"amount": refund}),
+        "refunded": sentences(why, _("Refunded: %(amount)s is back where it came from.") % {"amount": refund}),
+        "cancelled": _("Your order was cancelled: nothing was charged."),
+        "left": _("You left the group with a full refund."),
+    }.get(state, "")
+    return {"state": state, "words": words, "order_id": m.order_id, "is_leader": m.is_leader}
+
+
+def sentences(*parts: str) -> str:
+    """Sentences one after the other: a space between English ones, none between Chinese ones."""
+    return (" " if i18n.short() == "en" else "").join(x for x in parts if x)
+
+
 async def _group_page(request: Request, db: Database, me: Principal | None, settings: Any, group_id: int, *,
-                      error: str | None = None, status: int = 200) -> Response:
+                      error: str | None = None, notice: str | None = None, status: int = 200) -> Response:
     now = clock.now()
     async with db.read() as s:
         view = await service.group_view(s, group_id)
         offer = await _offer(s, view.activity)
         addresses = await _addresses(s, me)
+        mine_row = await service.membership(s, group_id, me.user_id) if me else None
+        order = await orders.get_order(s, mine_row.order_id) if mine_row else None
+    mine = _my_place(mine_row, order)
     member = me is not None and any(m.user_id == me.user_id for m in view.members)
     share_url = None
     if member and view.group.status == "forming" and me is not None:
         token = tokens.issue(settings.secret_key, me.user_id, "g", group_id, now)
         share_url = f"{settings.public_url.rstrip('/')}/r/{token}"
-    joinable = view.group.status == "forming" and view.seats_left > 0 and bool(view.group.expires_at) \
-        and view.group.expires_at > now and not member  # type: ignore[operator]
+    expires = view.group.expires_at
+    joinable = (view.group.status == "forming" and view.seats_left > 0 and expires is not None and expires > now
+                and not member and (mine is None or mine["state"] in ("cancelled", "left")))
     return render(request, "groupbuy/group.html", {
         **offer, "view": view, "g": view.group, "status_text": status_text(view.group.status,
                                                                             view.group.completed_by_platform),
         "member": member, "joinable": joinable, "share_url": share_url, "addresses": addresses, "error": error,
         "left": time_left(view.group.expires_at, now), "deadline": local(view.group.expires_at),
+        "expires_iso": view.group.expires_at.isoformat() if view.group.expires_at else None,
+        "now_iso": now.isoformat(), "mine": mine, "notice": notice,
         "idempotency_key": secrets.token_urlsafe(18), "next": request.url.path,
     }, status_code=status)
 
 
 @router.get("/groupbuy/groups/{group_id}")
-async def group_page(request: Request, group_id: PathId, db: DB, me: OptionalUser, settings: AppSettings) -> Response:
-    return await _group_page(request, db, me, settings, group_id)
+async def group_page(request: Request, group_id: PathId, db: DB, me: OptionalUser, settings: AppSettings,
+                     notice: Annotated[str | None, Query(max_length=20)] = None) -> Response:
+    text = i18n.gettext("Payment received. Thank you!") if notice == "paid" and me is not None else None
+    return await _group_page(request, db, me, settings, group_id, notice=text)
+
+
+@router.get("/groupbuy/orders/{order_id}")
+async def group_of_order(order_id: PathId, db: DB, me: CurrentUser,
+                         notice: Annotated[str | None, Query(max_length=20)] = None) -> Response:
+    """A buyer's group order → its group (where they land after paying); someone else's order: 404."""
+    async with db.read() as s:
+        m = await service.member_of_order(s, order_id)
+    if m is None or m.user_id != me.user_id:
+        raise NotFound()
+    return RedirectResponse(f"/groupbuy/groups/{m.group_id}" + ("?notice=paid" if notice == "paid" else ""),
+                            status_code=303)
 
 
 @router.post("/groupbuy/groups/{group_id}/join")

@@ -534,36 +534,92 @@ async def group_view(s: AsyncSession, group_id: int) -> GroupView:
     return GroupView(group, act, seats)
 
 
+async def membership(s: AsyncSession, group_id: int, user_id: int) -> GroupMember | None:
+    """This person's place in this group, whatever became of it (one row per person and group)."""
+    return (await s.execute(select(GroupMember).where(GroupMember.group_id == group_id,
+                                                      GroupMember.user_id == user_id))).scalar_one_or_none()
+
+
 async def groups_of_user(s: AsyncSession, user_id: int, limit: int = 50) -> list[tuple[Group, GroupMember]]:
     return [(g, m) for m, g in (await s.execute(
         select(GroupMember, Group).join(Group, Group.id == GroupMember.group_id)
         .where(GroupMember.user_id == user_id).order_by(GroupMember.id.desc()).limit(limit))).all()]
 
 
+NUMBERS = ("groups_open", "groups_forming", "groups_succeeded", "groups_completed_by_platform", "groups_failed",
+           "groups_cancelled", "members_paid_seated", "members_unpaid", "units_sold", "units_forming", "refunds",
+           "refunds_pending", "refunds_no_seat", "refunded_fen")
+
+
+async def numbers(s: AsyncSession, activity_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Per activity: groups open (leader unpaid or forming) / succeeded (of which completed by the platform) /
+    failed / cancelled; members who paid and hold a seat, members not paid yet; units sold (in groups that
+    succeeded) and units paid in groups still forming; refunds (members whose money goes or went back, how
+    many of them because no seat was left, how many still on their way) and the amount. Grouped queries, whatever
+    the number of activities."""
+    ids = list(dict.fromkeys(activity_ids))
+    out = {a: dict.fromkeys(NUMBERS, 0) for a in ids}
+    if not ids:
+        return out
+    for aid, status, platform, n in (await s.execute(
+        select(Group.activity_id, Group.status, Group.completed_by_platform, func.count())
+        .where(Group.activity_id.in_(ids))
+        .group_by(Group.activity_id, Group.status, Group.completed_by_platform)
+    )).all():
+        o, n = out[aid], int(n)
+        if status in ("pending", "forming"):
+            o["groups_open"] += n
+        if status in ("forming", "succeeded", "failed", "cancelled"):
+            o[f"groups_{status}"] += n
+        if platform:
+            o["groups_completed_by_platform"] += n
+    lost_seat = ("group_full", "group_closed")
+    for aid, status, reason, n, units, refunded in (await s.execute(
+        select(GroupMember.activity_id, GroupMember.status, GroupMember.refund_reason, func.count(),
+               func.coalesce(func.sum(GroupMember.quantity), 0), func.coalesce(func.sum(GroupMember.refund_fen), 0))
+        .where(GroupMember.activity_id.in_(ids))
+        .group_by(GroupMember.activity_id, GroupMember.status, GroupMember.refund_reason)
+    )).all():
+        o, n = out[aid], int(n)
+        if status in ("joined", "succeeded"):
+            o["members_paid_seated"] += n
+            o["units_sold" if status == "succeeded" else "units_forming"] += int(units)
+        elif status == "pending_payment":
+            o["members_unpaid"] += n
+        elif status in ("refunding", "refunded"):
+            o["refunds"] += n
+            o["refunded_fen"] += int(refunded)
+            if status == "refunding":
+                o["refunds_pending"] += n
+        if reason in lost_seat:
+            o["refunds_no_seat"] += n
+    return out
+
+
 async def stats(s: AsyncSession, activity_id: int) -> dict[str, int]:
     await get_activity(s, activity_id)
-    by_status = dict((await s.execute(select(Group.status, func.count()).where(Group.activity_id == activity_id)
-                                      .group_by(Group.status))).all())
-    by_platform = (await s.execute(select(func.count()).where(
-        Group.activity_id == activity_id, Group.completed_by_platform.is_(True)))).scalar_one()
-    members = dict((await s.execute(select(GroupMember.status, func.count()).where(
-        GroupMember.activity_id == activity_id).group_by(GroupMember.status))).all())
-    refunded_fen = (await s.execute(select(func.coalesce(func.sum(GroupMember.refund_fen), 0)).where(
-        GroupMember.activity_id == activity_id, GroupMember.status.in_(("refunding", "refunded"))))).scalar_one()
-    lost_seat = (await s.execute(select(func.count()).where(
-        GroupMember.activity_id == activity_id, GroupMember.refund_reason.in_(("group_full", "group_closed")))
-    )).scalar_one()
-    return {
-        "groups_open": int(by_status.get("pending", 0) + by_status.get("forming", 0)),
-        "groups_forming": int(by_status.get("forming", 0)),
-        "groups_succeeded": int(by_status.get("succeeded", 0)),
-        "groups_completed_by_platform": int(by_platform),
-        "groups_failed": int(by_status.get("failed", 0)),
-        "groups_cancelled": int(by_status.get("cancelled", 0)),
-        "members_paid_seated": int(members.get("joined", 0) + members.get("succeeded", 0)),
-        "members_unpaid": int(members.get("pending_payment", 0)),
-        "refunds": int(members.get("refunding", 0) + members.get("refunded", 0)),
-        "refunds_pending": int(members.get("refunding", 0)),
-        "refunds_no_seat": int(lost_seat),
-        "refunded_fen": int(refunded_fen),
-    }
+    return (await numbers(s, [activity_id]))[activity_id]
+
+
+@dataclass(frozen=True)
+class ActivitySummary:
+    """One activity as the operator watches it: its terms, its SKUs and `numbers`."""
+
+    activity: GroupActivity
+    skus: list[GroupSku]
+    numbers: dict[str, int]
+
+    def state(self, now: datetime) -> str:
+        a = self.activity
+        if a.status != "active":
+            return a.status
+        return "soon" if now < a.starts_at else ("ended" if now >= a.ends_at else "live")
+
+
+async def console_summary(s: AsyncSession, *, limit: int = 100) -> list[ActivitySummary]:
+    """The latest activities, newest first, with their numbers."""
+    acts = list((await s.execute(select(GroupActivity).order_by(GroupActivity.id.desc()).limit(limit))).scalars())
+    ids = [a.id for a in acts]
+    skus = await skus_of(s, ids)
+    counts = await numbers(s, ids)
+    return [ActivitySummary(a, skus[a.id], counts[a.id]) for a in acts]

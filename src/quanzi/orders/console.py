@@ -19,9 +19,10 @@ from quanzi.accounts.deps import CurrentUser, Shopkeeper, Supplier
 from quanzi.accounts.models import User
 from quanzi.accounts.service import mask_phone
 from quanzi.aftersales.models import OPEN_STATES, AfterSale
-from quanzi.catalog.console import CHINA, acting_scope, describe, page, redirect, refused, supplier_scope
+from quanzi.catalog.console import acting_scope, supplier_scope
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
+from quanzi.kit.console import CHINA, describe, page, redirect, refused
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _

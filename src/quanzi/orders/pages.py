@@ -5,6 +5,7 @@ idempotency scope as the JSON API)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
@@ -65,6 +66,43 @@ def status_text(status: str) -> str:
     }.get(status, status)
 
 
+@dataclass(frozen=True)
+class CampaignPage:
+    """The page of a campaign order (a group buy's group): where its buyer lands after paying, and where the
+    order page links to. A campaign registers its own (`campaign_page`); this module knows none of them."""
+
+    url: str  # with {order_id}
+    link: Callable[[], str]  # the link's words, in the request's language
+    # (status, explanation) while the order is paid but held by the campaign (e.g. a group still forming)
+    held: Callable[[], tuple[str, str]] | None = None
+
+
+CAMPAIGN_PAGES: dict[str, CampaignPage] = {}
+# Words for the order events a campaign writes on its orders (kind → data → (what happened, detail)).
+EVENT_WORDS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {}
+
+
+def campaign_page(kind: str, page: CampaignPage,
+                  events: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] | None = None) -> None:
+    CAMPAIGN_PAGES[kind] = page
+    EVENT_WORDS.update(events or {})
+
+
+def order_status(order: Order) -> str:
+    """An order's status in words; a paid order that a campaign still holds says so (not "to ship")."""
+    page = CAMPAIGN_PAGES.get(order.kind)
+    if order.status == "paid" and order.hold_reason and page and page.held:
+        return page.held()[0]
+    return status_text(order.status)
+
+
+def paid_landing(order: Order) -> str:
+    """Where the buyer goes right after paying `order`."""
+    page = CAMPAIGN_PAGES.get(order.kind)
+    url = page.url.format(order_id=order.id) if page else f"/orders/{order.id}"
+    return f"{url}?notice=paid"
+
+
 def tab_names() -> list[tuple[str, str]]:
     _ = i18n.gettext
     return [("all", _("All")), ("unpaid", _("To pay")), ("to_ship", _("To ship")),
@@ -102,6 +140,8 @@ def event_text(kind: str, data: dict[str, Any]) -> tuple[str, str]:
         return _("Refund sent back to your payment account"), amount
     if kind == "late_payment_refunded":
         return _("Payment arrived after the order was cancelled and was refunded"), ""
+    if kind in EVENT_WORDS:
+        return EVENT_WORDS[kind](data)
     if kind == "aftersale_requested":
         kinds = {"refund_only": _("Refund only"), "return_refund": _("Return and refund")}
         return _("After-sale requested"), kinds.get(data.get("kind", ""), "")
@@ -340,7 +380,8 @@ async def my_orders(request: Request, me: CurrentUser, db: DB,
     return render(request, "orders/list.html", {
         "orders": orders, "lines": lines, "shops": shop_by_id, "tab": "orders", "current": tab,
         "tabs": tab_names(),
-        "badge": badge, "status_text": status_text, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+        "badge": badge, "status_text": status_text, "order_status": order_status, "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)),
     })
 
 
@@ -379,8 +420,12 @@ async def order_detail(request: Request, order_id: PathId, me: CurrentUser, db: 
     notices = {"paid": _("Payment received. Thank you!"), "cancelled": _("The order was cancelled."),
                "received": _("Receipt confirmed. Enjoy!"),
                "late": _("The payment arrived after the order was closed; it is being refunded.")}
+    campaign = CAMPAIGN_PAGES.get(order.kind)
+    held = campaign.held() if campaign and campaign.held and order.hold_reason and order.status == "paid" else None
     return render(request, "orders/detail.html", {
-        "order": order, "lines": lines, "shop": shop, "status_text": status_text(order.status),
+        "order": order, "lines": lines, "shop": shop, "status_text": order_status(order),
+        "held_note": held[1] if held else None,
+        "campaign": {"url": campaign.url.format(order_id=order.id), "link": campaign.link()} if campaign else None,
         "timeline": [(e, *event_text(e.kind, e.data or {})) for e in reversed(events)],
         "aftersale": {line.id: _line_aftersale(order, line, open_by_line, now) for line in lines},
         "requests": requests, "aftersale_status": aftersale_status,

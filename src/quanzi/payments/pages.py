@@ -23,7 +23,7 @@ from quanzi.kit.errors import NotFound
 from quanzi.kit.schemas import PathId
 from quanzi.kit.web import render
 from quanzi.orders import service as orders
-from quanzi.orders.pages import unpaid_siblings
+from quanzi.orders.pages import paid_landing, unpaid_siblings
 from quanzi.payments import registry, service
 from quanzi.payments.api import sandbox_pay
 from quanzi.payments.models import Payment
@@ -90,7 +90,7 @@ async def sandbox_cashier(request: Request, out_trade_no: TradeNo, me: CurrentUs
     if payment.provider != "sandbox":
         raise NotFound()
     if payment.status == "succeeded":
-        return RedirectResponse(f"/orders/{order.id}?notice=paid", status_code=303)
+        return RedirectResponse(paid_landing(order), status_code=303)
     return render(request, "payments/sandbox.html", {
         "payment": payment, "order": order,
         "payable": order.status == "pending_payment" and payment.status == "created",
@@ -107,6 +107,5 @@ async def sandbox_confirm(out_trade_no: TradeNo, me: CurrentUser, db: DB) -> Res
         siblings = await unpaid_siblings(s, order) if paid else []
     if siblings:  # a split checkout: go on with the next order that still waits for payment
         return RedirectResponse(f"/orders/{siblings[0].id}/pay", status_code=303)
-    notice = "paid" if paid else "late"
     log.info("storefront.sandbox_paid", order_id=order.id, outcome=outcome)
-    return RedirectResponse(f"/orders/{order.id}?notice={notice}", status_code=303)
+    return RedirectResponse(paid_landing(order) if paid else f"/orders/{order.id}?notice=late", status_code=303)

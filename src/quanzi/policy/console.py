@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from quanzi.accounts.deps import Operator
-from quanzi.catalog.console import FieldError, page, parse_int, parse_yuan, redirect, yuan_input
+from quanzi.kit.console import FieldError, page, parse_int, parse_yuan, redirect, yuan_input
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import InvalidInput
 from quanzi.kit.i18n import _

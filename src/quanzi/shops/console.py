@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from quanzi.accounts.deps import CurrentUser, Shopkeeper
 from quanzi.accounts.service import Principal
 from quanzi.catalog import service as catalog
-from quanzi.catalog.console import describe, page, redirect, refused
 from quanzi.kit import i18n
 from quanzi.kit.errors import DomainError, Forbidden
+from quanzi.kit.console import describe, page, redirect, refused
 from quanzi.kit.deps import DB
 from quanzi.kit.i18n import _
 from quanzi.kit.schemas import PathId

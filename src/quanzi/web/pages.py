@@ -53,9 +53,15 @@ CONSOLE_LINKS: list[tuple[str, str, str, str, str, str, str]] = [
      "Distributors, policy and levels"),
     ("operator", "withdrawals", "/console/withdrawals", "提现审核", "Withdrawal audit", "审核佣金提现，查看打款状态",
      "Review withdrawals, follow payouts"),
-    # Campaigns (flashsale/pages.py).
-    ("operator", "campaigns", "/console/campaigns", "营销活动", "Campaigns", "秒杀进度与砍价数据",
-     "Flash-sale progress and bargain numbers"),
+    # Campaigns (web/console.py: the overview; flashsale/, bargain/, groupbuy/ console.py).
+    ("operator", "campaigns", "/console/campaigns", "营销活动", "Campaigns", "秒杀、砍价与拼团数据一览",
+     "Flash sales, bargains and group buys at a glance"),
+    ("operator", "flashsale", "/console/flashsale", "秒杀配置", "Flash sales", "场次、秒杀价与限量",
+     "Slots, flash prices and quotas"),
+    ("operator", "bargain", "/console/bargain", "砍价配置", "Bargains", "砍价规则与功能开关",
+     "Bargain terms and the feature switch"),
+    ("operator", "groupbuy", "/console/groupbuy", "拼团配置", "Group buys", "成团人数、团价与退款",
+     "Group size, group prices and refunds"),
 ]
 STOREFRONT_LINKS: list[tuple[str, str, str, str, str, str]] = [
     ("/search", "逛好物", "Browse goods", "平台上所有在售商品", "Everything on sale", "search"),

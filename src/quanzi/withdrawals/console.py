@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from quanzi.accounts.deps import Operator
-from quanzi.catalog.console import page, redirect, refused
+from quanzi.kit.console import page, redirect, refused
 from quanzi.kit.deps import DB
 from quanzi.kit import i18n
 from quanzi.kit.errors import DomainError
