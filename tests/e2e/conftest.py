@@ -5,8 +5,8 @@
   port. Its stdout/stderr go to a log file that tests read (e.g. the code logged as `sms.login_code`).
   The server always uses its own SQLite file, also when QUANZI_TEST_POSTGRES_URL is set: the browser
   tests check pages and flows, and the PostgreSQL behaviour is covered by the rest of the suite.
-  When QUANZI_TEST_REDIS_URL is set, the server's rate limiter does use that Redis (with a key prefix
-  of its own), so the Redis-backed limiter is exercised through a real server too.
+  When QUANZI_TEST_REDIS_URL is set, the server's rate limiter and flash-sale gate do use that Redis
+  (with key prefixes of their own), so the Redis-backed paths are exercised through a real server too.
 * `e2e_own_server` (module scope): a server of the module's own, built the same way. For tests that
   move the server's clock (POST /api/dev/clock): a jump of days would otherwise reach every later test
   on the shared server (its sweeps cancel, receive and complete the demo orders).
@@ -237,7 +237,11 @@ def _serve(tmp_path_factory: pytest.TempPathFactory, name: str = "e2e") -> Itera
     })
     if redis_url := os.environ.get("QUANZI_TEST_REDIS_URL"):
         env["REDIS_URL"] = redis_url
-        env["QUANZI_RATELIMIT_PREFIX"] = f"e2e-{uuid.uuid4().hex[:8]}"
+        run = uuid.uuid4().hex[:8]
+        env["QUANZI_RATELIMIT_PREFIX"] = f"e2e-{run}"
+        # Every server starts from a copy of one demo database, so their flash-sale items share ids: each
+        # needs gate keys of its own, or one server's grabs would count against another's.
+        env["QUANZI_FLASH_GATE_PREFIX"] = f"e2e-flash-{run}"
     db_path = tmp / "e2e.db"
     shutil.copyfile(_demo_database(tmp_path_factory, exe, env), db_path)
     env["DATABASE_URL"] = f"sqlite:///{db_path}"

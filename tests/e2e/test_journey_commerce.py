@@ -60,10 +60,11 @@ def pick_product(server, supplier: str = SUPPLIER, shopkeeper: str = SHOPKEEPER)
 
 
 def fen_of(text: str) -> int:
-    """'¥1,234.50' -> 123450."""
+    """'¥1,234.50' -> 123450; '-¥7.17' -> -717."""
     digits = re.sub(r"[^0-9.\-]", "", text)
-    whole, _, frac = digits.partition(".")
-    return int(whole or 0) * 100 + int((frac + "00")[:2])
+    sign = -1 if digits.startswith("-") else 1
+    whole, _, frac = digits.lstrip("-").partition(".")
+    return sign * (int(whole or 0) * 100 + int((frac + "00")[:2]))
 
 
 def snap(screenshot, page: Page, name: str):  # noqa: ANN001, ANN201
@@ -72,13 +73,22 @@ def snap(screenshot, page: Page, name: str):  # noqa: ANN001, ANN201
     return screenshot(page, name)
 
 
+def snap_card(screenshot, page: Page, card, name: str):  # noqa: ANN001, ANN201
+    """`snap`, plus a picture of one card alone (…-<name>-card.png), without the fixed tab bar, which in a
+    full-page picture can cover the lower part of a card."""
+    path = snap(screenshot, page, name)
+    card.screenshot(path=str(path.with_name(path.stem + "-card.png")), style=".tabbar { display: none; }")
+    return path
+
+
 def choose_sku(page: Page, sku_id: int) -> None:
     page.get_by_test_id(f"sku-{sku_id}").click()
     expect(page.get_by_test_id(f"sku-{sku_id}").locator("input[type=radio]")).to_be_checked()
 
 
-def pay_in_sandbox(page: Page, screenshot, prefix: str) -> int:  # noqa: ANN001
-    """On /orders/{id}/pay: the sandbox method, the cashier, confirm. Returns the order id (now paid)."""
+def confirm_in_sandbox(page: Page, screenshot, prefix: str) -> tuple[int, str]:  # noqa: ANN001
+    """On /orders/{id}/pay: the sandbox method, the cashier, confirm. Returns the order id and the amount
+    shown; where the buyer lands afterwards is the caller's to check (a campaign may have its own page)."""
     page.wait_for_url(re.compile(r"/orders/\d+/pay$"))
     order_id = int(re.search(r"/orders/(\d+)/pay", page.url).group(1))
     amount = page.get_by_test_id("pay-amount").inner_text()
@@ -90,6 +100,13 @@ def pay_in_sandbox(page: Page, screenshot, prefix: str) -> int:  # noqa: ANN001
     expect(page.get_by_test_id("sandbox-amount")).to_have_text(amount)
     screenshot(page, f"{prefix}-cashier")
     page.get_by_test_id("sandbox-pay").click()
+    return order_id, amount
+
+
+def pay_in_sandbox(page: Page, screenshot, prefix: str) -> int:  # noqa: ANN001
+    """On /orders/{id}/pay: the sandbox method, the cashier, confirm; lands on the paid order. Returns the
+    order id (now paid)."""
+    order_id, amount = confirm_in_sandbox(page, screenshot, prefix)
     page.wait_for_url(re.compile(rf"/orders/{order_id}\?notice=paid$"))
     expect(page.get_by_test_id("notice")).to_have_text(zh("Payment received. Thank you!"))
     expect(page.get_by_test_id("order-status")).to_have_text(zh("Awaiting shipment"))

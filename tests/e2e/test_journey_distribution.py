@@ -142,7 +142,8 @@ def test_poster_brings_a_new_fan_whose_order_pays_the_shopkeeper(
     order_no = fan.get_by_test_id("order-no").inner_text()
 
     # --- the shopkeeper sees the new fan and the pending commission --------------------------------
-    keeper.goto("/console/earnings")
+    # The commission is booked by the background worker after the payment commits: reload until it shows.
+    poll(keeper, "/console/earnings", PAYOUT_TIMEOUT, lambda: commission_row(keeper, order_no).count() == 1)
     expect(keeper.get_by_test_id("fans-level1")).to_have_text(str(fans_before + 1))
     expect(keeper.get_by_test_id("fans-list-1")).to_contain_text(mask_phone(f"+86{NEW_FAN}"))
     row = commission_row(keeper, order_no)
