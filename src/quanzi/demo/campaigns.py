@@ -1,5 +1,5 @@
-"""Demo campaigns: a flash-sale slot covering most of the day (08:00–23:00 China time), a live flash sale
-today on one demo product, a live bargain activity and a live 3-person group buy — with one group opened by
+"""Demo campaigns: a flash-sale slot covering most of the day (08:00–23:00 China time), a flash sale on one
+demo product in that slot today (live from 08:00; seeded after 23:00 it is tomorrow's, counting down), a live bargain activity and a live 3-person group buy — with one group opened by
 a demo fan, paid through the sandbox provider like the order history, so the group-buy page is not empty.
 Each step only adds what is missing, so running `quanzi demo` again changes nothing (on a later day it adds
 that day's flash sale, and a new open group once the last one has closed)."""
@@ -51,11 +51,14 @@ async def seed_campaigns(s: AsyncSession, product_ids: list[int]) -> dict[str, i
     today = now.astimezone(CHINA).date()
     slots = await flash.slots(s)
     slot = slots[0] if slots else await flash.create_slot(s, *SLOT)
-    if not (await s.execute(select(func.count()).where(FlashActivity.day == today))).scalar_one():
+    # The slot may already be over today (a seed after 23:00): then the sale is tomorrow's, which is what an
+    # operator would do too (an activity in a slot that is over is refused as misleading).
+    day = today if flash.window(today, slot)[1] > now else today + timedelta(days=1)
+    if not (await s.execute(select(func.count()).where(FlashActivity.day >= today))).scalar_one():
         product, skus = await catalog.published_product(s, product_ids[0])
         sku = next((k for k in skus if k.stock >= FLASH_QUOTA), None)
         if sku is not None:
-            await flash.create_activity(s, slot_id=slot.id, day=today, title=f"限时秒杀·{product.title}"[:60],
+            await flash.create_activity(s, slot_id=slot.id, day=day, title=f"限时秒杀·{product.title}"[:60],
                                         product_id=product.id, items=[(sku.id, max(1, sku.price_fen * 6 // 10),
                                                                        FLASH_QUOTA)])
     running = (await s.execute(select(func.count()).where(BargainActivity.status == "active",
