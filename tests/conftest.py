@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from datetime import datetime
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -91,9 +92,20 @@ def db_url(db_server: DbServer) -> str:
     return db_server.fresh()
 
 
+# QUANZI_TEST_CLOCK_START=2026-06-15T23:59:30+08:00 runs every in-process test from that moment (time
+# flows from there): a way to find rules that only hold at some hours, e.g. just before midnight China time.
+TEST_CLOCK_START = os.environ.get("QUANZI_TEST_CLOCK_START")
+
+
+def _start_clock() -> None:
+    clock.reset()
+    if TEST_CLOCK_START:
+        clock.set(datetime.fromisoformat(TEST_CLOCK_START))
+
+
 @pytest.fixture(autouse=True)
 def _reset_clock() -> Iterator[None]:
-    clock.reset()
+    _start_clock()
     sweeps._reset_schedule_for_tests()
     yield
     clock.reset()

@@ -42,7 +42,7 @@ from quanzi.kit.clock import clock
 from quanzi.kit.db import Base, Database, sync_url
 from quanzi.kit.security import new_token, token_hash
 from quanzi.orders.service import CHINA
-from tests.conftest import PG_URL, REDIS_URL, SANDBOX_KEYS
+from tests.conftest import PG_URL, REDIS_URL, SANDBOX_KEYS, TEST_CLOCK_START
 
 pytestmark = pytest.mark.concurrency
 
@@ -112,7 +112,6 @@ class World:
 async def _seed(url: str, buyers: int, quota: int) -> World:
     from quanzi.accounts import service as accounts
     from quanzi.catalog import service as catalog
-    from quanzi.flashsale import service as flash
     from quanzi.flashsale.models import FlashActivity, FlashItem, FlashSlot
 
     db = Database(url)
@@ -128,7 +127,9 @@ async def _seed(url: str, buyers: int, quota: int) -> World:
             slot = FlashSlot(name="全天场", starts=time(0, 0), ends=time(23, 59, 59))
             s.add(slot)
             await s.flush()
-            starts, ends = flash.window(today, slot)
+            # Open from a minute ago for two hours, whatever the hour: the slot's own window would close at
+            # midnight (China time) in the middle of a run that starts just before it.
+            starts, ends = now - timedelta(minutes=1), now + timedelta(hours=2)
             act = FlashActivity(slot_id=slot.id, day=today, title="秒杀", product_id=product.id,
                                 starts_at=starts, ends_at=ends, per_order_limit=1, per_user_limit=1,
                                 pay_minutes=30, commission_enabled=False, status="scheduled")
@@ -181,6 +182,8 @@ def _server_env(db_url: str, prefix: str) -> dict[str, str]:
     })
     if REDIS_URL:
         env["REDIS_URL"] = REDIS_URL
+    if TEST_CLOCK_START:  # the suite runs at another hour (tests/conftest.py): so does the server
+        env["QUANZI_CLOCK_START"] = clock.now().isoformat()
     return env
 
 
