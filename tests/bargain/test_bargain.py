@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from quanzi.bargain import service
 from quanzi.bargain.errors import AlreadyHelped, BadConfig, FloorNotReached, NotActive, SelfHelp
-from quanzi.bargain.models import Bargain, BargainHelp
+from quanzi.bargain.models import Bargain, BargainActivity, BargainHelp
 from quanzi.kit import sweeps
 from quanzi.kit.clock import clock
 from quanzi.orders.models import Order
@@ -55,6 +55,18 @@ def test_impossible_settings_refused() -> None:
         service.check_config(1000, 3, "random", 10, 20, 0)  # 3 cuts of at most 20 cannot make 1000
     with pytest.raises(BadConfig):
         service.check_config(100, 5, "fixed", 30, 30, 0)
+
+
+async def test_an_activity_already_over_is_refused(db) -> None:  # noqa: ANN001
+    w = await make_world(db, prices=(5000, 8000))
+    async with db.write() as s:
+        with pytest.raises(BadConfig, match="already passed"):
+            await service.create_activity(
+                s, title="砍价苹果", product_id=w.product_id, sku_id=w.sku_ids[0], start_price_fen=5000,
+                floor_price_fen=100, helpers_needed=3, cut_mode="random", cut_min_fen=100, cut_max_fen=3000,
+                starts_at=clock.now() - timedelta(days=2), ends_at=clock.now() - timedelta(seconds=1))
+    async with db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(BargainActivity))).scalar_one() == 0
 
 
 async def _activity(db, helpers: int = 3):  # noqa: ANN001, ANN202

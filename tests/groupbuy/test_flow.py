@@ -132,6 +132,9 @@ async def test_operator_creates_activity_and_fans_see_it(client, db) -> None:  #
     assert r.status_code == 422 and err(r) == "groupbuy.bad_terms"
     r = await client.post("/api/groupbuy/activities", headers=op, json={**body, "ends_at": body["starts_at"]})
     assert r.status_code == 422 and err(r) == "groupbuy.bad_terms"
+    r = await client.post("/api/groupbuy/activities", headers=op, json={  # already over: nobody could join
+        **body, "starts_at": (now - timedelta(days=2)).isoformat(), "ends_at": (now - timedelta(days=1)).isoformat()})
+    assert r.status_code == 422 and err(r) == "groupbuy.bad_terms" and "已经过去" in r.text
     r = await client.post("/api/groupbuy/activities", headers=op, json={
         **body, "starts_at": "0272-08-11T00:31:38+01:00", "ends_at": "9999-12-31T23:59:59-01:00"})
     assert r.status_code == 422 and err(r) == "groupbuy.bad_terms", r.text

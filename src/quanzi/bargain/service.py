@@ -117,6 +117,8 @@ async def create_activity(s: AsyncSession, *, title: str, product_id: int, sku_i
                    "floor_price_fen")
     if ends_at <= starts_at:
         raise _bad("结束时间必须晚于开始时间", "the activity must end after it starts", "ends_at")
+    if ends_at <= clock.now():
+        raise _bad("结束时间已经过去，请选以后的时间", "that end time has already passed: pick a later one", "ends_at")
     _product, skus = await catalog.published_product(s, product_id)
     if sku_id not in {k.id for k in skus}:
         raise SkuUnavailable(sku_id=sku_id)

@@ -99,6 +99,8 @@ async def create_activity(
         raise BadTerms({"zh": "活动时间须在 2000 至 2100 年之间", "en": "The activity must run between 2000 and 2100"})
     if ends_at <= starts_at:
         raise BadTerms({"zh": "结束时间必须晚于开始时间", "en": "The activity must end after it starts"})
+    if ends_at <= clock.now():
+        raise BadTerms({"zh": "结束时间已经过去，请选以后的时间", "en": "That end time has already passed: pick a later one"})
     if group_size < 2:
         raise BadTerms({"zh": "成团人数至少 2 人", "en": "A group needs at least 2 people"})
     if per_order_limit > per_user_limit:
