@@ -16,7 +16,7 @@ from quanzi.accounts.deps import Operator
 from quanzi.bargain import service
 from quanzi.bargain.api import ActivityIn
 from quanzi.catalog import service as catalog
-from quanzi.catalog.errors import ProductNotFound
+from quanzi.catalog.picker import product_step
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.console import (
@@ -95,24 +95,10 @@ def _blank(product: Any, skus: list[Any]) -> dict[str, Any]:
             "ends_at": datetime_input(now + timedelta(days=7))}
 
 
-async def _form(request: Request, db: Database, product_id: int | None, q: str = "", *,
-                form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-                status_code: int = 200) -> Response:
+async def _form(request: Request, db: Database, product_id: int | None, q: str = "", **kw: Any) -> Response:
     """Step 1 without a product: pick one. Step 2: the activity form for one of its SKUs."""
-    ctx: dict[str, Any] = {"active": "campaigns", "q": q, "errors": errors or {}, "pick_action": NEW}
-    async with db.read() as s:
-        product = None
-        if product_id is not None:
-            try:
-                product, skus = await catalog.published_product(s, product_id)
-            except ProductNotFound as exc:
-                ctx["errors"] = {"form": exc.text(i18n.short()), "code": str(exc.code)}
-                status_code = max(status_code, exc.status)
-        if product is None:
-            ctx["products"], ctx["total"] = await catalog.search_products(s, q=q, published_only=True, limit=50)
-            return page(request, "bargain/console_new.html", ctx, status_code=status_code)
-    ctx.update(product=product, skus=skus, form=form or _blank(product, skus))
-    return page(request, "bargain/console_new.html", ctx, status_code=status_code)
+    return await product_step(request, db, "bargain/console_new.html", action=NEW, product_id=product_id, q=q,
+                              blank=_blank, **kw)
 
 
 @router.get("/console/bargain/new")

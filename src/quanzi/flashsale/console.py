@@ -12,10 +12,11 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import Operator
 from quanzi.catalog import service as catalog
-from quanzi.catalog.errors import ProductNotFound
+from quanzi.catalog.picker import product_step
 from quanzi.flashsale import gate, service
 from quanzi.flashsale.errors import FlashNotFound
 from quanzi.flashsale.schemas import ActivityIn
@@ -125,25 +126,14 @@ def _blank(product: Any, skus: list[Any]) -> dict[str, Any]:
             "rows": {k.id: {"price": "", "quota": ""} for k in skus}}
 
 
-async def _form(request: Request, db: Database, product_id: int | None, q: str = "", *,
-                form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-                status_code: int = 200) -> Response:
-    """Step 1 without a product: pick one. Step 2: the activity form for its SKUs."""
-    ctx: dict[str, Any] = {"active": "campaigns", "q": q, "errors": errors or {}, "pick_action": NEW}
-    async with db.read() as s:
-        ctx["slots"] = await service.slots(s)
-        product = None
-        if product_id is not None:
-            try:
-                product, skus = await catalog.published_product(s, product_id)
-            except ProductNotFound as exc:
-                ctx["errors"] = {"form": exc.text(i18n.short()), "code": str(exc.code)}
-                status_code = max(status_code, exc.status)
-        if product is None:
-            ctx["products"], ctx["total"] = await catalog.search_products(s, q=q, published_only=True, limit=50)
-            return page(request, "flashsale/console_new.html", ctx, status_code=status_code)
-    ctx.update(product=product, skus=skus, form=form or _blank(product, skus))
-    return page(request, "flashsale/console_new.html", ctx, status_code=status_code)
+async def _slots(s: AsyncSession) -> dict[str, Any]:
+    return {"slots": await service.slots(s)}
+
+
+async def _form(request: Request, db: Database, product_id: int | None, q: str = "", **kw: Any) -> Response:
+    """Step 1 without a product: pick one. Step 2: the activity form for its SKUs (and the daily slots)."""
+    return await product_step(request, db, "flashsale/console_new.html", action=NEW, product_id=product_id, q=q,
+                              blank=_blank, extra=_slots, **kw)
 
 
 @router.get("/console/flashsale/new")

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from quanzi.accounts.deps import Operator
 from quanzi.catalog import service as catalog
-from quanzi.catalog.errors import ProductNotFound
+from quanzi.catalog.picker import product_step
 from quanzi.groupbuy import service
 from quanzi.groupbuy.schemas import ActivityIn
 from quanzi.kit import i18n
@@ -74,24 +74,10 @@ def _blank(product: Any, skus: list[Any]) -> dict[str, Any]:
             "ends_at": datetime_input(now + timedelta(days=7)), "rows": {k.id: "" for k in skus}}
 
 
-async def _form(request: Request, db: Database, product_id: int | None, q: str = "", *,
-                form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-                status_code: int = 200) -> Response:
+async def _form(request: Request, db: Database, product_id: int | None, q: str = "", **kw: Any) -> Response:
     """Step 1 without a product: pick one. Step 2: the activity form with a group price per SKU."""
-    ctx: dict[str, Any] = {"active": "campaigns", "q": q, "errors": errors or {}, "pick_action": NEW}
-    async with db.read() as s:
-        product = None
-        if product_id is not None:
-            try:
-                product, skus = await catalog.published_product(s, product_id)
-            except ProductNotFound as exc:
-                ctx["errors"] = {"form": exc.text(i18n.short()), "code": str(exc.code)}
-                status_code = max(status_code, exc.status)
-        if product is None:
-            ctx["products"], ctx["total"] = await catalog.search_products(s, q=q, published_only=True, limit=50)
-            return page(request, "groupbuy/console_new.html", ctx, status_code=status_code)
-    ctx.update(product=product, skus=skus, form=form or _blank(product, skus))
-    return page(request, "groupbuy/console_new.html", ctx, status_code=status_code)
+    return await product_step(request, db, "groupbuy/console_new.html", action=NEW, product_id=product_id, q=q,
+                              blank=_blank, **kw)
 
 
 @router.get("/console/groupbuy/new")
