@@ -51,6 +51,25 @@ async def test_home_is_chinese_by_default(client: httpx.AsyncClient) -> None:
     assert HERO_ZH in r.text and HERO_EN not in r.text
     assert 'data-testid="cta-login"' in r.text
     assert 'data-testid="console"' not in r.text and 'data-testid="storefront"' not in r.text
+    # A visitor can browse before logging in: the public pages, and an honest empty state with no goods yet.
+    for key in ("search", "flashsale", "bargain", "groupbuy"):
+        assert f'data-testid="browse-{key}"' in r.text
+    assert 'data-testid="browse-cart"' not in r.text and 'data-testid="browse-orders"' not in r.text
+    assert 'data-testid="featured-none"' in r.text
+
+
+async def test_a_visitor_sees_what_is_on_sale(client: httpx.AsyncClient, db: Database) -> None:
+    from tests.factories import make_world
+
+    w = await make_world(db, prices=(2990, 1990))
+    r = await client.get("/", headers=HTML)
+    assert r.status_code == 200
+    card = re.search(rf'<a class="pcard" href="/p/{w.product_id}".*?</a>', r.text, re.S)
+    assert card is not None and "云南高原苹果" in card.group(0) and "¥19.90" in card.group(0)  # the lowest price
+    assert 'data-testid="featured-none"' not in r.text
+    # A member's home has no featured list (their storefront tiles, cart and orders instead).
+    r = await client.get("/", headers=w.fan_headers)
+    assert 'data-testid="featured-list"' not in r.text and 'data-testid="storefront"' in r.text
 
 
 async def test_lang_query_switches_to_english(client: httpx.AsyncClient) -> None:

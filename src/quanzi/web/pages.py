@@ -12,6 +12,7 @@ from pydantic import Field
 from sqlalchemy import text
 
 from quanzi.accounts.deps import OptionalUser
+from quanzi.catalog import service as catalog
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.deps import DB, AppSettings
@@ -71,7 +72,12 @@ STOREFRONT_LINKS: list[tuple[str, str, str, str, str, str]] = [
     ("/flashsale", "限时秒杀", "Flash sales", "今日各场次限量特价", "Today's limited deals, slot by slot", "flashsale"),
     ("/bargain", "好友砍价", "Bargains", "邀请好友帮砍，砍到底价再买", "Friends cut the price down to the floor",
      "bargain"),
+    ("/groupbuy", "拼团", "Group buys", "约上朋友一起买，成团更便宜", "Buy together with friends for less",
+     "groupbuy"),
 ]
+# What a visitor may open before logging in (the rest asks for a login first).
+PUBLIC_LINKS = {"search", "flashsale", "bargain", "groupbuy"}
+FEATURED = 6  # products shown to a visitor on the home page
 
 
 def _links(roles: frozenset[str]) -> list[dict[str, str]]:
@@ -83,16 +89,24 @@ def _links(roles: frozenset[str]) -> list[dict[str, str]]:
 
 
 @router.get("/", include_in_schema=False)
-async def home(request: Request, me: OptionalUser) -> Response:
+async def home(request: Request, db: DB, me: OptionalUser) -> Response:
+    """A visitor sees what is on sale and the public campaign pages; a member also their cart, orders and
+    (by role) the console."""
     roles = sorted(me.roles) if me else []
     zh = i18n.short() == "zh"
     storefront = [
-        {"href": href, "title": tzh if zh else ten, "hint": hzh if zh else hen}
-        for href, tzh, ten, hzh, hen, _k in STOREFRONT_LINKS
+        {"href": href, "title": tzh if zh else ten, "hint": hzh if zh else hen, "key": key}
+        for href, tzh, ten, hzh, hen, key in STOREFRONT_LINKS if me or key in PUBLIC_LINKS
     ]
+    featured, prices = [], {}
+    if me is None:
+        async with db.read() as s:
+            featured, _total = await catalog.search_products(s, limit=FEATURED)
+            prices = await catalog.min_prices(s, [p.id for p in featured])
     return render(request, "web/home.html", {
         "roles": roles, "role_names": ROLE_NAMES[i18n.short()],
         "console_links": _links(me.roles) if me else [], "storefront_links": storefront,
+        "featured": featured, "prices": prices, "tab": "home",
     })
 
 
