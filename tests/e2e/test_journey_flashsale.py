@@ -1,13 +1,14 @@
-"""Journey "Flash sale" (秒杀): today's slots, the demo's live flash sale, a sold-out drop with its waitlist,
-and a slot that opens later — driven through the browser only.
+"""Journey "Flash sale" (秒杀): today's slots, a live flash sale, a sold-out drop with its waitlist, and a
+slot that opens later — driven through the browser only.
 
 The module runs on a server of its own (`e2e_own_server`): its clock is set to noon (China time) of the demo
-flash sale's day, so the demo slot (08:00–23:00) is open whenever the suite runs, and the operator adds two
-activities through the flash-sale JSON API (bearer token): a one-unit drop in the same slot and an activity
-in a new late slot (23:00–23:59).
+flash sale's day. The demo has three daily slots (凌晨场 00:00–08:00, 白天场 08:00–23:00, 夜猫子场
+23:00–23:59) and seeds its sale in the one open when it ran, so the sale live at noon is the demo's when the
+demo was built during the day, else one the operator adds to 白天场 through the flash-sale JSON API (bearer
+token). The operator also adds a one-unit drop to 白天场 and an activity to 夜猫子场.
 
-1. `/flashsale` shows a tab per slot and the live demo activity with its progress; fan 13800000101 grabs one
-   and pays in the sandbox; the progress shows one more grabbed.
+1. `/flashsale` shows a tab per slot with activities and the live sale with its progress; fan 13800000101
+   grabs one and pays in the sandbox; the progress shows one more grabbed.
 2. The same fan grabs the drop's only unit; fan 13800000140 sees it sold out, taps "notify me for the next
    batch" and sees the confirmation (and the waitlist row in the database).
 3. The late slot's tab (fan 13800000141): its activity counts down (to the server's 23:00, not the
@@ -35,7 +36,7 @@ ANOTHER_FAN = "13800000141"
 OPERATOR = "13800000001"
 DEMO_PASSWORD = "quanzi-demo"
 NOON = time(12, 0)
-LATE_SLOT = ("夜宵场", "23:00", "23:59")
+LATE = time(23, 0)
 
 
 def server_now(server) -> datetime:  # noqa: ANN001
@@ -75,7 +76,7 @@ def countdown_seconds(text: str) -> int:
 
 @pytest.fixture(scope="module")
 def flash_day(e2e_own_server) -> dict[str, Any]:  # noqa: ANN001
-    """Noon of the demo flash sale's day on the server's clock, and the operator's two extra activities."""
+    """Noon of the demo flash sale's day on the server's clock, the sale live then, and the operator's extras."""
     server = e2e_own_server
     rows = server.query("""SELECT a.id, a.day, a.slot_id, a.product_id, a.title, i.quota, i.flash_price_fen,
                                   i.sku_id FROM flash_activities a JOIN flash_items i ON i.activity_id = a.id
@@ -88,37 +89,47 @@ def flash_day(e2e_own_server) -> dict[str, Any]:  # noqa: ANN001
     server.move_clock(int((noon - server_now(server)).total_seconds()))
     assert abs((server_now(server) - noon).total_seconds()) < 60
 
-    # Two other products of the demo with stock, not in any campaign yet.
+    # Other products of the demo with stock, not in any campaign yet.
     picks = server.query("""SELECT k.product_id, k.id AS sku_id, k.price_fen FROM skus k
                             JOIN products p ON p.id = k.product_id
-                            WHERE p.status = 'published' AND k.is_active AND k.stock >= 10
+                            WHERE p.status = 'published' AND k.is_active AND k.stock >= 30
                               AND k.product_id NOT IN (SELECT product_id FROM flash_activities)
                               AND k.product_id NOT IN (SELECT product_id FROM bargain_activities)
                               AND k.product_id NOT IN (SELECT product_id FROM groupbuy_activities)
-                            GROUP BY k.product_id ORDER BY k.product_id LIMIT 2""")
-    assert len(picks) == 2, picks
+                            GROUP BY k.product_id ORDER BY k.product_id LIMIT 3""")
+    assert len(picks) == 3, picks
+
+    def activity(api: httpx.Client, slot_id: int, title: str, pick: dict[str, Any], quota: int) -> dict[str, Any]:
+        return create(api, "/api/flashsale/activities", {
+            "slot_id": slot_id, "day": day.isoformat(), "title": title, "product_id": pick["product_id"],
+            "items": [{"sku_id": pick["sku_id"], "flash_price_fen": pick["price_fen"] // 2, "quota": quota}]})
+
     with operator_api(server) as api:
-        drop = create(api, "/api/flashsale/activities", {
-            "slot_id": demo["slot_id"], "day": day.isoformat(), "title": "限量 1 件·手慢无",
-            "product_id": picks[0]["product_id"],
-            "items": [{"sku_id": picks[0]["sku_id"], "flash_price_fen": picks[0]["price_fen"] // 2, "quota": 1}]})
-        name, starts, ends = LATE_SLOT
-        slot = create(api, "/api/flashsale/slots", {"name": name, "starts": starts, "ends": ends})
-        late = create(api, "/api/flashsale/activities", {
-            "slot_id": slot["id"], "day": day.isoformat(), "title": "夜宵场·半价",
-            "product_id": picks[1]["product_id"],
-            "items": [{"sku_id": picks[1]["sku_id"], "flash_price_fen": picks[1]["price_fen"] // 2, "quota": 5}]})
-    return {"demo": demo, "drop": drop, "late": late, "late_slot": slot, "noon": noon, "day": day}
+        slots = api.get("/api/flashsale/slots").json()
+        [daytime] = [x for x in slots if time.fromisoformat(x["starts"]) <= NOON < time.fromisoformat(x["ends"])]
+        [late_slot] = [x for x in slots if time.fromisoformat(x["starts"]) == LATE]
+        if demo["slot_id"] == daytime["id"]:
+            live = demo
+        else:  # the demo was built at night: its sale is over by noon
+            made = activity(api, daytime["id"], "白天场·六折", picks[2], 20)
+            live = {"id": made["id"], "slot_id": daytime["id"], "title": made["title"], "quota": 20,
+                    "flash_price_fen": picks[2]["price_fen"] // 2, "sku_id": picks[2]["sku_id"]}
+        drop = activity(api, daytime["id"], "限量 1 件·手慢无", picks[0], 1)
+        late = activity(api, late_slot["id"], "夜猫子场·半价", picks[1], 5)
+    tabs = {r["slot_id"] for r in server.query("SELECT slot_id FROM flash_activities WHERE day = ?",
+                                                 (day.isoformat(),))}
+    return {"live": live, "drop": drop, "late": late, "late_slot": late_slot, "noon": noon, "day": day,
+            "tabs": len(tabs)}
 
 
 def test_slots_and_the_live_demo_sale_then_a_grab_counts(
         e2e_own_server, flash_day, new_context, login, screenshot) -> None:  # noqa: ANN001
-    server, demo = e2e_own_server, flash_day["demo"]
+    server, demo = e2e_own_server, flash_day["live"]
     fan = new_context(server).new_page()
     login(fan, FAN, server)
     fan.goto("/flashsale")
     tabs = fan.get_by_test_id("fs-tabs")
-    expect(tabs.locator(".fs-tab")).to_have_count(2)
+    expect(tabs.locator(".fs-tab")).to_have_count(flash_day["tabs"])
     expect(fan.get_by_test_id(f"fs-tab-{demo['slot_id']}")).to_have_class(re.compile(r"\bon\b"))  # open now
     expect(fan.get_by_test_id(f"fs-tab-{flash_day['late_slot']['id']}")).to_contain_text("23:00")
     card = offer(fan, demo["id"])

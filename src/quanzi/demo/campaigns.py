@@ -1,12 +1,13 @@
-"""Demo campaigns: a flash-sale slot covering most of the day (08:00–23:00 China time), a flash sale on one
-demo product in that slot today (live from 08:00; seeded after 23:00 it is tomorrow's, counting down), a live bargain activity and a live 3-person group buy — with one group opened by
-a demo fan, paid through the sandbox provider like the order history, so the group-buy page is not empty.
-Each step only adds what is missing, so running `quanzi demo` again changes nothing (on a later day it adds
-that day's flash sale, and a new open group once the last one has closed)."""
+"""Demo campaigns: three daily flash-sale slots that together cover the day (China time), a flash sale on one
+demo product in the slot open when the demo is seeded, a live bargain activity and a live 3-person group
+buy — with one group opened by a demo fan, paid through the sandbox provider like the order history, so the
+group-buy page is not empty. Each step only adds what is missing, so running `quanzi demo` again changes
+nothing (once its flash sale has ended, it adds one in the slot open then, and a new open group once the last
+one has closed)."""
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,7 @@ from quanzi.bargain.models import BargainActivity
 from quanzi.cart import service as cart
 from quanzi.catalog import service as catalog
 from quanzi.flashsale import service as flash
-from quanzi.flashsale.models import FlashActivity
+from quanzi.flashsale.models import FlashActivity, FlashSlot
 from quanzi.groupbuy import service as groupbuy
 from quanzi.groupbuy.models import Group, GroupActivity
 from quanzi.kit import outbox
@@ -28,7 +29,10 @@ from quanzi.orders import service as orders
 from quanzi.orders.service import CHINA
 from quanzi.payments import service as payments
 
-SLOT = ("全天场", time(8, 0), time(23, 0))
+# Three slots, no overlap, so a freshly seeded demo has a live flash sale at any hour. A slot cannot cross
+# midnight: only the last second of the day (23:59:59–24:00) is outside every slot.
+SLOTS = (("凌晨场", time(0, 0), time(8, 0)), ("白天场", time(8, 0), time(23, 0)),
+         ("夜猫子场", time(23, 0), time(23, 59, 59)))
 FLASH_QUOTA = 20
 BARGAIN_HELPERS = 3
 BARGAIN_DAYS = 30
@@ -44,17 +48,24 @@ def group_price(price_fen: int) -> int:
     return max(1, price_fen * 3 // 4 // 10 * 10)
 
 
+def open_or_next(slots: list[FlashSlot], now: datetime) -> tuple[date, FlashSlot]:
+    """The slot open at `now` (China time), else the next one to open: later today, or tomorrow's first."""
+    today = now.astimezone(CHINA).date()
+    for day in (today, today + timedelta(days=1)):
+        for slot in sorted(slots, key=lambda x: x.starts):
+            if flash.window(day, slot)[1] > now:
+                return day, slot
+    raise ValueError("no flash-sale slot")  # unreachable: every slot opens again tomorrow
+
+
 async def seed_campaigns(s: AsyncSession, product_ids: list[int]) -> dict[str, int]:
     if not product_ids:
         return {"flash_activities": 0, "bargain_activities": 0, "groupbuy_activities": 0}
     now = clock.now()
-    today = now.astimezone(CHINA).date()
-    slots = await flash.slots(s)
-    slot = slots[0] if slots else await flash.create_slot(s, *SLOT)
-    # The slot may already be over today (a seed after 23:00): then the sale is tomorrow's, which is what an
-    # operator would do too (an activity in a slot that is over is refused as misleading).
-    day = today if flash.window(today, slot)[1] > now else today + timedelta(days=1)
-    if not (await s.execute(select(func.count()).where(FlashActivity.day >= today))).scalar_one():
+    slots = await flash.slots(s) or [await flash.create_slot(s, *x) for x in SLOTS]
+    upcoming = (await s.execute(select(func.count()).where(FlashActivity.ends_at > now))).scalar_one()
+    if not upcoming:
+        day, slot = open_or_next(slots, now)
         product, skus = await catalog.published_product(s, product_ids[0])
         sku = next((k for k in skus if k.stock >= FLASH_QUOTA), None)
         if sku is not None:
