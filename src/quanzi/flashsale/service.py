@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from time import monotonic
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -131,6 +133,28 @@ async def grab_terms(s: AsyncSession, activity_id: int, sku_id: int) -> Grab:
                 a.commission_enabled, a.starts_at, a.ends_at, i.remaining)
 
 
+# An activity's terms never change once created (there is no edit), so with the Redis gate in front a grab
+# reads them from this process's memory for a moment instead of the database: the crowd that meets a sold-out
+# gate then costs no database read at all. Without Redis the read is the early sold-out refusal, and stays.
+# The memo is per Database object: ids mean nothing across databases (tests make a new one per test).
+TERMS_SECONDS = 2.0
+_terms: WeakKeyDictionary[Database, dict[tuple[int, int], tuple[float, Grab]]] = WeakKeyDictionary()
+
+
+async def cached_terms(db: Database, activity_id: int, sku_id: int) -> Grab:
+    memo = _terms.setdefault(db, {})
+    key = (activity_id, sku_id)
+    hit = memo.get(key)
+    if hit is not None and hit[0] > monotonic():
+        return hit[1]
+    async with db.read() as s:
+        g = await grab_terms(s, activity_id, sku_id)
+    if len(memo) > 10_000:  # activities come and go: never let the memo grow without bound
+        memo.clear()
+    memo[key] = (monotonic() + TERMS_SECONDS, g)
+    return g
+
+
 def check_window(g: Grab, now: datetime) -> None:
     if now < g.starts_at:
         raise NotStarted(starts_at=g.starts_at.astimezone(CHINA).strftime("%H:%M"),
@@ -142,8 +166,11 @@ def check_window(g: Grab, now: datetime) -> None:
 async def grab(db: Database, gate: FlashGate | None, user_id: int, activity_id: int, sku_id: int, quantity: int,
                address_id: int) -> FlashReservation:
     """Try to win `quantity` units. Raises NotStarted / Ended / SoldOut / UserLimit / OrderLimit."""
-    async with db.read() as s:
-        g = await grab_terms(s, activity_id, sku_id)
+    if gate is not None:
+        g = await cached_terms(db, activity_id, sku_id)
+    else:
+        async with db.read() as s:
+            g = await grab_terms(s, activity_id, sku_id)
     check_window(g, clock.now())
     if quantity > g.per_order_limit:
         raise OrderLimit(limit=g.per_order_limit)
