@@ -294,3 +294,15 @@ async def test_owned_returns_404_for_other_peoples_objects(db: Database) -> None
         with pytest.raises(NotFound):  # operator_may is for operators only
             await owned(s, AuthSession, alice.session_id, bob, owner_attr="user_id", operator_may=True)
     assert bob_id != alice_id != op_id
+
+
+async def test_profiles_show_nickname_avatar_and_a_masked_phone_only(db) -> None:  # noqa: ANN001
+    """What other domains may know of a person (group members, helpers, fans, buyers): never the number."""
+    a, _ = await make_user(db, "13812345678", nickname="小美")
+    b, _ = await make_user(db, "13987654321", nickname="阿强")
+    async with db.read() as s:
+        who = await service.profiles(s, [a, b, a, 999_999])
+        assert await service.profiles(s, []) == {}
+    assert set(who) == {a, b}  # an unknown id is simply absent
+    assert (who[a].nickname, who[a].masked_phone) == ("小美", "138****5678")
+    assert who[b].masked_phone == "139****4321" and "13987654321" not in repr(who[b])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -70,6 +71,25 @@ class Principal:
 
     def has(self, role: str) -> bool:
         return role in self.roles
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A person as other people may see them: nickname, avatar and a masked phone (never the number)."""
+
+    user_id: int
+    nickname: str
+    avatar_url: str | None
+    masked_phone: str
+
+
+async def profiles(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, Profile]:
+    """user id → public profile, for pages and reports of other domains (they never read `users`)."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(select(User.id, User.nickname, User.avatar_url, User.phone).where(User.id.in_(ids)))
+    return {uid: Profile(uid, nick, avatar, mask_phone(phone)) for uid, nick, avatar, phone in rows.all()}
 
 
 # --- one-time codes -----------------------------------------------------------------------------

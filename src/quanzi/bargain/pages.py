@@ -9,11 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quanzi.accounts import service as accounts
 from quanzi.accounts.deps import CurrentUser, OptionalUser
-from quanzi.accounts.models import User
 from quanzi.accounts.service import Principal
 from quanzi.bargain import service
 from quanzi.bargain.models import BargainActivity
@@ -83,7 +82,7 @@ async def _bargain_page(request: Request, db: Database, me: Principal | None, ba
         b, a, helps = await service.detail(s, bargain_id)
         offer = await _offer(s, a)
         ids = [h.helper_id for h in helps] + [b.initiator_id]
-        names = dict((await s.execute(select(User.id, User.nickname).where(User.id.in_(ids)))).all())
+        names = {uid: p.nickname for uid, p in (await accounts.profiles(s, ids)).items()}
         addresses = list(await cart.addresses(s, me.user_id)) if me else []
     mine = me is not None and me.user_id == b.initiator_id
     my_help = next((h for h in helps if me is not None and h.helper_id == me.user_id), None)

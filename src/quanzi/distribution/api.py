@@ -16,9 +16,8 @@ from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quanzi.accounts import service as accounts
 from quanzi.accounts.deps import CurrentUser, Operator
-from quanzi.accounts.models import User
-from quanzi.accounts.service import mask_phone
 from quanzi.distribution import posters, service
 from quanzi.distribution.models import Commission, Distributor, DistributorLevel
 from quanzi.distribution.policy import DistributionPolicy
@@ -53,10 +52,7 @@ def china_month_start(now: datetime) -> datetime:
 
 async def people(s: AsyncSession, user_ids: set[int]) -> dict[int, tuple[str, str]]:
     """user id → (nickname, masked phone). Phones never leave this function unmasked (PIPL)."""
-    if not user_ids:
-        return {}
-    rows = await s.execute(select(User.id, User.nickname, User.phone).where(User.id.in_(user_ids)))
-    return {uid: (nick, mask_phone(phone)) for uid, nick, phone in rows.all()}
+    return {uid: (p.nickname, p.masked_phone) for uid, p in (await accounts.profiles(s, user_ids)).items()}
 
 
 def _rank_value(by: str) -> Any:

@@ -26,7 +26,6 @@ from pathlib import Path
 import segno
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from PIL.PngImagePlugin import PngInfo
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.config import Settings
@@ -130,10 +129,10 @@ async def _shop(s: AsyncSession, sharer_id: int, target_id: int) -> PosterConten
 
 async def sharer_card(s: AsyncSession, user_id: int) -> SharerCard:
     """Read-only: the sharer's public face (nickname, avatar — else the shop's avatar)."""
-    from quanzi.accounts.models import User
+    from quanzi.accounts import service as accounts
     from quanzi.shops import service as shops
 
-    row = (await s.execute(select(User.nickname, User.avatar_url).where(User.id == user_id))).one()
+    row = (await accounts.profiles(s, [user_id]))[user_id]
     avatar = row.avatar_url
     if not avatar:
         shop = await shops.find_my_shop(s, user_id)

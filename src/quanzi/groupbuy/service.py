@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quanzi.accounts import service as accounts
 from quanzi.cart import service as cart
 from quanzi.catalog import service as catalog
 from quanzi.distribution import service as distribution
@@ -523,16 +524,14 @@ async def get_group(s: AsyncSession, group_id: int) -> Group:
 
 async def group_view(s: AsyncSession, group_id: int) -> GroupView:
     """What a buyer sees: the real people who took a seat (never anyone else), leader first."""
-    from quanzi.accounts.models import User  # public profile: nickname and avatar only, never the phone
-
     group = await get_group(s, group_id)
     act = await get_activity(s, group.activity_id)
     rows = (await s.execute(
-        select(GroupMember.user_id, GroupMember.is_leader, GroupMember.seated_at, User.nickname, User.avatar_url)
-        .join(User, User.id == GroupMember.user_id)
+        select(GroupMember.user_id, GroupMember.is_leader, GroupMember.seated_at)
         .where(GroupMember.group_id == group_id, GroupMember.seated_at.is_not(None))
         .order_by(GroupMember.is_leader.desc(), GroupMember.seated_at, GroupMember.id))).all()
-    seats = [Seat(uid, nick, avatar, leader, at) for uid, leader, at, nick, avatar in rows]
+    who = await accounts.profiles(s, [uid for uid, _leader, _at in rows])  # nickname and avatar, never the phone
+    seats = [Seat(uid, who[uid].nickname, who[uid].avatar_url, leader, at) for uid, leader, at in rows]
     return GroupView(group, act, seats)
 
 

@@ -15,9 +15,8 @@ from pydantic import ValidationError
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quanzi.accounts import service as accounts
 from quanzi.accounts.deps import CurrentUser, Shopkeeper, Supplier
-from quanzi.accounts.models import User
-from quanzi.accounts.service import mask_phone
 from quanzi.aftersales.models import OPEN_STATES, AfterSale
 from quanzi.catalog.console import acting_scope, supplier_scope
 from quanzi.kit import i18n
@@ -141,10 +140,7 @@ async def dashboard(request: Request, db: DB, me: CurrentUser) -> Response:
 
 async def _phones(s: AsyncSession, user_ids: set[int]) -> dict[int, str]:
     """Buyers' numbers, masked before they leave this function (PIPL: no consent → masked)."""
-    if not user_ids:
-        return {}
-    rows = await s.execute(select(User.id, User.phone).where(User.id.in_(user_ids)))
-    return {uid: mask_phone(phone) for uid, phone in rows.all()}
+    return {uid: p.masked_phone for uid, p in (await accounts.profiles(s, user_ids)).items()}
 
 
 @router.get("/console/shop/orders")
