@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,6 +55,12 @@ def eligibility(order: Order, line: OrderLine, kind: str, now: datetime) -> None
         raise NonReturnable(reason=line.non_returnable_reason or "—")
     if order.status == "received" and order.return_deadline is not None and now >= order.return_deadline:
         raise WindowClosed(deadline=order.return_deadline.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"))
+
+
+def open_on_line(line_id: Any) -> Any:
+    """SQL: an after-sale request is open on the order line `line_id` (a column or a value). Published for
+    sweeps of other domains that must hold while a request is open (e.g. the commission unlock)."""
+    return exists().where(AfterSale.line_id == line_id, AfterSale.status.in_(OPEN_STATES))
 
 
 def refundable_qty(line: OrderLine) -> int:

@@ -290,11 +290,9 @@ async def hold(s: AsyncSession, line_id: int, delta: int) -> None:
 def _open_aftersale_on(line_id: Any) -> Any:
     """An after-sale request is open on the line. Read from the request itself, not only from the hold counter
     that outbox handlers keep: a sweep running between a request and the delivery of its event must hold too."""
-    from sqlalchemy import exists
+    from quanzi.aftersales import service as aftersales  # aftersales → orders → … : imported when used
 
-    from quanzi.aftersales.models import OPEN_STATES, AfterSale
-
-    return exists().where(AfterSale.line_id == line_id, AfterSale.status.in_(OPEN_STATES))
+    return aftersales.open_on_line(line_id)
 
 
 def _batch_ref(ids: Sequence[int]) -> str:
