@@ -142,3 +142,29 @@ async def test_terms_an_operator_may_not_set_are_refused_and_nothing_is_written(
     async with db.write() as s:  # tomorrow, below the platform price, limits in order: fine
         await service.create_activity(s, slot_id=slot.id, day=today + timedelta(days=1), title="秒杀",
                                       product_id=w.product_id, items=[(w.sku_ids[0], regular - 1, 3)])
+
+
+async def test_terms_memo_reads_once_per_database_and_expires(db, db_url, monkeypatch) -> None:  # noqa: ANN001
+    """With the Redis gate, a crowd's grabs read the (immutable) terms once per process and database."""
+    from quanzi.kit.db import Database
+
+    w, act = await _setup(db)
+    reads: list[str] = []
+    real = service.grab_terms
+
+    async def counting(s, activity_id, sku_id):  # noqa: ANN001, ANN202
+        reads.append(str(s.bind.url))
+        return await real(s, activity_id, sku_id)
+
+    monkeypatch.setattr(service, "grab_terms", counting)
+    first = await service.cached_terms(db, act, w.sku_ids[0])
+    assert await service.cached_terms(db, act, w.sku_ids[0]) is first and len(reads) == 1
+    other = Database(db_url)  # another database object never sees this one's memo
+    try:
+        await service.cached_terms(other, act, w.sku_ids[0])
+        assert len(reads) == 2
+    finally:
+        await other.dispose()
+    monkeypatch.setattr(service, "monotonic", lambda: 10**9)  # TERMS_SECONDS later (and then some)
+    await service.cached_terms(db, act, w.sku_ids[0])
+    assert len(reads) == 3
