@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy import func, select
 
 from quanzi.catalog import service as catalog
+from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.orders.models import Order
 from tests.factories import World
@@ -189,6 +190,11 @@ async def test_sandbox_payment_pages_mark_the_order_paid(fan: Browser, db: Datab
     assert 'data-testid="method-sandbox"' in html and "沙箱支付" in html
     assert re.search(r'data-testid="pay-amount">¥99.80<', html)
     assert f'data-countdown="{order.pay_deadline.isoformat()}"' in html
+    # The countdown runs on the server's clock (a phone's may be minutes off): the page carries its now.
+    clock.freeze()
+    html = (await fan.get(pay_url)).text
+    assert f'data-countdown="{order.pay_deadline.isoformat()}" data-now="{clock.now().isoformat()}"' in html
+    clock.set(clock.now())  # time flows again from here
 
     r = await fan.post(pay_url, {"provider": "sandbox"})
     assert r.status_code == 303

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quanzi.kit import i18n
+from quanzi.kit.clock import clock
 from quanzi.kit.errors import DomainError, InvalidInput, NotFound
 from quanzi.kit.money import yuan
 from quanzi.kit.schemas import ErrorOut
@@ -36,6 +37,9 @@ templates = Jinja2Templates(env=jinja2.Environment(
 templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 templates.env.globals["yuan"] = lambda fen: yuan(int(fen), "en" if i18n.get_locale() == "en" else "zh_CN")
 templates.env.globals["locale"] = i18n.get_locale
+# The server's now, for countdowns: <span data-countdown="…" data-now="{{ server_now() }}"> counts down on the
+# server's clock, not the phone's (static/js/app.js).
+templates.env.globals["server_now"] = lambda: clock.now().isoformat()
 templates.env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
 
 REQUESTS = Counter("quanzi_http_requests_total", "HTTP requests", ["method", "route", "status"])
