@@ -22,7 +22,7 @@ from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.idempotency import check_key, run_once
-from quanzi.kit.schemas import PathId
+from quanzi.kit.schemas import MAX_ID, PathId
 from quanzi.kit.web import render
 from quanzi.orders import service as orders
 from quanzi.orders.errors import OrderNotFound
@@ -30,7 +30,6 @@ from quanzi.orders.models import Order, OrderLine
 
 router = APIRouter(include_in_schema=False)
 
-MAX_ID = 2**31 - 1
 REASONS = ("changed_mind", "wrong_item", "quality", "not_as_described", "missing", "late", "other")
 CARRIERS = ("顺丰速运", "中通快递", "圆通速递", "韵达快递", "申通快递", "京东物流", "中国邮政", "EMS")
 

@@ -21,6 +21,8 @@ from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.console import (
     FieldError,
+    Flag,
+    Short,
     datetime_input,
     describe,
     page,
@@ -35,15 +37,13 @@ from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
+from quanzi.kit.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
 
 HOME = "/console/bargain"
 NEW = "/console/bargain/new"
-MAX_ID = 2**31 - 1
 
-Short = Annotated[str, Form(max_length=200)]
-Flag = Annotated[str, Form(max_length=5)]
 
 MONEY = ("start_price", "floor_price", "cut_min", "cut_max", "first_cut")  # typed in yuan, stored as *_fen
 WHOLE = {"helpers_needed": (1, 100), "helps_per_user": (1, 100), "launches_per_user": (1, 100),

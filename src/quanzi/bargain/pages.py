@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,14 +24,11 @@ from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
-from quanzi.kit.schemas import PathId
+from quanzi.kit.schemas import FormId, PathId
 from quanzi.kit.web import render
 from quanzi.orders.service import CHINA
 
 router = APIRouter(include_in_schema=False)
-
-MAX_ID = 2**31 - 1
-FormId = Annotated[int, Form(ge=1, le=MAX_ID)]
 
 
 def status_text(status: str) -> str:

@@ -24,7 +24,19 @@ from quanzi.catalog.models import Supplier as SupplierRow
 from quanzi.catalog.schemas import ProductIn, ProductPatch, SkuIn
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
-from quanzi.kit.console import FieldError, describe, page, parse_int, parse_yuan, redirect, refused, yuan_input
+from quanzi.kit.console import (
+    Column,
+    FieldError,
+    Flag,
+    Short,
+    describe,
+    page,
+    parse_int,
+    parse_yuan,
+    redirect,
+    refused,
+    yuan_input,
+)
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
@@ -65,11 +77,8 @@ async def acting_scope(s: AsyncSession, me: Principal) -> int | None:
 # --- supplier products -----------------------------------------------------------------------------
 
 # Form fields arrive as text; generous caps here, the catalog schemas judge the real limits with messages.
-Short = Annotated[str, Form(max_length=200)]
 Text = Annotated[str, Form(max_length=1000)]
 LongText = Annotated[str, Form(max_length=20000)]
-Flag = Annotated[str, Form(max_length=5)]
-Column = Annotated[list[str] | None, Form(max_length=60)]
 
 SKU_ROWS = 3  # empty SKU rows on the create form (more SKUs can be added on the edit page)
 HISTORY_PER_SKU = 5

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from redis.exceptions import RedisError
@@ -24,7 +24,10 @@ from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.console import (
     CHINA,
+    Column,
     FieldError,
+    Flag,
+    Short,
     describe,
     page,
     parse_date,
@@ -38,17 +41,13 @@ from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
+from quanzi.kit.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
 
 HOME = "/console/flashsale"
 NEW = "/console/flashsale/new"
 HISTORY_DAYS = 7  # the list shows coming and running activities plus the last week's
-MAX_ID = 2**31 - 1
-
-Short = Annotated[str, Form(max_length=200)]
-Flag = Annotated[str, Form(max_length=5)]
-Column = Annotated[list[str] | None, Form(max_length=60)]
 
 
 def _today() -> date:

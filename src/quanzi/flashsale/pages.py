@@ -22,14 +22,12 @@ from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
-from quanzi.kit.schemas import PathId
+from quanzi.kit.schemas import MAX_ID, FormId, PathId
 from quanzi.kit.web import render
 from quanzi.orders.service import CHINA
 
 router = APIRouter(include_in_schema=False)
 
-MAX_ID = 2**31 - 1
-FormId = Annotated[int, Form(ge=1, le=MAX_ID)]
 FormQty = Annotated[int, Form(ge=1, le=100)]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -20,7 +20,10 @@ from quanzi.groupbuy.schemas import ActivityIn
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.console import (
+    Column,
     FieldError,
+    Flag,
+    Short,
     datetime_input,
     describe,
     page,
@@ -35,16 +38,13 @@ from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
+from quanzi.kit.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
 
 HOME = "/console/groupbuy"
 NEW = "/console/groupbuy/new"
-MAX_ID = 2**31 - 1
 
-Short = Annotated[str, Form(max_length=200)]
-Flag = Annotated[str, Form(max_length=5)]
-Column = Annotated[list[str] | None, Form(max_length=60)]
 
 WHOLE = {"group_size": (2, 100), "time_limit_minutes": (5, 7 * 24 * 60), "per_order_limit": (1, 100),
          "per_user_limit": (1, 100), "pay_minutes": (1, 60)}

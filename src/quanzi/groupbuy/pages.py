@@ -29,7 +29,7 @@ from quanzi.kit.db import Database
 from quanzi.kit.deps import DB, AppSettings, Limiter
 from quanzi.kit.errors import DomainError, NotFound
 from quanzi.kit.idempotency import check_key, run_once
-from quanzi.kit.schemas import PathId
+from quanzi.kit.schemas import FormId, PathId
 from quanzi.kit.web import render
 from quanzi.orders import service as orders
 from quanzi.orders.models import Order
@@ -40,8 +40,6 @@ from quanzi.referrals.tokens import ShareToken
 
 router = APIRouter(include_in_schema=False)
 
-MAX_ID = 2**31 - 1
-FormId = Annotated[int, Form(ge=1, le=MAX_ID)]
 FormQty = Annotated[int, Form(ge=1, le=100)]
 FormKey = Annotated[str, Form(min_length=1, max_length=120)]
 

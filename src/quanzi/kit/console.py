@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -25,6 +25,11 @@ from quanzi.kit.web import render
 CHINA = ZoneInfo("Asia/Shanghai")
 FLASH_COOKIE = "quanzi_flash"
 FLASH_MAX_AGE = 120  # seconds: a flash is read by the page the redirect lands on, or dropped
+# Console form fields arrive as text; generous caps here, the domain schemas judge the real limits.
+Short = Annotated[str, Form(max_length=200)]
+Flag = Annotated[str, Form(max_length=5)]
+Column = Annotated[list[str] | None, Form(max_length=60)]
+
 MAX_PRICE_FEN = 10**9  # the largest price the schemas accept (10 million yuan; fits a 32-bit column)
 
 

@@ -120,7 +120,10 @@ class ErrorOut(Out):
     error: ErrorBody
 
 
-# Ids in URL paths: bounded so that no value can overflow a database integer (that would be a 5xx).
+# Ids in URL paths, queries and forms: bounded so that no value can overflow a database integer (a 5xx).
+from fastapi import Form as _Form  # noqa: E402
 from fastapi import Path as _Path  # noqa: E402
 
-PathId = Annotated[int, _Path(ge=1, le=2**31 - 1)]
+MAX_ID = 2**31 - 1
+PathId = Annotated[int, _Path(ge=1, le=MAX_ID)]
+FormId = Annotated[int, _Form(ge=1, le=MAX_ID)]

@@ -33,7 +33,7 @@ from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError, IllegalTransition
 from quanzi.kit.idempotency import check_key, run_once
-from quanzi.kit.schemas import PathId
+from quanzi.kit.schemas import MAX_ID, PathId
 from quanzi.kit.web import render
 from quanzi.orders import service
 from quanzi.orders.api import checkout
@@ -46,7 +46,6 @@ from quanzi.shops import service as shops
 
 router = APIRouter(include_in_schema=False)
 
-MAX_ID = 2**31 - 1
 PAGE_SIZE = 10
 # Status tabs of "my orders" (the after-sale tab is the after-sale list, /aftersales).
 TABS: dict[str, tuple[str, ...]] = {
