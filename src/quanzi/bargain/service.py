@@ -32,7 +32,7 @@ from quanzi.bargain.models import Bargain, BargainActivity, BargainHelp, Bargain
 from quanzi.cart import service as cart
 from quanzi.catalog import service as catalog
 from quanzi.catalog.errors import SkuUnavailable
-from quanzi.kit.clock import clock
+from quanzi.kit.clock import clock, window_state
 from quanzi.kit.db import Database, guarded_update, insert_ignore, skip_locked
 from quanzi.orders import service as orders
 from quanzi.orders.models import Order
@@ -272,9 +272,7 @@ class ActivitySummary:
 
     def state(self, now: datetime) -> str:
         a = self.activity
-        if a.status != "active":
-            return a.status
-        return "soon" if now < a.starts_at else ("ended" if now >= a.ends_at else "live")
+        return a.status if a.status != "active" else window_state(a.starts_at, a.ends_at, now)
 
 
 async def console_summary(s: AsyncSession, *, limit: int = 100) -> list[ActivitySummary]:

@@ -18,7 +18,7 @@ from quanzi.catalog import service as catalog
 from quanzi.flashsale import gate, service
 from quanzi.flashsale.models import FlashActivity, FlashItem, FlashSlot
 from quanzi.kit import i18n
-from quanzi.kit.clock import clock
+from quanzi.kit.clock import clock, window_state
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
@@ -44,14 +44,9 @@ async def _offer(s: AsyncSession, act: FlashActivity, items: list[FlashItem], no
     quota = sum(i.quota for i in items)
     remaining = sum(i.remaining for i in items)
     sold = quota - remaining
-    if now < act.starts_at:
-        state = "soon"
-    elif now >= act.ends_at:
-        state = "ended"
-    elif remaining <= 0:
+    state = window_state(act.starts_at, act.ends_at, now)
+    if state == "live" and remaining <= 0:
         state = "sold_out"
-    else:
-        state = "live"
     return {"act": act, "skus": skus, "title": first.title if first else act.title,
             "image_url": first.image_url if first else None, "quota": quota, "remaining": remaining,
             "sold": sold, "pct": int(round(100 * sold / quota)) if quota else 0, "state": state,

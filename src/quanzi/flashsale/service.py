@@ -42,7 +42,7 @@ from quanzi.flashsale.models import (
     FlashWaitlist,
 )
 from quanzi.kit import outbox
-from quanzi.kit.clock import clock
+from quanzi.kit.clock import clock, window_state
 from quanzi.kit.db import Database, after_commit, guarded_update, insert_ignore
 from quanzi.orders import service as orders
 from quanzi.orders.service import CHINA, Wanted
@@ -316,9 +316,7 @@ class ActivitySummary:
 
     def state(self, now: datetime) -> str:
         a = self.activity
-        if a.status != "scheduled":
-            return a.status
-        return "soon" if now < a.starts_at else ("ended" if now >= a.ends_at else "live")
+        return a.status if a.status != "scheduled" else window_state(a.starts_at, a.ends_at, now)
 
 
 async def console_summary(s: AsyncSession, *, since: date, limit: int = 100) -> list[ActivitySummary]:

@@ -41,7 +41,7 @@ from quanzi.groupbuy.errors import (
 )
 from quanzi.groupbuy.models import OPEN_MEMBER_STATES, Group, GroupActivity, GroupMember, GroupSku, GroupUserTotal
 from quanzi.kit import outbox
-from quanzi.kit.clock import clock
+from quanzi.kit.clock import clock, window_state
 from quanzi.kit.db import guarded_update, insert_ignore, skip_locked
 from quanzi.orders import service as orders
 from quanzi.orders.service import Wanted
@@ -612,9 +612,7 @@ class ActivitySummary:
 
     def state(self, now: datetime) -> str:
         a = self.activity
-        if a.status != "active":
-            return a.status
-        return "soon" if now < a.starts_at else ("ended" if now >= a.ends_at else "live")
+        return a.status if a.status != "active" else window_state(a.starts_at, a.ends_at, now)
 
 
 async def console_summary(s: AsyncSession, *, limit: int = 100) -> list[ActivitySummary]:

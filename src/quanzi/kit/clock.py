@@ -49,4 +49,9 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def window_state(starts: datetime, ends: datetime, now: datetime) -> str:
+    """Where `now` stands against a campaign's [starts, ends) window: "soon", "live" or "ended"."""
+    return "soon" if now < starts else ("ended" if now >= ends else "live")
+
+
 clock = Clock()
