@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from quanzi.accounts.deps import Operator
 from quanzi.bargain import service
@@ -23,14 +22,15 @@ from quanzi.kit.console import (
     FieldError,
     Flag,
     Short,
+    collect,
     datetime_input,
-    describe,
     page,
     parse_int,
     parse_local_datetime,
     parse_yuan,
     redirect,
     refused,
+    schema_backstop,
     yuan_input,
 )
 from quanzi.kit.db import Database
@@ -139,31 +139,18 @@ async def create_activity(
     values["cut_mode"] = cut_mode
     if cut_mode == "fixed" and not cut_max.strip():
         form["cut_max"] = cut_max = cut_min  # a fixed cut has one amount
-    try:
-        values["sku_id"] = parse_int(sku_id, low=1, high=MAX_ID)
-    except FieldError:
+    values["sku_id"] = collect(errors, "sku_id", lambda: parse_int(sku_id, low=1, high=MAX_ID))
+    if "sku_id" in errors:
         errors["sku_id"] = _("Choose a SKU")
     for key in MONEY:
-        try:
-            values[f"{key}_fen"] = parse_yuan(form[key], positive=key != "first_cut")
-        except FieldError as exc:
-            errors[key] = str(exc)
+        values[f"{key}_fen"] = collect(errors, key,
+                                       lambda k=key: parse_yuan(form[k], positive=k != "first_cut"))
     for key, (low, high) in WHOLE.items():
-        try:
-            values[key] = parse_int(form[key], low=low, high=high)
-        except FieldError as exc:
-            errors[key] = str(exc)
+        values[key] = collect(errors, key, lambda k=key, lo=low, hi=high: parse_int(form[k], low=lo, high=hi))
     for key in ("starts_at", "ends_at"):
-        try:
-            values[key] = parse_local_datetime(form[key])
-        except FieldError as exc:
-            errors[key] = str(exc)
-    if not errors:  # the JSON API's schema as a backstop, so the page never accepts what the API refuses
-        try:
-            ActivityIn.model_validate(values)
-        except ValidationError as exc:
-            for e in exc.errors():
-                errors.setdefault(_key(str(e["loc"][0])), describe(e))  # type: ignore[arg-type]
+        values[key] = collect(errors, key, lambda k=key: parse_local_datetime(form[k]))
+    if not errors:
+        schema_backstop(errors, ActivityIn, values, _key)
     if errors:
         return await _form(request, db, product_id, form=form, errors=errors, status_code=422)
     try:

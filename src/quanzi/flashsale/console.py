@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +27,7 @@ from quanzi.kit.console import (
     FieldError,
     Flag,
     Short,
-    describe,
+    collect,
     page,
     parse_date,
     parse_int,
@@ -36,6 +35,8 @@ from quanzi.kit.console import (
     parse_yuan,
     redirect,
     refused,
+    schema_backstop,
+    sku_rows,
 )
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
@@ -142,14 +143,6 @@ async def new_activity(request: Request, db: DB, me: Operator,
     return await _form(request, db, product, q.strip())
 
 
-def _field(errors: dict[str, str], key: str, parse: Any) -> Any:
-    try:
-        return parse()
-    except FieldError as exc:
-        errors[key] = str(exc)
-        return None
-
-
 @router.post("/console/flashsale/new")
 async def create_activity(
     request: Request, db: DB, me: Operator,
@@ -162,14 +155,7 @@ async def create_activity(
         product_id = parse_int(product, low=1, high=MAX_ID)
     except FieldError:
         return refused(request, NEW, _("Choose the product first."))
-    skus, prices, quotas = sku or [], price or [], quota or []
-    rows: dict[int, dict[str, str]] = {}
-    for i, raw in enumerate(skus[:20]):
-        try:
-            rows[parse_int(raw, low=1, high=MAX_ID)] = {"price": prices[i] if i < len(prices) else "",
-                                                        "quota": quotas[i] if i < len(quotas) else ""}
-        except FieldError:
-            continue  # a tampered hidden field: the row is ignored, the service judges what is left
+    rows = sku_rows(sku, price=price, quota=quota)
     form: dict[str, Any] = {"day": day, "slot_id": slot_id, "title": title, "per_order_limit": per_order_limit,
                             "per_user_limit": per_user_limit, "pay_minutes": pay_minutes,
                             "commission_enabled": bool(commission_enabled), "rows": rows}
@@ -178,11 +164,11 @@ async def create_activity(
     if not 1 <= len(title) <= 60:
         errors["title"] = _("Between 1 and 60 characters")
     values: dict[str, Any] = {
-        "day": _field(errors, "day", lambda: parse_date(day)),
-        "slot_id": _field(errors, "slot_id", lambda: parse_int(slot_id, low=1, high=MAX_ID)),
-        "per_order_limit": _field(errors, "per_order_limit", lambda: parse_int(per_order_limit, low=1, high=100)),
-        "per_user_limit": _field(errors, "per_user_limit", lambda: parse_int(per_user_limit, low=1, high=100)),
-        "pay_minutes": _field(errors, "pay_minutes", lambda: parse_int(pay_minutes, low=1, high=60)),
+        "day": collect(errors, "day", lambda: parse_date(day)),
+        "slot_id": collect(errors, "slot_id", lambda: parse_int(slot_id, low=1, high=MAX_ID)),
+        "per_order_limit": collect(errors, "per_order_limit", lambda: parse_int(per_order_limit, low=1, high=100)),
+        "per_user_limit": collect(errors, "per_user_limit", lambda: parse_int(per_user_limit, low=1, high=100)),
+        "pay_minutes": collect(errors, "pay_minutes", lambda: parse_int(pay_minutes, low=1, high=60)),
     }
     if "slot_id" in errors:
         errors["slot_id"] = _("Choose a slot")
@@ -190,20 +176,16 @@ async def create_activity(
     for sku_id, row in rows.items():
         if not row["price"].strip() and not row["quota"].strip():
             continue  # this SKU is not in the flash sale
-        p = _field(errors, f"sku-{sku_id}-price", lambda r=row: parse_yuan(r["price"], positive=True))
-        n = _field(errors, f"sku-{sku_id}-quota", lambda r=row: parse_int(r["quota"], low=1, high=10**6))
+        p = collect(errors, f"sku-{sku_id}-price", lambda r=row: parse_yuan(r["price"], positive=True))
+        n = collect(errors, f"sku-{sku_id}-quota", lambda r=row: parse_int(r["quota"], low=1, high=10**6))
         if p is not None and n is not None:
             items.append((sku_id, p, n))
     if not items and not any(k.startswith("sku-") for k in errors):
         errors["skus"] = _("Give at least one SKU a flash price and a quota")
-    if not errors:  # the JSON API's schema as a backstop, so the page never accepts what the API refuses
-        try:
-            ActivityIn.model_validate({**values, "title": title, "product_id": product_id,
-                                       "commission_enabled": form["commission_enabled"],
-                                       "items": [{"sku_id": k, "flash_price_fen": p, "quota": n} for k, p, n in items]})
-        except ValidationError as exc:
-            for e in exc.errors():
-                errors.setdefault(str(e["loc"][0]), describe(e))  # type: ignore[arg-type]
+    if not errors:
+        schema_backstop(errors, ActivityIn, {
+            **values, "title": title, "product_id": product_id, "commission_enabled": form["commission_enabled"],
+            "items": [{"sku_id": k, "flash_price_fen": p, "quota": n} for k, p, n in items]})
     if errors:
         return await _form(request, db, product_id, form=form, errors=errors, status_code=422)
     try:

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from quanzi.accounts.deps import Operator
 from quanzi.catalog import service as catalog
@@ -24,8 +23,8 @@ from quanzi.kit.console import (
     FieldError,
     Flag,
     Short,
+    collect,
     datetime_input,
-    describe,
     page,
     parse_int,
     parse_local_datetime,
@@ -33,6 +32,8 @@ from quanzi.kit.console import (
     parse_yuan,
     redirect,
     refused,
+    schema_backstop,
+    sku_rows,
 )
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
@@ -46,6 +47,9 @@ HOME = "/console/groupbuy"
 NEW = "/console/groupbuy/new"
 
 
+# Schema field → form field, where they differ.
+FORM_NAMES = {"leader_discount_fen": "leader_discount", "leader_commission_bp": "leader_commission",
+              "complete_ratio_bp": "complete_ratio"}
 WHOLE = {"group_size": (2, 100), "time_limit_minutes": (5, 7 * 24 * 60), "per_order_limit": (1, 100),
          "per_user_limit": (1, 100), "pay_minutes": (1, 60)}
 
@@ -64,6 +68,13 @@ async def home(request: Request, db: DB, me: Operator) -> Response:
     })
 
 
+def _leader_commission(raw: str) -> int:
+    bp = parse_percent(raw or "0")
+    if bp > 3000:
+        raise FieldError(_("At most 30 %"))
+    return bp
+
+
 # --- a new activity ------------------------------------------------------------------------------
 
 def _blank(product: Any, skus: list[Any]) -> dict[str, Any]:
@@ -71,7 +82,7 @@ def _blank(product: Any, skus: list[Any]) -> dict[str, Any]:
     return {"title": product.title[:60], "group_size": "3", "time_limit_minutes": "1440", "per_order_limit": "1",
             "per_user_limit": "1", "pay_minutes": "15", "leader_discount": "0", "leader_commission": "0",
             "commission_enabled": False, "complete_ratio": "", "starts_at": datetime_input(now),
-            "ends_at": datetime_input(now + timedelta(days=7)), "rows": {k.id: "" for k in skus}}
+            "ends_at": datetime_input(now + timedelta(days=7)), "rows": {k.id: {"price": ""} for k in skus}}
 
 
 async def _form(request: Request, db: Database, product_id: int | None, q: str = "", **kw: Any) -> Response:
@@ -100,13 +111,7 @@ async def create_activity(
         product_id = parse_int(product, low=1, high=MAX_ID)
     except FieldError:
         return refused(request, NEW, _("Choose the product first."))
-    prices = price or []
-    rows: dict[int, str] = {}
-    for i, raw in enumerate((sku or [])[:20]):
-        try:
-            rows[parse_int(raw, low=1, high=MAX_ID)] = prices[i] if i < len(prices) else ""
-        except FieldError:
-            continue  # a tampered hidden field: the row is ignored, the service judges what is left
+    rows = sku_rows(sku, price=price)
     form: dict[str, Any] = {
         "title": title, "group_size": group_size, "time_limit_minutes": time_limit_minutes,
         "per_order_limit": per_order_limit, "per_user_limit": per_user_limit, "pay_minutes": pay_minutes,
@@ -120,53 +125,30 @@ async def create_activity(
     if not 1 <= len(values["title"]) <= 60:
         errors["title"] = _("Between 1 and 60 characters")
     for key, (low, high) in WHOLE.items():
-        try:
-            values[key] = parse_int(form[key], low=low, high=high)
-        except FieldError as exc:
-            errors[key] = str(exc)
+        values[key] = collect(errors, key, lambda k=key, lo=low, hi=high: parse_int(form[k], low=lo, high=hi))
     for key in ("starts_at", "ends_at"):
-        try:
-            values[key] = parse_local_datetime(form[key])
-        except FieldError as exc:
-            errors[key] = str(exc)
-    try:
-        values["leader_discount_fen"] = parse_yuan(leader_discount or "0")
-    except FieldError as exc:
-        errors["leader_discount"] = str(exc)
-    try:
-        values["leader_commission_bp"] = parse_percent(leader_commission or "0")
-        if values["leader_commission_bp"] > 3000:
-            raise FieldError(_("At most 30 %"))
-    except FieldError as exc:
-        errors["leader_commission"] = str(exc)
+        values[key] = collect(errors, key, lambda k=key: parse_local_datetime(form[k]))
+    values["leader_discount_fen"] = collect(errors, "leader_discount",
+                                            lambda: parse_yuan(leader_discount or "0"))
+    values["leader_commission_bp"] = collect(errors, "leader_commission",
+                                             lambda: _leader_commission(leader_commission))
     values["complete_ratio_bp"] = None
     if complete_ratio.strip():  # empty: an expired group always fails
-        try:
-            values["complete_ratio_bp"] = parse_percent(complete_ratio)
-        except FieldError as exc:
-            errors["complete_ratio"] = str(exc)
+        values["complete_ratio_bp"] = collect(errors, "complete_ratio", lambda: parse_percent(complete_ratio))
     skus: list[tuple[int, int]] = []
-    for sku_id, raw in rows.items():
-        if not raw.strip():
+    for sku_id, row in rows.items():
+        if not row["price"].strip():
             continue  # this SKU is not in the group buy
-        try:
-            skus.append((sku_id, parse_yuan(raw, positive=True)))
-        except FieldError as exc:
-            errors[f"sku-{sku_id}-price"] = str(exc)
+        p = collect(errors, f"sku-{sku_id}-price", lambda r=row: parse_yuan(r["price"], positive=True))
+        if p is not None:
+            skus.append((sku_id, p))
     if not skus and not any(k.startswith("sku-") for k in errors):
         errors["skus"] = _("Give at least one SKU a group price")
-    if not errors:  # the JSON API's schema as a backstop, so the page never accepts what the API refuses
+    if not errors:
         probe = {**values, "skus": [{"sku_id": k, "group_price_fen": p} for k, p in skus]}
         if probe["complete_ratio_bp"] is None:
             del probe["complete_ratio_bp"]
-        try:
-            ActivityIn.model_validate(probe)
-        except ValidationError as exc:
-            for e in exc.errors():
-                key = str(e["loc"][0])
-                key = {"leader_discount_fen": "leader_discount", "leader_commission_bp": "leader_commission",
-                       "complete_ratio_bp": "complete_ratio"}.get(key, key)
-                errors.setdefault(key, describe(e))  # type: ignore[arg-type]
+        schema_backstop(errors, ActivityIn, probe, lambda key: FORM_NAMES.get(key, key))
     if errors:
         return await _form(request, db, product_id, form=form, errors=errors, status_code=422)
     try:

@@ -8,6 +8,7 @@ Infrastructure only, no business rules: the services judge the values once they 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -16,10 +17,12 @@ from zoneinfo import ZoneInfo
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import BaseModel, ValidationError
 
 from quanzi.kit import i18n
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
+from quanzi.kit.schemas import MAX_ID
 from quanzi.kit.web import render
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -132,6 +135,41 @@ def parse_int(raw: str | None, *, low: int, high: int, required: bool = True, de
     if value < low or value > high:
         raise FieldError(_("Enter a whole number from %(low)s to %(high)s") % {"low": low, "high": high})
     return value
+
+
+def collect(errors: dict[str, str], key: str, parse: Callable[[], Any]) -> Any:
+    """Run one field's parser: its value, or None with the reason under `key` in `errors` (a form shows
+    every wrong field at once, not the first)."""
+    try:
+        return parse()
+    except FieldError as exc:
+        errors[key] = str(exc)
+        return None
+
+
+def sku_rows(ids: list[str] | None, **columns: list[str] | None) -> dict[int, dict[str, str]]:
+    """A per-SKU table posted as parallel columns (hidden `sku` ids plus e.g. `price`, `quota`):
+    SKU id → {column: text}. A tampered id is dropped; the service judges what is left."""
+    rows: dict[int, dict[str, str]] = {}
+    for i, raw in enumerate((ids or [])[:20]):
+        try:
+            sku_id = parse_int(raw, low=1, high=MAX_ID)
+        except FieldError:
+            continue
+        rows[sku_id] = {name: col[i] if col is not None and i < len(col) else ""
+                        for name, col in columns.items()}
+    return rows
+
+
+def schema_backstop(errors: dict[str, str], schema: type[BaseModel], data: dict[str, Any],
+                    rename: Callable[[str], str] = str) -> None:
+    """Validate what a console form built with the JSON API's schema, so a page never accepts what the API
+    refuses; each complaint goes under its form field (`rename` maps schema names to form names)."""
+    try:
+        schema.model_validate(data)
+    except ValidationError as exc:
+        for e in exc.errors():
+            errors.setdefault(rename(str(e["loc"][0])), describe(e))  # type: ignore[arg-type]
 
 
 def describe(error: dict[str, Any]) -> str:
