@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from quanzi.groupbuy import service
 from quanzi.kit import outbox, sweeps
 from quanzi.kit.clock import clock
 from tests.commerce._support import pay
@@ -130,3 +131,23 @@ async def test_a_member_lands_on_the_group_and_reads_where_they_stand(app, clien
     order = await fan.get(f"/orders/{order_id}")
     assert "未按时成团，已申请原路退款" in order.text and "拼团退款已到账" in order.text
     assert "group refund" not in order.text and 'data-testid="held-note"' not in order.text
+
+
+async def test_the_list_reads_the_same_number_of_times_for_one_or_four_activities(client, db) -> None:  # noqa: ANN001
+    """No query per activity: a crowd refreshing the campaign list costs the database a fixed amount."""
+    from tests.commerce.test_query_count import count_statements
+    from tests.groupbuy._support import GROUP_PRICE, setup
+
+    w, _act = await setup(db)
+    with count_statements(db) as one:
+        assert (await client.get("/groupbuy")).status_code == 200
+    now = clock.now()
+    async with db.write() as s:
+        for i in range(3):
+            await service.create_activity(
+                s, title=f"又一团 {i}", product_id=w.product_id, skus=[(w.sku_ids[1], GROUP_PRICE)], group_size=2,
+                time_limit_minutes=60, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1))
+    with count_statements(db) as four:
+        r = await client.get("/groupbuy")
+    assert r.status_code == 200 and r.text.count("又一团") == 3
+    assert len(four) == len(one), (one, four)

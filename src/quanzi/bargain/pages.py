@@ -41,17 +41,22 @@ def local(at: datetime | None) -> str:
     return at.astimezone(CHINA).strftime("%m-%d %H:%M") if at else ""
 
 
-async def _offer(s: AsyncSession, a: BargainActivity) -> dict[str, Any]:
-    snaps = await catalog.snapshots(s, [a.sku_id])
-    snap = snaps.get(a.sku_id)
-    return {"a": a, "title": snap.title if snap else a.title, "label": snap.label if snap else "",
-            "image_url": snap.image_url if snap else None, "price_fen": snap.price_fen if snap else a.start_price_fen}
+async def _offers(s: AsyncSession, acts: list[BargainActivity]) -> list[dict[str, Any]]:
+    """The activities as a buyer sees them, with their SKU's title, label and picture (one query)."""
+    snaps = await catalog.snapshots(s, [a.sku_id for a in acts])
+    out = []
+    for a in acts:
+        snap = snaps.get(a.sku_id)
+        out.append({"a": a, "title": snap.title if snap else a.title, "label": snap.label if snap else "",
+                    "image_url": snap.image_url if snap else None,
+                    "price_fen": snap.price_fen if snap else a.start_price_fen})
+    return out
 
 
 @router.get("/bargain")
 async def activities_page(request: Request, db: DB, me: OptionalUser) -> Response:
     async with db.read() as s:
-        offers = [await _offer(s, a) for a in await service.activities(s)]
+        offers = await _offers(s, list(await service.activities(s)))
     now = clock.now()
     return render(request, "bargain/list.html", {"offers": offers, "now": now, "tab": "home",
                                                  "next": request.url.path})
@@ -65,7 +70,7 @@ async def launch(request: Request, activity_id: PathId, db: DB, me: CurrentUser)
             bargain_id = b.id
     except DomainError as exc:
         async with db.read() as s:
-            offers = [await _offer(s, a) for a in await service.activities(s)]
+            offers = await _offers(s, list(await service.activities(s)))
         return render(request, "bargain/list.html", {"offers": offers, "now": clock.now(), "tab": "home",
                                                      "next": "/bargain", "error": exc.text(i18n.short())},
                       status_code=exc.status)
@@ -77,7 +82,7 @@ async def _bargain_page(request: Request, db: Database, me: Principal | None, ba
     now = clock.now()
     async with db.read() as s:
         b, a, helps = await service.detail(s, bargain_id)
-        offer = await _offer(s, a)
+        [offer] = await _offers(s, [a])
         ids = [h.helper_id for h in helps] + [b.initiator_id]
         names = {uid: p.nickname for uid, p in (await accounts.profiles(s, ids)).items()}
         addresses = list(await cart.addresses(s, me.user_id)) if me else []

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser, OptionalUser
 from quanzi.accounts.service import Principal
@@ -35,8 +34,7 @@ def hhmm(at: datetime) -> str:
     return at.astimezone(CHINA).strftime("%H:%M")
 
 
-async def _offer(s: AsyncSession, act: FlashActivity, items: list[FlashItem], now: datetime) -> dict[str, Any]:
-    snaps = await catalog.snapshots(s, [i.sku_id for i in items])
+def _offer(act: FlashActivity, items: list[FlashItem], snaps: dict[int, Any], now: datetime) -> dict[str, Any]:
     skus = [{"sku_id": i.sku_id, "label": snaps[i.sku_id].label, "price_fen": snaps[i.sku_id].price_fen,
              "flash_price_fen": i.flash_price_fen, "quota": i.quota, "remaining": i.remaining}
             for i in items if i.sku_id in snaps]
@@ -72,7 +70,8 @@ async def _page(request: Request, db: Database, me: Principal | None, slot_id: i
     async with db.read() as s:
         slots = await service.slots(s)
         acts = await service.activities_for_day(s, day)
-        offers = [await _offer(s, a, items, now) for a, items in acts]
+        snaps = await catalog.snapshots(s, [i.sku_id for _a, items in acts for i in items])  # one query
+        offers = [_offer(a, items, snaps, now) for a, items in acts]
         addresses = list(await cart.addresses(s, me.user_id)) if me else []
         waiting = await service.waiting_for(s, me.user_id, [o["act"].product_id for o in offers]) if me else set()
     with_offers = {o["act"].slot_id for o in offers}

@@ -95,18 +95,24 @@ def local(at: datetime | None) -> str:
 
 # --- shared context ---------------------------------------------------------------------------------
 
-async def _offer(s: AsyncSession, act: GroupActivity) -> dict[str, Any]:
-    """The activity's SKUs as a buyer sees them: label, picture, stock, group and leader price."""
-    [ks] = (await service.skus_of(s, [act.id])).values()
-    snaps = await catalog.snapshots(s, [k.sku_id for k in ks])
-    skus = [{"sku_id": k.sku_id, "label": snaps[k.sku_id].label, "stock": snaps[k.sku_id].stock,
-             "price_fen": snaps[k.sku_id].price_fen, "group_price_fen": k.group_price_fen,
-             "leader_price_fen": k.group_price_fen - act.leader_discount_fen} for k in ks if k.sku_id in snaps]
-    first = snaps[ks[0].sku_id] if ks and ks[0].sku_id in snaps else None
-    return {"act": act, "skus": skus, "title": first.title if first else act.title,
-            "image_url": first.image_url if first else None,
-            "ratio_pct": _number(act.complete_ratio_bp / 100) if act.complete_ratio_bp else None,
-            "limit_hours": _number(round(act.time_limit_minutes / 60, 1))}
+async def _offers(s: AsyncSession, acts: list[GroupActivity]) -> list[dict[str, Any]]:
+    """The activities' SKUs as a buyer sees them: label, picture, stock, group and leader price (two
+    queries however many activities)."""
+    by_act = await service.skus_of(s, [a.id for a in acts])
+    snaps = await catalog.snapshots(s, [k.sku_id for ks in by_act.values() for k in ks])
+    out = []
+    for act in acts:
+        ks = by_act.get(act.id, [])
+        skus = [{"sku_id": k.sku_id, "label": snaps[k.sku_id].label, "stock": snaps[k.sku_id].stock,
+                 "price_fen": snaps[k.sku_id].price_fen, "group_price_fen": k.group_price_fen,
+                 "leader_price_fen": k.group_price_fen - act.leader_discount_fen}
+                for k in ks if k.sku_id in snaps]
+        first = snaps[ks[0].sku_id] if ks and ks[0].sku_id in snaps else None
+        out.append({"act": act, "skus": skus, "title": first.title if first else act.title,
+                    "image_url": first.image_url if first else None,
+                    "ratio_pct": _number(act.complete_ratio_bp / 100) if act.complete_ratio_bp else None,
+                    "limit_hours": _number(round(act.time_limit_minutes / 60, 1))})
+    return out
 
 
 def _number(x: float) -> int | float:
@@ -122,7 +128,7 @@ async def _addresses(s: AsyncSession, me: Principal | None) -> list[Any]:
 @router.get("/groupbuy")
 async def activities_page(request: Request, db: DB, me: OptionalUser) -> Response:
     async with db.read() as s:
-        offers = [await _offer(s, a) for a in await service.running_activities(s, clock.now())]
+        offers = await _offers(s, list(await service.running_activities(s, clock.now())))
     return render(request, "groupbuy/list.html", {"offers": offers, "tab": "home"})
 
 
@@ -131,7 +137,7 @@ async def _activity_page(request: Request, db: Database, me: Principal | None, a
     now = clock.now()
     async with db.read() as s:
         act = await service.get_activity(s, activity_id)
-        offer = await _offer(s, act)
+        [offer] = await _offers(s, [act])
         groups = [await service.group_view(s, g.id) for g in await service.joinable_groups(s, act.id, now)]
         addresses = await _addresses(s, me)
         mine = await service.open_group_of(s, act.id, me.user_id) if me else None
@@ -213,7 +219,7 @@ async def _group_page(request: Request, db: Database, me: Principal | None, sett
     now = clock.now()
     async with db.read() as s:
         view = await service.group_view(s, group_id)
-        offer = await _offer(s, view.activity)
+        [offer] = await _offers(s, [view.activity])
         addresses = await _addresses(s, me)
         mine_row = await service.membership(s, group_id, me.user_id) if me else None
         order = await orders.get_order(s, mine_row.order_id) if mine_row else None
