@@ -27,7 +27,9 @@ from tests.conftest import make_user
 from tests.factories import (
     balances,
     buy,
+    late_refund,
     ledger_problems,
+    lines_of,
     new_buyer,
     new_product,
     set_distribution,
@@ -43,11 +45,12 @@ class Earner:
     user_id: int
     headers: dict[str, str]
     operator: dict[str, str]
+    operator_id: int
 
 
-async def earn(db: Database, shop_id: int, commission_fen: int) -> None:
+async def earn(db: Database, shop_id: int, commission_fen: int) -> int:
     """Make `commission_fen` available to the shopkeeper the honest way: a sale at 10 %, received, and the
-    unlock sweep at the start of day 8 after receipt. The clock stays frozen there."""
+    unlock sweep at the start of day 8 after receipt. The clock stays frozen there. Returns the order id."""
     sku = (await new_product(db, prices=(commission_fen * 10,))).sku_ids[0]
     day = clock.now().astimezone(CHINA).date() + timedelta(days=1)
     clock.freeze(datetime.combine(day, time(9 + secrets.randbelow(6), secrets.randbelow(60)), tzinfo=CHINA))
@@ -55,6 +58,7 @@ async def earn(db: Database, shop_id: int, commission_fen: int) -> None:
     await ship_and_receive(db, order_id)
     clock.freeze(datetime.combine(day + timedelta(days=8), time(0), tzinfo=CHINA))
     await unlock(db)
+    return order_id
 
 
 @pytest.fixture
@@ -65,10 +69,10 @@ async def earner(app, db: Database) -> Earner:  # noqa: ANN001 - `app` configure
     async with db.write() as s:
         shop_id = (await shops.open_shop(s, uid, "小美的店")).id
     _, headers = await make_user(db, "13700000088")  # a token carrying the shopkeeper role
-    _, operator = await make_user(db, "13800000001", Role.OPERATOR)
+    operator_id, operator = await make_user(db, "13800000001", Role.OPERATOR)
     await earn(db, shop_id, 10_000)
     assert (await balances(db, uid))["available"] == 10_000
-    return Earner(uid, headers, operator)
+    return Earner(uid, headers, operator, operator_id)
 
 
 async def request(db: Database, user_id: int, amount: int, method: str = "bank") -> Withdrawal:
@@ -239,3 +243,23 @@ async def test_frozen_distributor_cannot_withdraw_until_unfrozen_revoked_still_c
     r = await client.post("/api/withdrawals", json=body, headers=earner.headers)
     assert r.status_code == 201, r.text
     assert (await balances(db, earner.user_id))["available"] == 7_000
+
+
+async def test_money_returned_by_a_rejection_repays_a_debt_first(db, earner: Earner) -> None:  # noqa: ANN001
+    """Found by the ledger property test: the whole balance is being withdrawn when the commission behind it is
+    reversed (a late refund), so the reversal becomes a debt; the operator then rejects the withdrawal. The money
+    that comes back must settle the debt, or the clawed-back commission could be withdrawn a second time."""
+    async with db.read() as s:
+        from quanzi.shops import service as shops
+
+        shop_id = (await shops.my_shop(s, earner.user_id)).id
+    order_id = await earn(db, shop_id, 5_000)  # a second sale: 15,000 available
+    w = await request(db, earner.user_id, 15_000)
+    line = (await lines_of(db, order_id))[0]
+    assert await late_refund(db, order_id, line.id, line.quantity) == 5_000
+    assert (await balances(db, earner.user_id))["debt"] == -5_000
+    async with db.write() as s:
+        await withdrawals.reject(s, await s.get(Withdrawal, w.id), earner.operator_id, "退回")
+    b = await balances(db, earner.user_id)
+    assert (b["available"], b["debt"], b["withdrawing"]) == (10_000, 0, 0), b
+    assert await ledger_problems(db) == []

@@ -80,6 +80,9 @@ async def _give_back(s: AsyncSession, w: Withdrawal, why: str) -> None:
     await ledger.post(s, f"withdrawal.{why}", f"w{w.id}", [
         user(w.user_id, "withdrawing", -w.net_fen), platform("fee_income", -w.fee_fen),
         user(w.user_id, "available", w.amount_fen)], reason=f"withdrawal {why}: money returned")
+    # Money coming back while the person owes reversed commission settles the debt first; otherwise a
+    # clawed-back commission could be withdrawn a second time.
+    await distribution.repay_debts(s, [w.user_id], ref=f"w{w.id}:{why}")
 
 
 async def reject(s: AsyncSession, w: Withdrawal, actor_id: int, reason: str) -> Withdrawal:
