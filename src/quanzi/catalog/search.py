@@ -38,7 +38,8 @@ MAX_GRAMS_PER_WORD = 12
 MAX_TERM_CHARS = 20  # one synonym term
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_RUN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
+# Runs of CJK characters, of letters, of digits: "iPhone15" and "iPhone 15" give the same tokens.
+_RUN = re.compile(rf"[{_CJK}]+|[^\W\d_{_CJK}]+|\d+")
 _IS_CJK = re.compile(rf"[{_CJK}]")
 _WORD = re.compile(r"[^\W_]", re.UNICODE)
 
@@ -251,7 +252,7 @@ def _query_grams(term: str) -> list[tuple[str, bool]]:
 
 async def plan(s: AsyncSession, query: str) -> Plan:
     norm = normalize(query)[:MAX_QUERY_CHARS]
-    segments = _RUN.findall(re.sub(rf"(?<=[{_CJK}])(?=[^\W_{_CJK}])|(?<=[^\W_{_CJK}])(?=[{_CJK}])", " ", norm))
+    segments = _RUN.findall(norm)
     pieces: list[list[str]] = [[w.strip() for w in rjieba.cut(seg) if w.strip() and _WORD.search(w)]
                                for seg in segments]
     syn = await synonyms_of(s, [*segments, *(w for ws in pieces for w in ws)])
