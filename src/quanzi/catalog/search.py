@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import rjieba
-from sqlalchemy import DDL, ColumnElement, case, delete, event, literal, select, text
+from sqlalchemy import DDL, ColumnElement, String, bindparam, case, delete, event, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.catalog.models import Category, Product, SynonymGroup, SynonymTerm
@@ -298,32 +298,27 @@ def _ts_word_query(p: Plan, with_synonyms: bool) -> str:
                                                              else [w])) + ")" for w in p.words)
 
 
-def _fts_ids(param: str) -> ColumnElement[bool]:
-    return text(f"products.id IN (SELECT rowid FROM product_fts WHERE product_fts MATCH :{param})")  # type: ignore[return-value]
+def _fts_ids(query: str) -> ColumnElement[bool]:
+    return text("products.id IN (SELECT rowid FROM product_fts WHERE product_fts MATCH :q)").bindparams(  # type: ignore[return-value]
+        bindparam("q", query, type_=String, unique=True))
 
 
-def _ts(column: str, param: str) -> ColumnElement[bool]:
-    return text(f"to_tsvector('simple', products.{column}) @@ to_tsquery('simple', :{param})")  # type: ignore[return-value]
+def _ts(column: str, query: str) -> ColumnElement[bool]:
+    return text(f"to_tsvector('simple', products.{column}) @@ to_tsquery('simple', :q)").bindparams(  # type: ignore[return-value]
+        bindparam("q", query, type_=String, unique=True))
 
 
-def clauses(dialect: str, p: Plan) -> tuple[ColumnElement[bool], ColumnElement[int], dict[str, str]]:
-    """(match, rank, params): `match` finds through the n-gram index; `rank` is 3 when every query word is a
-    word of the product, 2 when every word or one of its synonyms is, else 1 (a match by characters only)."""
-    synonyms = bool(p.alternatives)
+def clauses(dialect: str, p: Plan) -> tuple[ColumnElement[bool], ColumnElement[int]]:
+    """(match, rank): `match` finds through the n-gram index; `rank` is 3 when every query word is a word of
+    the product, 2 when every word or one of its synonyms is, else 1 (a match by characters only)."""
     if dialect == "sqlite":
-        params = {"sq_grams": _fts_gram_query(p), "sq_exact": _fts_word_query(p, False)}
-        match, exact = _fts_ids("sq_grams"), _fts_ids("sq_exact")
-        if synonyms:
-            params["sq_syn"] = _fts_word_query(p, True)
-            syn = _fts_ids("sq_syn")
+        match, exact = _fts_ids(_fts_gram_query(p)), _fts_ids(_fts_word_query(p, False))
+        syn = _fts_ids(_fts_word_query(p, True)) if p.alternatives else None
     else:
-        params = {"sq_grams": _ts_gram_query(p), "sq_exact": _ts_word_query(p, False)}
-        match, exact = _ts("search_grams", "sq_grams"), _ts("search_text", "sq_exact")
-        if synonyms:
-            params["sq_syn"] = _ts_word_query(p, True)
-            syn = _ts("search_text", "sq_syn")
-    whens: list[tuple[ColumnElement[bool], int]] = [(exact, 3)] + ([(syn, 2)] if synonyms else [])
-    return match, case(*whens, else_=literal(1)), params
+        match, exact = _ts("search_grams", _ts_gram_query(p)), _ts("search_text", _ts_word_query(p, False))
+        syn = _ts("search_text", _ts_word_query(p, True)) if p.alternatives else None
+    whens: list[tuple[ColumnElement[bool], int]] = [(exact, 3)] + ([(syn, 2)] if syn is not None else [])
+    return match, case(*whens, else_=literal(1))
 
 
 # --- when nothing is found --------------------------------------------------------------------------
@@ -346,14 +341,12 @@ async def suggest(s: AsyncSession, query: str, *, limit: int = 6) -> Suggestions
     if chars or latin:
         # Products sharing any character (or a Latin word's first letters) with the query: their words.
         if dialect == "sqlite":
-            any_gram = "search_grams : (" + " OR ".join([f'"{c}"' for c in chars] + [f'"{w}"*' for w in latin]) + ")"
-            near = _fts_ids("sq_any")
+            near = _fts_ids("search_grams : (" + " OR ".join([f'"{c}"' for c in chars] + [f'"{w}"*' for w in latin])
+                            + ")")
         else:
-            any_gram = " | ".join([_ts_quote(c) for c in chars] + [_ts_quote(w) + ":*" for w in latin])
-            near = _ts("search_grams", "sq_any")
+            near = _ts("search_grams", " | ".join([_ts_quote(c) for c in chars] + [_ts_quote(w) + ":*" for w in latin]))
         rows = (await s.execute(select(Product.search_text).where(Product.status == "published", near)
-                                .order_by(Product.sales_count.desc(), Product.id).limit(50), {"sq_any": any_gram}
-                                )).scalars()
+                                .order_by(Product.sales_count.desc(), Product.id).limit(50))).scalars()
         for st in rows:
             vocabulary.update(t for t in st.split() if len(t) >= 2)
         vocabulary.update((await s.execute(select(SynonymTerm.term).limit(2000))).scalars())

@@ -326,7 +326,6 @@ async def search_products(
     A query with nothing searchable in it (only punctuation) finds nothing."""
     dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
     conds: list[Any] = []
-    params: dict[str, str] = {}
     order: list[Any] = []
     if published_only:
         conds.append(Product.status == "published")
@@ -338,14 +337,14 @@ async def search_products(
         p = await search.plan(s, q)
         if p.empty:
             return [], 0
-        match, rank, params = search.clauses(dialect, p)
+        match, rank = search.clauses(dialect, p)
         conds.append(match)
         order.append(rank.desc())
     base = select(Product).where(*conds)
-    total = (await s.execute(select(func.count()).select_from(base.subquery()), params)).scalar_one()
+    total = (await s.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
     if not total:
         return [], 0
     items = list((await s.execute(
-        base.order_by(*order, Product.sales_count.desc(), Product.id).offset(offset).limit(limit), params
+        base.order_by(*order, Product.sales_count.desc(), Product.id).offset(offset).limit(limit)
     )).scalars())
     return items, total
