@@ -24,7 +24,7 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     if type_ == "table" and name and name.startswith(IGNORED_PREFIXES):
         return False
-    return not (type_ == "index" and name == "ix_products_search")
+    return not (type_ == "index" and name in ("ix_products_search", "ix_products_search_grams"))
 
 
 def run_migrations_offline() -> None:

@@ -12,6 +12,7 @@ class AccountCode(StrEnum):
     WEAK_PASSWORD = "accounts.weak_password"
     DISABLED = "accounts.disabled"
     ROLE_UNKNOWN = "accounts.role_unknown"
+    PASSWORD_LOCKED = "accounts.password_locked"
 
 
 class InvalidPhone(DomainError):
@@ -48,3 +49,19 @@ class UnknownRole(DomainError):
     status = 422
     code = AccountCode.ROLE_UNKNOWN
     message = {"zh": "未知角色：{role}", "en": "Unknown role: {role}"}
+
+
+class PasswordLocked(DomainError):
+    """Too many wrong passwords for this phone number from anywhere: password login pauses (429 with
+    Retry-After); a one-time code still logs in."""
+
+    status = 429
+    code = AccountCode.PASSWORD_LOCKED
+    message = {
+        "zh": "密码错误次数过多，该账号的密码登录已暂停，请 {minutes} 分钟后再试，或使用短信验证码登录",
+        "en": "Too many wrong passwords: password login for this account is paused for {minutes} min. "
+              "Try again later, or log in with a one-time code.",
+    }
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(retry_after_seconds=retry_after_seconds, minutes=max(1, -(-retry_after_seconds // 60)))

@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts import service
-from quanzi.accounts.errors import BadCode
+from quanzi.accounts.errors import BadCode, BadCredentials, PasswordLocked
 from quanzi.accounts.models import User
 from quanzi.accounts.sms import SmsProvider
 from quanzi.config import Settings
 from quanzi.kit.db import Database, after_commit
+from quanzi.kit.errors import DomainError
 from quanzi.kit.ratelimit import RateLimiter
 
 
@@ -48,6 +49,8 @@ async def login_code(db: Database, settings: Settings, limiter: RateLimiter, pho
     async with db.write() as s:
         result = await service.login_with_code(s, phone, code, kind=kind, days=settings.session_days, ip=ip)
         if result is not None:
+            # The owner proved the phone: wrong passwords sent by someone else no longer count.
+            await service.clear_password_failures(s, phone)
             await _after_login(s, settings, result[0].id, result[2], share_token)
         roles = await service.roles_of(s, result[0].id) if result else frozenset()
     if result is None:
@@ -57,11 +60,23 @@ async def login_code(db: Database, settings: Settings, limiter: RateLimiter, pho
 
 async def login_password(db: Database, settings: Settings, limiter: RateLimiter, phone_raw: str, password: str,
                          kind: str, ip: str, share_token: str | None = None) -> tuple[User, str, frozenset[str]]:
+    """Per IP and per account (PasswordLocked, 429): a wrong password is committed before refusing, so
+    guesses spread over many addresses still add up; the try that starts a lock already answers 429."""
     phone = service.normalize_phone(phone_raw)
     await limiter.hit(settings.login_limit_per_ip, "login-ip", ip)
+    refusal: DomainError | None = None
     async with db.write() as s:
-        user = await service.authenticate_password(s, phone, password)
-        token = await service.start_session(s, user, kind, settings.session_days, ip)
-        await _after_login(s, settings, user.id, False, share_token)
-        roles = await service.roles_of(s, user.id)
+        await service.check_password_lock(s, phone)  # while locked, not even a right password is tried
+        try:
+            user = await service.authenticate_password(s, phone, password)
+        except BadCredentials as exc:
+            lock = await service.record_password_failure(s, phone, ip)
+            refusal = PasswordLocked(lock) if lock else exc
+        else:
+            await service.clear_password_failures(s, phone)
+            token = await service.start_session(s, user, kind, settings.session_days, ip)
+            await _after_login(s, settings, user.id, False, share_token)
+            roles = await service.roles_of(s, user.id)
+    if refusal is not None:
+        raise refusal
     return user, token, roles

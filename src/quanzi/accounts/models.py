@@ -73,3 +73,16 @@ class LoginCode(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_login_codes_phone_created", "phone", "created_at"),)
+
+
+class PasswordThrottle(Base):
+    """Wrong passwords per phone number, across every IP address: after a few, password login for that
+    number pauses with a doubling lock. Kept per phone (not per user) so a number without an account
+    behaves the same and the lock reveals nothing; one-time-code login never reads it."""
+
+    __tablename__ = "password_throttles"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import phonenumbers
 from sqlalchemy import delete, select, update
@@ -15,10 +15,11 @@ from quanzi.accounts.errors import (
     AccountDisabled,
     BadCredentials,
     InvalidPhone,
+    PasswordLocked,
     UnknownRole,
     WeakPassword,
 )
-from quanzi.accounts.models import AuthSession, LoginCode, Role, User, UserRole
+from quanzi.accounts.models import AuthSession, LoginCode, PasswordThrottle, Role, User, UserRole
 from quanzi.kit import outbox
 from quanzi.kit.clock import clock
 from quanzi.kit.db import guarded_update, insert_ignore
@@ -196,6 +197,76 @@ async def authenticate_password(session: AsyncSession, phone: str, password: str
     if not user.is_active:
         raise AccountDisabled()
     return user
+
+
+# --- wrong passwords, per account -----------------------------------------------------------------
+# A per-IP limit does not stop a guesser who spreads attempts over many addresses, so wrong passwords are
+# also counted per phone number. From the 5th in a row, password login for that number pauses: 1 minute,
+# then doubling with each further wrong password (2, 4, 8 … minutes, at most a day). A wrong password
+# more than a day after the last one starts the count again. Only password login is paused: a one-time
+# code always works and a successful login of either kind clears the count, so an attacker can slow
+# password guessing down but never lock the owner out.
+
+PASSWORD_FAILURES_BEFORE_LOCK = 5
+PASSWORD_LOCK_FIRST = timedelta(minutes=1)
+PASSWORD_LOCK_LONGEST = timedelta(days=1)
+PASSWORD_FAILURES_FORGOTTEN_AFTER = timedelta(days=1)
+
+
+def password_lock_for(failures: int) -> timedelta | None:
+    """How long password login pauses after `failures` wrong passwords in a row (None: not yet)."""
+    if failures < PASSWORD_FAILURES_BEFORE_LOCK:
+        return None
+    doublings = min(failures - PASSWORD_FAILURES_BEFORE_LOCK, 20)
+    return min(PASSWORD_LOCK_FIRST * (2 ** doublings), PASSWORD_LOCK_LONGEST)
+
+
+async def password_lock_left(session: AsyncSession, phone: str) -> int:
+    """Seconds until password login for `phone` is allowed again (0: allowed now)."""
+    until = (await session.execute(select(PasswordThrottle.locked_until)
+                                   .where(PasswordThrottle.phone == phone))).scalar_one_or_none()
+    now = clock.now()
+    if until is None or until <= now:
+        return 0
+    return max(1, int((until - now).total_seconds() + 0.999))
+
+
+async def check_password_lock(session: AsyncSession, phone: str) -> None:
+    if left := await password_lock_left(session, phone):
+        raise PasswordLocked(left)
+
+
+async def record_password_failure(session: AsyncSession, phone: str, ip: str | None) -> int:
+    """Count one wrong password for `phone`; if that starts a lock, set it and emit
+    `accounts.password_attacked` (for an existing account). Returns the lock's seconds, or 0."""
+    now = clock.now()
+    await insert_ignore(session, PasswordThrottle, {"phone": phone, "failures": 0, "last_failed_at": now}, ["phone"])
+    # Forget an old run of failures (not while a lock still holds), then count this one: each one statement.
+    await session.execute(update(PasswordThrottle).where(
+        PasswordThrottle.phone == phone, PasswordThrottle.last_failed_at < now - PASSWORD_FAILURES_FORGOTTEN_AFTER,
+    ).values(failures=0))
+    await session.execute(update(PasswordThrottle).where(PasswordThrottle.phone == phone)
+                          .values(failures=PasswordThrottle.failures + 1, last_failed_at=now))
+    failures = (await session.execute(select(PasswordThrottle.failures)
+                                      .where(PasswordThrottle.phone == phone))).scalar_one()
+    lock = password_lock_for(failures)
+    if lock is None:
+        return 0
+    until: datetime = now + lock
+    await session.execute(update(PasswordThrottle).where(PasswordThrottle.phone == phone)
+                          .values(locked_until=until))
+    user_id = (await session.execute(select(User.id).where(User.phone == phone))).scalar_one_or_none()
+    if user_id is not None:
+        # Stable payload for the notification domain (in-app message / SMS to the account holder).
+        await outbox.emit(session, "accounts.password_attacked", {
+            "user_id": user_id, "failures": failures, "locked_until": until.isoformat(),
+            "lock_seconds": int(lock.total_seconds()), "last_ip": ip or "",
+        })
+    return int(lock.total_seconds())
+
+
+async def clear_password_failures(session: AsyncSession, phone: str) -> None:
+    await session.execute(delete(PasswordThrottle).where(PasswordThrottle.phone == phone))
 
 
 # --- sessions -----------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ async def set_quantity(item_id: PathId, body: CartQtyIn, db: DB, me: CurrentUser
 @router.delete("/cart/items/{item_id}")
 async def remove(item_id: PathId, db: DB, me: CurrentUser) -> CartOut:
     async with db.write() as s:
-        await service.remove_items(s, me.user_id, [item_id])
+        await service.remove_item(s, me.user_id, item_id)
         return await _cart(s, me.user_id)
 
 

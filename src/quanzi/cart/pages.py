@@ -74,5 +74,5 @@ async def set_quantity(item_id: PathId, me: CurrentUser, db: DB, quantity: FormQ
 @router.post("/cart/items/{item_id}/remove")
 async def remove(item_id: PathId, me: CurrentUser, db: DB) -> Response:
     async with db.write() as s:
-        await service.remove_items(s, me.user_id, [item_id])
+        await service.remove_item(s, me.user_id, item_id)
     return RedirectResponse("/cart", status_code=303)

@@ -72,6 +72,16 @@ async def remove_items(s: AsyncSession, user_id: int, item_ids: list[int]) -> No
     await s.execute(delete(CartItem).where(CartItem.user_id == user_id, CartItem.id.in_(item_ids)))
 
 
+async def remove_item(s: AsyncSession, user_id: int, item_id: int) -> None:
+    """Remove one of the caller's cart items; 404 for an item that is not theirs (or already gone)."""
+    n = (await s.execute(delete(CartItem).where(CartItem.user_id == user_id, CartItem.id == item_id))
+         ).rowcount  # type: ignore[attr-defined]
+    if n != 1:
+        from quanzi.kit.errors import NotFound
+
+        raise NotFound()
+
+
 async def lines(s: AsyncSession, user_id: int, item_ids: list[int] | None = None) -> list[CartLine]:
     stmt = select(CartItem).where(CartItem.user_id == user_id).order_by(CartItem.id)
     if item_ids is not None:

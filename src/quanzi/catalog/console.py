@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quanzi.accounts.deps import Supplier
+from quanzi.accounts.deps import Operator, Supplier
 from quanzi.accounts.service import Principal
 from quanzi.catalog import service
 from quanzi.catalog.errors import DuplicateSkuCode, NotASupplier, ProductNotFound
@@ -436,3 +436,56 @@ async def _edit_sku_errors(request: Request, db: Any, me: Principal, product_id:
                            new_sku: dict[str, str]) -> Response:
     return await _edit_page(request, db, me, product_id, errors={f"new-{k}": v for k, v in errors.items()},
                             status_code=422, new_sku=new_sku)
+
+
+# --- search synonyms (operator) ----------------------------------------------------------------------
+
+SYNONYMS = "/console/search/synonyms"
+Terms = Annotated[str, Form(max_length=500)]
+Note = Annotated[str, Form(max_length=100)]
+
+
+@router.get("/console/search/synonyms")
+async def synonyms_page(request: Request, db: DB, me: Operator) -> Response:
+    """Words that find the same goods (橙子 ⇔ 橙 ⇔ 脐橙): applied to every search at once, no re-indexing."""
+    from quanzi.catalog import search
+
+    async with db.read() as s:
+        groups = await search.synonym_groups(s)
+    return page(request, "catalog/synonyms.html", {"active": "synonyms", "groups": groups})
+
+
+@router.post("/console/search/synonyms")
+async def add_synonyms(request: Request, db: DB, me: Operator, terms: Terms, note: Note = "") -> Response:
+    from quanzi.catalog import search
+
+    try:
+        async with db.write() as s:
+            await search.save_synonym_group(s, terms, note=note.strip(), actor_id=me.user_id)
+    except DomainError as exc:
+        return refused(request, SYNONYMS, exc)
+    return redirect(request, SYNONYMS, _("Synonyms saved: searches use them from now on."))
+
+
+@router.post("/console/search/synonyms/{group_id}")
+async def edit_synonyms(request: Request, group_id: PathId, db: DB, me: Operator, terms: Terms,
+                        note: Note = "") -> Response:
+    from quanzi.catalog import search
+
+    try:
+        async with db.write() as s:
+            await search.save_synonym_group(s, terms, note=note.strip(), group_id=group_id, actor_id=me.user_id)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return refused(request, f"{SYNONYMS}#group-{group_id}", exc)
+    return redirect(request, f"{SYNONYMS}#group-{group_id}", _("Synonyms saved: searches use them from now on."))
+
+
+@router.post("/console/search/synonyms/{group_id}/delete")
+async def delete_synonyms(request: Request, group_id: PathId, db: DB, me: Operator) -> Response:
+    from quanzi.catalog import search
+
+    async with db.write() as s:
+        await search.delete_synonym_group(s, group_id, actor_id=me.user_id)
+    return redirect(request, SYNONYMS, _("Synonym group deleted."))

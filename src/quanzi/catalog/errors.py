@@ -13,6 +13,10 @@ class CatalogCode(StrEnum):
     INVALID_PRICE = "catalog.invalid_price"
     DUPLICATE_SKU = "catalog.duplicate_sku_code"
     NO_SKUS = "catalog.no_skus"
+    SYNONYM_TOO_FEW = "catalog.synonyms_too_few"
+    SYNONYM_TOO_LONG = "catalog.synonym_too_long"
+    SYNONYM_TAKEN = "catalog.synonym_taken"
+    SYNONYM_GROUP_NOT_FOUND = "catalog.synonym_group_not_found"
 
 
 class OutOfStock(DomainError):
@@ -55,3 +59,27 @@ class NoSkus(DomainError):
     status = 422
     code = CatalogCode.NO_SKUS
     message = {"zh": "商品至少需要一个规格", "en": "A product needs at least one SKU"}
+
+
+class TooFewSynonyms(DomainError):
+    status = 422
+    code = CatalogCode.SYNONYM_TOO_FEW
+    message = {"zh": "同义词组至少需要两个不同的词", "en": "A synonym group needs at least two different terms"}
+
+
+class TooLongSynonym(DomainError):
+    status = 422
+    code = CatalogCode.SYNONYM_TOO_LONG
+    message = {"zh": "「{term}」太长：一个词最多 {max} 个字", "en": "“{term}” is too long: at most {max} characters"}
+
+
+class SynonymTermTaken(DomainError):
+    status = 409
+    code = CatalogCode.SYNONYM_TAKEN
+    message = {"zh": "「{term}」已在另一组同义词里，请在那一组修改", "en": "“{term}” is already in another synonym group; edit that one"}
+
+
+class SynonymGroupNotFound(DomainError):
+    status = 404
+    code = CatalogCode.SYNONYM_GROUP_NOT_FOUND
+    message = {"zh": "这组同义词不存在", "en": "No such synonym group"}

@@ -51,8 +51,10 @@ class Product(Base):
     non_returnable: Mapped[bool] = mapped_column(Boolean, default=False)
     non_returnable_reason: Mapped[str] = mapped_column(String(60), default="")
     status: Mapped[str] = mapped_column(String(12), default="draft")  # draft | published | unpublished
-    # Space-separated rjieba tokens of title/subtitle/category: what full-text search indexes.
+    # Space-separated rjieba words of title/subtitle/category, and their CJK characters and character pairs
+    # (catalog/search.py): what full-text search indexes.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    search_grams: Mapped[str] = mapped_column(Text, default="")
     sales_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -117,3 +119,26 @@ class StockMovement(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("sku_id", "reason", "ref", name="uq_stock_movement_once"),)
+
+
+class SynonymGroup(Base):
+    """Search terms the operator made interchangeable (橙子 ⇔ 橙 ⇔ 脐橙); applied when a query is read, so
+    an edit takes effect on the next search without re-indexing anything."""
+
+    __tablename__ = "search_synonym_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    note: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class SynonymTerm(Base):
+    """One term of a synonym group. A term belongs to one group only (the primary key), so "synonym of"
+    is an equivalence and a query word expands with one indexed lookup."""
+
+    __tablename__ = "search_synonyms"
+
+    term: Mapped[str] = mapped_column(String(40), primary_key=True)  # normalized (catalog.search.normalize)
+    group_id: Mapped[int] = mapped_column(ForeignKey("search_synonym_groups.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)

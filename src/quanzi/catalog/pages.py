@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import OptionalUser
-from quanzi.catalog import service
+from quanzi.catalog import search, service
 from quanzi.catalog.models import Sku
 from quanzi.kit import i18n
 from quanzi.kit.db import Database
@@ -92,14 +92,25 @@ async def shop_product_page(request: Request, shop_id: PathId, product_id: PathI
 
 @router.get("/search")
 async def search_page(request: Request, db: DB, me: OptionalUser,
-                      q: Annotated[str, Query(max_length=60)] = "",
-                      page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
+                      q: Annotated[str, Query(max_length=200)] = "",
+                      page: Annotated[int, Query(ge=1, le=1000)] = 1,
+                      category: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Response:
+    """Search (a long paste is accepted and cut in the search module, not refused); nothing found shows
+    close words that do find something, the categories and the best sellers."""
     q = q.strip()
+    suggestions = None
     async with db.read() as s:
-        items, total = await service.search_products(s, q=q, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-        prices = await service.min_prices(s, [p.id for p in items])
+        items, total = await service.search_products(s, q=q, category_id=category, offset=(page - 1) * PAGE_SIZE,
+                                                     limit=PAGE_SIZE)
+        if not total and (q or category):
+            suggestions = await search.suggest(s, q)
+        shown = items + (suggestions.popular if suggestions else [])
+        prices = await service.min_prices(s, [p.id for p in shown])
+        cats = {c.id: c for c in await service.categories(s)} if category else {}
     pages = max(1, -(-total // PAGE_SIZE))
+    query = {k: v for k, v in (("q", q), ("category", category)) if v}
     return render(request, "catalog/search.html", {
         "q": q, "items": items, "prices": prices, "total": total, "page": page, "pages": pages,
-        "tab": "search",
+        "tab": "search", "suggestions": suggestions, "category": cats.get(category) if category else None,
+        "query": query,
     })

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.catalog import search
@@ -97,15 +97,16 @@ async def create_product(
         raise NoSkus()
     await _check_category(s, category_id)
     now = clock.now()
-    cat_name = ""
+    cat_name = cat_name_en = ""
     if category_id is not None:
         cat = await s.get(Category, category_id)
-        cat_name = cat.name_zh if cat else ""
+        cat_name, cat_name_en = (cat.name_zh, cat.name_en) if cat else ("", "")
     product = Product(
         supplier_id=supplier_id, category_id=category_id, title=title, subtitle=subtitle, description=description,
         image_url=image_url, non_returnable=non_returnable,
         non_returnable_reason=non_returnable_reason if non_returnable else "",
         status="published" if publish else "draft", search_text=search.search_text(title, subtitle, cat_name),
+        search_grams=search.search_grams(title, subtitle, cat_name, cat_name_en),
         sales_count=0, created_at=now, updated_at=now,
     )
     s.add(product)
@@ -160,6 +161,8 @@ async def update_product(s: AsyncSession, product: Product, **fields: Any) -> Pr
         product.non_returnable_reason = ""
     cat = await s.get(Category, product.category_id) if product.category_id else None
     product.search_text = search.search_text(product.title, product.subtitle, cat.name_zh if cat else "")
+    product.search_grams = search.search_grams(product.title, product.subtitle, cat.name_zh if cat else "",
+                                               cat.name_en if cat else "")
     product.updated_at = clock.now()
     return product
 
@@ -318,9 +321,12 @@ async def search_products(
     s: AsyncSession, *, q: str = "", category_id: int | None = None, supplier_id: int | None = None,
     published_only: bool = True, offset: int = 0, limit: int = 20,
 ) -> tuple[list[Product], int]:
+    """Products matching `q` (see catalog/search.py): exact word hits first, then synonym word hits, then
+    matches by characters; best sellers first within each. No `q`: every product, best sellers first.
+    A query with nothing searchable in it (only punctuation) finds nothing."""
     dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
     conds: list[Any] = []
-    params: dict[str, str] = {}
+    order: list[Any] = []
     if published_only:
         conds.append(Product.status == "published")
     if category_id is not None:
@@ -328,15 +334,17 @@ async def search_products(
     if supplier_id is not None:
         conds.append(Product.supplier_id == supplier_id)
     if q.strip():
-        clause = search.match_clause(dialect, q)
-        if clause is None:
-            conds.append(or_(Product.title.contains(q.strip()[:40])))
-        else:
-            conds.append(clause[0])
-            params = clause[1]
+        p = await search.plan(s, q)
+        if p.empty:
+            return [], 0
+        match, rank = search.clauses(dialect, p)
+        conds.append(match)
+        order.append(rank.desc())
     base = select(Product).where(*conds)
-    total = (await s.execute(select(func.count()).select_from(base.subquery()), params)).scalar_one()
+    total = (await s.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
+    if not total:
+        return [], 0
     items = list((await s.execute(
-        base.order_by(Product.sales_count.desc(), Product.id).offset(offset).limit(limit), params
+        base.order_by(*order, Product.sales_count.desc(), Product.id).offset(offset).limit(limit)
     )).scalars())
     return items, total

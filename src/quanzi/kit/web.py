@@ -174,6 +174,14 @@ class RequestContextMiddleware:
 
 
 def error_response(request: Request, exc: DomainError) -> Response:
+    resp = _error_response(request, exc)
+    retry = exc.detail.get("retry_after_seconds")
+    if isinstance(retry, int) and retry > 0:  # a 429 that knows when the caller may try again says so
+        resp.headers["Retry-After"] = str(retry)
+    return resp
+
+
+def _error_response(request: Request, exc: DomainError) -> Response:
     lang = i18n.short()
     if wants_html(request) and exc.status == 401:
         from urllib.parse import quote

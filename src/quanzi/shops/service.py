@@ -94,7 +94,12 @@ async def set_recommendation(s: AsyncSession, shop: Shop, product_id: int, recom
 
 
 async def remove_from_shelf(s: AsyncSession, shop: Shop, product_id: int) -> None:
-    await s.execute(delete(ShelfItem).where(ShelfItem.shop_id == shop.id, ShelfItem.product_id == product_id))
+    """404 for a product not on this shop's shelf, like every object route (not a silent success)."""
+    n = (await s.execute(
+        delete(ShelfItem).where(ShelfItem.shop_id == shop.id, ShelfItem.product_id == product_id)
+    )).rowcount  # type: ignore[attr-defined]
+    if n != 1:
+        raise NotOnShelf()
 
 
 async def reorder_shelf(s: AsyncSession, shop: Shop, product_ids: list[int]) -> None:
