@@ -108,7 +108,8 @@ class AliyunSms:
         try:
             resp = await asyncio.to_thread(self.client.send_sms_with_options, req, runtime)
         except Exception as exc:  # the SDK's HTTP, throttling and network errors: try again later
-            raise ChannelError(f"aliyun: {exc!r}"[:400]) from exc
+            what = f"{getattr(exc, 'code', '') or type(exc).__name__}: {getattr(exc, 'message', '') or exc}"
+            raise ChannelError(f"aliyun {what}"[:400]) from exc
         body = resp.body
         if body.code != "OK":
             cls = PermanentFailure if body.code in self.PERMANENT else ChannelError
