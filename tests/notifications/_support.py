@@ -119,7 +119,7 @@ def http_double(answer: Callable[[Seen], tuple[int, dict[str, Any]]]) -> Iterato
             status, body = answer(req)
             data = json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("content-type", "application/json;charset=utf-8")
+            self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
