@@ -37,12 +37,6 @@ class LogSmsProvider:
         return None
 
 
-def make_provider(name: str) -> SmsProvider:
-    if name == "log":
-        return LogSmsProvider()
-    raise ValueError(f"unknown SMS provider {name!r}")
-
-
 async def phone_of(s: AsyncSession, user_id: int) -> str | None:
     """Where texts for this person go (E.164), for the notification channels; None if unknown or inactive."""
     user = await s.get(User, user_id)
