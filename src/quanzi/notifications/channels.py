@@ -76,6 +76,11 @@ def _template(templates: dict[str, str], kind: str, provider: str) -> str:
     return code
 
 
+def _template_params(msg: SmsMessage) -> dict[str, str]:
+    """Only the parameters the kind's SMS template uses (never a link: providers refuse URLs in variables)."""
+    return {p: msg.params.get(p, "") for p in catalog.KINDS[msg.kind].sms_params}
+
+
 class AliyunSms:
     """Aliyun SMS (短信服务, dysmsapi 2017-05-25) through its official SDK."""
 
@@ -103,7 +108,7 @@ class AliyunSms:
         phone = msg.phone[3:] if msg.phone.startswith("+86") else msg.phone.lstrip("+")
         req = SendSmsRequest(phone_numbers=phone, sign_name=self.sign_name,
                              template_code=_template(self.templates, msg.kind, "Aliyun"),
-                             template_param=json.dumps(msg.params, ensure_ascii=False))
+                             template_param=json.dumps(_template_params(msg), ensure_ascii=False))
         runtime = RuntimeOptions(connect_timeout=5000, read_timeout=10000, autoretry=False)
         try:
             resp = await asyncio.to_thread(self.client.send_sms_with_options, req, runtime)
