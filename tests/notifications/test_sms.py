@@ -228,3 +228,16 @@ async def test_a_forged_signature_is_refused_by_the_doubles(db_url: str) -> None
             assert "SignatureFailure" in str(exc)
         else:
             raise AssertionError("a wrong secret was accepted")
+
+
+async def test_a_send_that_keeps_failing_is_given_up_as_failed(db_url: str, db) -> None:  # noqa: ANN001
+    clock.set(datetime(2026, 6, 15, 10, 0, tzinfo=CHINA))
+    with http_double(AliyunDouble(*["isp.SYSTEM_ERROR"] * 10)) as (host, seen):
+        create_app(aliyun_settings(db_url, host).model_copy(update={"outbox_max_attempts": 3}), db,
+                   start_worker=False)
+        uid, _ = await make_user(db, "13900000005")
+        await _ship_notice(db, uid)
+        await settle(db, rounds=10)
+        (d,) = await deliveries(db, "sms")
+        assert (d.status, d.attempts) == ("failed", 3) and "SYSTEM_ERROR" in (d.last_error or "")
+        assert len(seen) == 3

@@ -314,13 +314,15 @@ def check_production(settings: Settings) -> None:
 _sms: SmsGateway = ConsoleSms()
 _wechat: WechatSubscribe | None = None
 _tracking = Settings.model_fields["tracking_url_template"].default
+_max_attempts = Settings.model_fields["outbox_max_attempts"].default
 
 
 def configure(settings: Settings) -> SmsLoginSender:
     """Check and set up this process's channels; returns the login-code sender for accounts."""
-    global _sms, _wechat, _tracking
+    global _sms, _wechat, _tracking, _max_attempts
     check_production(settings)
     _tracking = settings.tracking_url_template
+    _max_attempts = settings.outbox_max_attempts
     _sms = make_sms(settings)
     _wechat = WechatSubscribe(settings) if settings.wechat_subscribe_app_id else None
     return ConsoleLoginSender(_sms) if isinstance(_sms, ConsoleSms) else SmsLoginSender(_sms)
@@ -339,3 +341,8 @@ def tracking_url(carrier: str, tracking_no: str) -> str:
     from urllib.parse import quote
 
     return _tracking.format(carrier=quote(carrier), tracking_no=quote(tracking_no))
+
+
+def max_attempts() -> int:
+    """Attempts of one send before it is given up as failed (the outbox's own limit)."""
+    return _max_attempts

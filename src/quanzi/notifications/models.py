@@ -52,7 +52,8 @@ class NotificationSettings(Base):
 
 class Delivery(Base):
     """One send of a message through an outside channel (SMS, WeChat), through the outbox with retries.
-    status: pending | sent | skipped (switched off, no openid, no template) | failed (refused for good)."""
+    status: pending | sent | skipped (switched off, no address) | failed (refused for good, or given up after
+    the outbox's attempts)."""
 
     __tablename__ = "notification_deliveries"
 

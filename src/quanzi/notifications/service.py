@@ -181,6 +181,7 @@ async def send(db: Database, delivery_id: int) -> str:
             await outbox.emit(s, f"notifications.{d.channel}", {"delivery_id": d.id}, delay=held - now)
             return "held"
         d.attempts += 1
+        attempts = d.attempts
         lang = catalog.lang_of(prefs.locale)
         params = catalog.localized(n.data or {}, lang)
         kind, text, link, channel = n.kind, n.body, n.link, d.channel
@@ -202,6 +203,9 @@ async def send(db: Database, delivery_id: int) -> str:
         await _finish(db, delivery_id, "failed", last_error=str(exc)[:500])
         return "failed"
     except Exception as exc:
+        if attempts >= channels.max_attempts():  # the outbox would give up too: say so on the delivery
+            await _finish(db, delivery_id, "failed", last_error=repr(exc)[:500])
+            return "failed"
         async with db.write() as s:
             await s.execute(update(Delivery).where(Delivery.id == delivery_id).values(last_error=repr(exc)[:500]))
         raise
