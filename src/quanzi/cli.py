@@ -85,7 +85,6 @@ def worker(
     domains.load_all()
     from quanzi.app import configure_payments
     from quanzi.flashsale import gate
-
     from quanzi.notifications import channels
 
     configure_payments(s)
