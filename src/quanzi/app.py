@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from quanzi import domains
-from quanzi.accounts.sms import make_provider
 from quanzi.backoffice.admin import mount_admin
 from quanzi.config import ROOT, Settings, get_settings
 from quanzi.kit.clock import clock
@@ -21,6 +20,7 @@ from quanzi.kit.logging import configure as configure_logging
 from quanzi.kit.ratelimit import RateLimiter
 from quanzi.kit.web import ERROR_RESPONSES, RequestContextMiddleware, install_error_handlers
 from quanzi.kit.worker import run_worker
+from quanzi.notifications import channels as notification_channels
 from quanzi.flashsale import gate as flash_gate
 from quanzi.payments import registry as payment_registry
 from quanzi.payments.providers import ProviderConfig
@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.state.settings = settings
     app.state.db = db
     app.state.limiter = RateLimiter(settings.redis_url, settings.ratelimit_prefix)
-    app.state.sms = make_provider(settings.sms_provider)
+    # Refuses a production configuration without a real SMS provider; login codes go through the SMS channel.
+    app.state.sms = notification_channels.configure(settings)
     configure_payments(settings)
     flash_gate.configure(settings.redis_url, settings.flash_gate_prefix)
     app.add_middleware(RequestContextMiddleware)

@@ -85,8 +85,10 @@ def worker(
     domains.load_all()
     from quanzi.app import configure_payments
     from quanzi.flashsale import gate
+    from quanzi.notifications import channels
 
     configure_payments(s)
+    channels.configure(s)
     gate.configure(s.redis_url, s.flash_gate_prefix)
 
     async def main() -> None:

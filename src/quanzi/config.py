@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,7 +38,33 @@ class Settings(BaseSettings):
     dev_clock_api: bool = False
     # Show demo logins and, with the log SMS provider, the one-time code on the login page.
     demo_hints: bool = True
+    # "development" or "production". A production process refuses to start on development stand-ins
+    # (e.g. the console SMS provider): see notifications/channels.py check_production().
+    environment: Literal["development", "production"] = "development"
+    # SMS: "console" (or "log": development, the text goes to the log), "aliyun" or "tencent".
     sms_provider: str = "log"
+    sms_sign_name: str = "圈子"
+    # Event kind -> the provider's approved template (Aliyun "SMS_123…", Tencent a numeric id), JSON.
+    sms_templates: dict[str, str] = {}
+    sms_aliyun_access_key_id: str = ""
+    sms_aliyun_access_key_secret: str = ""
+    sms_aliyun_endpoint: str = "dysmsapi.aliyuncs.com"
+    sms_aliyun_protocol: str = "https"
+    sms_tencent_secret_id: str = ""
+    sms_tencent_secret_key: str = ""
+    sms_tencent_app_id: str = ""
+    sms_tencent_region: str = "ap-guangzhou"
+    sms_tencent_endpoint: str = "sms.tencentcloudapi.com"
+    sms_tencent_scheme: str = "https"
+    # WeChat subscription messages (订阅消息) of the mini-program; empty app id = channel off.
+    wechat_subscribe_app_id: str = ""
+    wechat_subscribe_app_secret: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    # Event kind -> {"id": template id, "data": {template key: event parameter}}, JSON.
+    wechat_subscribe_templates: dict[str, dict[str, object]] = {}
+    wechat_miniprogram_state: str = "formal"
+    # Where a shipped order's tracking link points ({carrier} and {tracking_no} are filled in).
+    tracking_url_template: str = "https://m.kuaidi100.com/result.jsp?nu={tracking_no}"
     # Payment providers enabled in this process (comma-separated): sandbox, wechatpay, alipay.
     payment_providers: str = "sandbox"
     # Uploaded and generated images (product pictures, posters), served under /media.

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 DOMAINS = [
     "accounts", "backoffice", "policy", "ledger", "distribution", "referrals", "catalog", "shops", "cart", "orders",
     "payments", "aftersales", "withdrawals", "flashsale", "bargain", "groupbuy", "web",
+    "notifications",
 ]
 PARTS = ("models", "jobs", "api", "pages", "console")
 

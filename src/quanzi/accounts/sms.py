@@ -1,10 +1,15 @@
-"""SMS providers. The default writes the message to the log; a real provider plugs in by name."""
+"""What accounts needs from SMS: a sender of login codes (`SmsProvider`). The development sender writes the code
+to the log; the real channels (Aliyun, Tencent Cloud, the console) live in the notifications domain, which the
+app configures into `app.state.sms` — accounts never imports it."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quanzi.accounts.models import User
 
 log = structlog.get_logger("quanzi.sms")
 
@@ -32,7 +37,7 @@ class LogSmsProvider:
         return None
 
 
-def make_provider(name: str) -> SmsProvider:
-    if name == "log":
-        return LogSmsProvider()
-    raise ValueError(f"unknown SMS provider {name!r}")
+async def phone_of(s: AsyncSession, user_id: int) -> str | None:
+    """Where texts for this person go (E.164), for the notification channels; None if unknown or inactive."""
+    user = await s.get(User, user_id)
+    return user.phone if user is not None and user.is_active else None

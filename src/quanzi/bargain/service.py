@@ -32,6 +32,7 @@ from quanzi.bargain.models import Bargain, BargainActivity, BargainHelp, Bargain
 from quanzi.cart import service as cart
 from quanzi.catalog import service as catalog
 from quanzi.catalog.errors import SkuUnavailable
+from quanzi.kit import outbox
 from quanzi.kit.clock import clock, window_state
 from quanzi.kit.db import Database, guarded_update, insert_ignore, skip_locked
 from quanzi.orders import service as orders
@@ -200,6 +201,8 @@ async def help_cut(s: AsyncSession, helper_id: int, bargain_id: int) -> BargainH
         raise AlreadyHelped() from exc
     if not await _count_up(s, a.id, helper_id, "helps", a.helps_per_user):
         raise HelpLimit(limit=a.helps_per_user)
+    if done:
+        await outbox.emit(s, "bargain.floor_reached", {"bargain_id": b.id, "user_id": b.initiator_id})
     return help_row
 
 

@@ -27,6 +27,7 @@ from quanzi.distribution.errors import (
 )
 from quanzi.distribution.models import Commission, Distributor, DistributorLevel, SkuCommissionRule
 from quanzi.distribution.policy import DistributionPolicy
+from quanzi.kit import outbox
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database, guarded_update, insert_ignore, skip_locked
 from quanzi.ledger import service as ledger
@@ -344,6 +345,8 @@ async def unlock_due(db: Database, now: datetime, batch: int = 20_000) -> int:
                 [{"uid": uid, "earned": amount, "sales": sales[uid]} for uid, amount in earned.items()])
             await repay_debts(s, list(unlocked), ref=batch_ref)
             await maybe_upgrade(s, list(earned))
+            for uid, amount in unlocked.items():
+                await outbox.emit(s, "commission.available", {"user_id": uid, "amount_fen": amount, "batch": batch_ref})
             done += len(claimed)
 
 

@@ -32,7 +32,7 @@ async def restocked(s: AsyncSession, payload: dict[str, Any]) -> None:
 
 @outbox.on("flashsale.waitlist_notify")
 async def tell_waiting_fan(s: AsyncSession, payload: dict[str, Any]) -> None:
-    # The message channel (SMS / in-app) plugs in here; the log is the development channel.
+    # The log line for operators; the notifications domain turns the same event into the fan's message.
     log.info("flashsale.next_batch_notice", user_id=payload["user_id"], product_id=payload["product_id"],
              text="【圈子】你关注的商品补货了，快来抢购！")
 

@@ -361,6 +361,7 @@ async def notify_waitlist(s: AsyncSession, product_id: int) -> int:
     rows = list((await s.execute(select(FlashWaitlist).where(FlashWaitlist.product_id == product_id,
                                                              FlashWaitlist.notified_at.is_(None)))).scalars())
     for w in rows:
-        await outbox.emit(s, "flashsale.waitlist_notify", {"user_id": w.user_id, "product_id": product_id})
+        await outbox.emit(s, "flashsale.waitlist_notify", {"user_id": w.user_id, "product_id": product_id,
+                                                           "since": w.created_at.isoformat()})
         w.notified_at = clock.now()
     return len(rows)

@@ -49,7 +49,7 @@ async def member_left(s: AsyncSession, payload: dict[str, Any]) -> None:
 
 @outbox.on("groupbuy.notify")
 async def tell_member(s: AsyncSession, payload: dict[str, Any]) -> None:
-    # The message channel (SMS / in-app) plugs in here; the log is the development channel.
+    # The log line for operators; the notifications domain turns the same event into the member's message.
     log.info("groupbuy.notice", user_id=payload["user_id"], group_id=payload["group_id"], what=payload["what"],
              text=TEXT.get(str(payload["what"]), ""))
 

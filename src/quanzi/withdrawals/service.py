@@ -91,6 +91,7 @@ async def reject(s: AsyncSession, w: Withdrawal, actor_id: int, reason: str) -> 
     await _move(s, w, "requested", "rejected", decided_at=clock.now(), decided_by=actor_id, reject_reason=reason)
     await _give_back(s, w, "reject")
     record(s, actor_id, "withdrawal.reject", "withdrawals", w.id, {"reason": reason})
+    await outbox.emit(s, "withdrawal.rejected", {"withdrawal_id": w.id, "user_id": w.user_id})
     return w
 
 
@@ -117,6 +118,7 @@ async def pay_out(db: Database, withdrawal_id: int) -> str:
         await ledger.post(s, "withdrawal.paid", f"w{w.id}", [
             user(w.user_id, "withdrawing", -w.net_fen), user(w.user_id, "paid_out", w.net_fen)],
             reason="withdrawal paid out")
+        await outbox.emit(s, "withdrawal.paid", {"withdrawal_id": w.id, "user_id": w.user_id})
     return "paid"
 
 

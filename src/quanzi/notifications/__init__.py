@@ -1,0 +1,1 @@
+"""Notifications: the in-app message centre and the SMS / WeChat channels."""
