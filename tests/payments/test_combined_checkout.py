@@ -294,3 +294,20 @@ async def test_someone_elses_checkout_is_404(client, db) -> None:  # noqa: ANN00
         kwargs: dict[str, Any] = {"json": {"provider": "sandbox"}} if method == "post" else {}
         r = await getattr(client, method)(url, headers=other.headers, **kwargs)
         assert r.status_code == 404 and err(r) == "order.checkout_not_found"
+
+
+async def test_a_silent_combined_payment_is_found_by_the_query_sweep(client, db) -> None:  # noqa: ANN001
+    w, skus = await three_suppliers(db)
+    placed = await place_three(client, w, skus)
+    r = await client.post(f"/api/checkouts/{placed['checkout_id']}/pay", json={"provider": "sandbox"},
+                          headers=w.fan_headers)
+    out_trade_no, total = r.json()["out_trade_no"], r.json()["amount_fen"]
+    sandbox().mark_combined_paid(out_trade_no, total)  # paid, but the notification never arrives
+    assert await sweeps.run_one(db, "payments.query_silent") == 0  # too early to ask
+    clock.advance(timedelta(minutes=4))
+    assert await sweeps.run_one(db, "payments.query_silent") == 1
+    assert await count(db, Order, Order.checkout_id == placed["checkout_id"], Order.status == "paid") == 3
+    (n,) = await rows(db, PaymentNotification)
+    assert (n.source, n.outcome, n.amount_fen) == ("query", "paid", total)
+    clock.advance(timedelta(minutes=4))
+    assert await sweeps.run_one(db, "payments.query_silent") == 0  # settled: never asked again
