@@ -12,7 +12,7 @@ import quanzi.kit.db
 
 
 revision = '0007_notifications'
-down_revision = '0006'
+down_revision = '0007_checkout'
 branch_labels = None
 depends_on = None
 

@@ -17,7 +17,7 @@ import quanzi.kit.db
 
 
 revision = '0007_searchsec'
-down_revision = '0006'
+down_revision = '0007_notifications'
 branch_labels = None
 depends_on = None
 

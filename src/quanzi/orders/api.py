@@ -17,7 +17,7 @@ from quanzi.kit.idempotency import run_once
 from quanzi.kit.schemas import PathId
 from quanzi.orders import service
 from quanzi.orders.errors import NoItems
-from quanzi.orders.models import Order
+from quanzi.orders.models import Checkout, Order
 from quanzi.orders.schemas import (
     BulkShipIn,
     BulkShipOut,
@@ -67,8 +67,13 @@ async def checkout(s, buyer_id: int, body: PlaceOrderIn) -> CheckoutOut:  # noqa
         raise NoItems()
     orders = await service.place_orders(s, buyer_id, wanted, address, note=body.note,
                                         expected_total_fen=body.expected_total_fen, cart_item_ids=body.cart_item_ids)
-    outs = await orders_out(s, orders)
-    return CheckoutOut(checkout_id=orders[0].checkout_id, total_fen=sum(o.total_fen for o in orders), orders=outs)
+    return await checkout_out(s, await service.checkout_for_buyer(s, orders[0].checkout_id, buyer_id), orders)
+
+
+async def checkout_out(s, checkout: Checkout, orders: list[Order]) -> CheckoutOut:  # noqa: ANN001
+    return CheckoutOut(checkout_id=checkout.id, status=checkout.status, shipping_mode=checkout.shipping_mode,
+                       goods_fen=checkout.goods_fen, shipping_fen=checkout.shipping_fen,
+                       total_fen=checkout.total_fen, orders=await orders_out(s, orders))
 
 
 @router.post("/orders", status_code=201, response_model=CheckoutOut)
@@ -80,6 +85,14 @@ async def place_order(body: PlaceOrderIn, db: DB, me: CurrentUser, key: Idempote
 
         status, payload = await run_once(s, f"orders.place:{me.user_id}", key, body.model_dump(mode="json"), run)
     return JSONResponse(payload, status_code=status)
+
+
+@router.get("/checkouts/{checkout_id}")
+async def get_checkout(checkout_id: PathId, db: DB, me: CurrentUser) -> CheckoutOut:
+    """A placement with all its orders; pay it once with `POST /api/checkouts/{checkout_id}/pay`."""
+    async with db.read() as s:
+        checkout = await service.checkout_for_buyer(s, checkout_id, me.user_id)
+        return await checkout_out(s, checkout, await service.orders_of_checkout(s, checkout.id))
 
 
 @router.get("/orders")

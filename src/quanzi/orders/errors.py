@@ -13,6 +13,8 @@ class OrderCode(StrEnum):
     SKU_UNAVAILABLE = "order.sku_unavailable"
     AFTERSALE_OPEN = "order.aftersale_open"
     SHOP_CLOSED = "order.shop_closed"
+    CHECKOUT_NOT_FOUND = "order.checkout_not_found"
+    TOO_MANY_PACKAGES = "order.too_many_packages"
 
 
 class OrderNotFound(DomainError):
@@ -52,3 +54,16 @@ class OrderOnHold(DomainError):
     status = 409
     code = "order.on_hold"
     message = {"zh": "订单暂不能发货（活动进行中：{reason}）", "en": "This order cannot ship yet (campaign: {reason})"}
+
+
+class CheckoutNotFound(DomainError):
+    status = 404
+    code = OrderCode.CHECKOUT_NOT_FOUND
+    message = {"zh": "结算单不存在", "en": "Checkout not found"}
+
+
+class TooManyPackages(DomainError):
+    status = 422
+    code = OrderCode.TOO_MANY_PACKAGES
+    message = {"zh": "一次结算最多包含 {limit} 个包裹，请分开下单",
+               "en": "One checkout can hold at most {limit} packages; please order in parts"}

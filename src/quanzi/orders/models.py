@@ -1,4 +1,5 @@
-"""Orders: one per (supplier, shop) of a checkout, lines that snapshot what was bought, an event log."""
+"""Orders: the checkout a placement produced, one order per (supplier, shop) of it, lines that snapshot
+what was bought, an event log."""
 
 from __future__ import annotations
 
@@ -11,12 +12,37 @@ from sqlalchemy.orm import Mapped, mapped_column
 from quanzi.kit.db import Base, UTCDateTime
 
 
+class Checkout(Base):
+    """What one placement produced: the orders it split into (for fulfilment) and the one amount to pay.
+
+    Its totals are the sums of its orders' at placement; the shipping mode is the policy's at that moment,
+    so a later policy change never re-prices a checkout already shown to the buyer."""
+
+    __tablename__ = "checkouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # pending_payment → paid (every order paid or later states) | cancelled (no order was paid)
+    status: Mapped[str] = mapped_column(String(20))
+    shipping_mode: Mapped[str] = mapped_column(String(12))  # per_checkout | per_package
+    goods_fen: Mapped[int] = mapped_column(Integer)
+    shipping_fen: Mapped[int] = mapped_column(Integer)
+    total_fen: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        CheckConstraint("total_fen = goods_fen + shipping_fen", name="total_is_goods_plus_shipping"),
+        CheckConstraint("total_fen >= 0", name="total_not_negative"),
+    )
+
+
 class Order(Base):
     __tablename__ = "orders"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_no: Mapped[str] = mapped_column(String(32), unique=True)
-    checkout_id: Mapped[str] = mapped_column(String(32), index=True)
+    checkout_id: Mapped[int] = mapped_column(ForeignKey("checkouts.id"), index=True)
     buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), nullable=True, index=True)

@@ -222,8 +222,25 @@ async def quote(s: AsyncSession, buyer_id: int, sel: Selection) -> tuple[list[Qu
         g.lines.append(w)
     for g in groups.values():
         g.goods_fen = sum(x.total_fen for x in g.lines)
-        g.shipping_fen = pol.shipping_fee(g.goods_fen)
+    # The same rule as placement (policy.shipping_of), so what the page shows is what the order charges.
+    for g, fee in zip(groups.values(), pol.shipping_of([g.goods_fen for g in groups.values()]), strict=True):
+        g.shipping_fen = fee
     return list(groups.values()), problems
+
+
+@dataclass
+class ShippingNote:
+    """What the checkout page says about shipping before payment."""
+
+    mode: str  # per_checkout | per_package
+    fee_fen: int  # the flat fee (per package, or once)
+    threshold_fen: int  # goods total from which shipping is free (0: never free)
+    missing_fen: list[int]  # per checkout: one figure; per package: one per package (0 = already free)
+
+
+def shipping_note(pol: CommercePolicy, groups: list[QuoteGroup]) -> ShippingNote:
+    return ShippingNote(pol.shipping_mode, pol.shipping_flat_fen, pol.free_shipping_threshold_fen,
+                        pol.missing_for_free_shipping([g.goods_fen for g in groups]))
 
 
 async def _checkout_page(request: Request, db: Database, me: Principal, sel: Selection, *,
@@ -235,6 +252,7 @@ async def _checkout_page(request: Request, db: Database, me: Principal, sel: Sel
             await check_shop_product(s, sel.sku_id, sel.shop_id)
         groups, problems = await quote(s, me.user_id, sel)
         addresses = await cart.addresses(s, me.user_id)
+        note_on_shipping = shipping_note(await policy.get(s, CommercePolicy), groups)
     chosen = next((a for a in addresses if a.id == address_id), addresses[0] if addresses else None)
     goods = sum(g.goods_fen for g in groups)
     shipping = sum(g.shipping_fen for g in groups)
@@ -242,7 +260,7 @@ async def _checkout_page(request: Request, db: Database, me: Principal, sel: Sel
     back = "/cart" if not sel.sku_id else f"/s/{sel.shop_id}/p/{first}" if sel.shop_id else f"/p/{first}"
     return render(request, "orders/checkout.html", {
         "sel": sel, "groups": groups, "problems": problems, "addresses": addresses, "chosen": chosen,
-        "goods_fen": goods, "shipping_fen": shipping, "total_fen": goods + shipping,
+        "goods_fen": goods, "shipping_fen": shipping, "total_fen": goods + shipping, "ship": note_on_shipping,
         "idempotency_key": secrets.token_urlsafe(18), "error": error, "address_form": address_form or {},
         "address_error": address_error, "note": note, "action_bar": True, "back": back,
     }, status_code=status)
@@ -342,7 +360,28 @@ async def place(request: Request, me: CurrentUser, db: DB,
                 "Prices changed while you were on this page. Check the new total and submit again.")
         return await _checkout_page(request, db, me, sel, address_id=address_id, error=message, note=note,
                                     status=exc.status)
+    if len(payload["orders"]) > 1:  # several packages: one payment for all of them
+        return RedirectResponse(f"/checkouts/{payload['checkout_id']}/pay", status_code=303)
     return RedirectResponse(f"/orders/{payload['orders'][0]['id']}/pay", status_code=303)
+
+
+@router.get("/checkouts/{checkout_id}")
+async def checkout_detail(request: Request, checkout_id: PathId, me: CurrentUser, db: DB,
+                          notice: Annotated[str | None, Query(max_length=30)] = None) -> Response:
+    """Every order one placement produced, after (or before) its one payment."""
+    async with db.read() as s:
+        checkout = await service.checkout_for_buyer(s, checkout_id, me.user_id)
+        orders = await service.orders_of_checkout(s, checkout.id)
+        lines = await service.lines_of(s, [o.id for o in orders])
+        shop_by_id = await shops.shops_by_id(s, [o.shop_id for o in orders if o.shop_id])
+    _ = i18n.gettext
+    notices = {"paid": _("Payment received. Thank you!"),
+               "late": _("The payment arrived after the order was closed; it is being refunded.")}
+    return render(request, "orders/checkout_done.html", {
+        "checkout": checkout, "orders": orders, "lines": lines, "shops": shop_by_id, "order_status": order_status,
+        "due": [o for o in orders if o.status == "pending_payment"], "tab": "orders",
+        "notice": notices.get(notice or ""), "notice_kind": "ok" if notice != "late" else "info",
+    })
 
 
 # --- my orders ----------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ class EventOut(Out):
 class OrderOut(Out):
     id: int
     order_no: str
+    checkout_id: int
     status: str
     shop_id: int | None
     supplier_id: int
@@ -88,7 +89,13 @@ class OrderOut(Out):
 
 
 class CheckoutOut(Out):
-    checkout_id: str
+    """One placement: its orders (one per supplier and shop) and the one amount to pay for all of them."""
+
+    checkout_id: int
+    status: str
+    shipping_mode: str  # per_checkout | per_package
+    goods_fen: int
+    shipping_fen: int
     total_fen: int
     orders: list[OrderOut]
 

@@ -14,7 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import structlog
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.cart import service as cart
@@ -25,14 +28,22 @@ from quanzi.kit import outbox
 from quanzi.kit.clock import clock
 from quanzi.kit.db import guarded_update
 from quanzi.kit.errors import IllegalTransition
-from quanzi.orders.errors import DuplicateSku, NoItems, OrderNotFound, PriceChanged
-from quanzi.orders.models import Order, OrderEvent, OrderLine
+from quanzi.orders.errors import (
+    CheckoutNotFound,
+    DuplicateSku,
+    NoItems,
+    OrderNotFound,
+    PriceChanged,
+    TooManyPackages,
+)
+from quanzi.orders.models import Checkout, Order, OrderEvent, OrderLine
 from quanzi.policy import service as policy
 from quanzi.policy.service import CommercePolicy
 from quanzi.referrals import service as referrals
 from quanzi.shops import service as shops
 
 CHINA = ZoneInfo("Asia/Shanghai")
+log = structlog.get_logger("quanzi.orders")
 
 # Allowed transitions as data (DESIGN rule 8). "closed" = every line fully refunded.
 TRANSITIONS: dict[str, set[str]] = {
@@ -55,8 +66,20 @@ class Wanted:
     shop_id: int | None
 
 
-def new_order_no(now: datetime) -> str:
-    return "QZ" + now.astimezone(CHINA).strftime("%y%m%d%H%M%S") + f"{secrets.randbelow(10**6):06d}"
+MAX_PACKAGES = 50  # WeChat Pay's combined payment takes at most 50 sub-orders; order numbers have 2 digits
+
+
+def order_no_for(checkout_id: int, index: int, now: datetime) -> str:
+    """Unique by construction: the checkout's id (a primary key) and the package's place in it, at fixed
+    positions. The date is for people; the random tail only keeps numbers that reach a payment provider
+    from repeating when a database is reset while the provider still remembers (development, staging).
+    25+ characters, so never equal to an older 20-character number."""
+    return f"QZ{now.astimezone(CHINA):%y%m%d}{checkout_id:09d}{index:02d}{secrets.randbelow(10**8):08d}"
+
+
+def fallback_order_no(base: str) -> str:
+    """Only if a number is taken anyway (an imported row, a restored backup): the same number, suffixed."""
+    return f"{base}-{secrets.randbelow(10**3):03d}"
 
 
 def return_deadline(received_at: datetime, days: int) -> datetime:
@@ -99,20 +122,26 @@ async def place_orders(
             raise SkuUnavailable(sku_id=w.sku_id)
         groups[(snap.supplier_id, w.shop_id)].append(w)
 
-    plans = []
-    grand_total = 0
-    for (supplier_id, shop_id), items in groups.items():
-        goods = sum(prices.get(w.sku_id, snaps[w.sku_id].price_fen) * w.quantity for w in items)
-        shipping = pol.shipping_fee(goods)
-        plans.append((supplier_id, shop_id, items, goods, shipping))
-        grand_total += goods + shipping
+    if len(groups) > MAX_PACKAGES:
+        raise TooManyPackages(limit=MAX_PACKAGES)
+
+    goods_of = [sum(prices.get(w.sku_id, snaps[w.sku_id].price_fen) * w.quantity for w in items)
+                for items in groups.values()]
+    shipping_of = pol.shipping_of(goods_of)
+    plans = [(supplier_id, shop_id, items, goods, shipping) for ((supplier_id, shop_id), items), goods, shipping
+             in zip(groups.items(), goods_of, shipping_of, strict=True)]
+    grand_total = sum(goods_of) + sum(shipping_of)
     if expected_total_fen is not None and expected_total_fen != grand_total:
         raise PriceChanged(total_fen=grand_total, expected_fen=expected_total_fen)
 
-    checkout_id = secrets.token_hex(8)
-    orders: list[Order] = []
+    checkout = Checkout(buyer_id=buyer_id, status="pending_payment", shipping_mode=pol.shipping_mode,
+                        goods_fen=sum(goods_of), shipping_fen=sum(shipping_of), total_fen=grand_total,
+                        created_at=now)
+    s.add(checkout)
+    await s.flush()
+    rows: list[dict[str, Any]] = []
     credit: dict[int | None, referrals.Attribution] = {}
-    for supplier_id, shop_id, items, goods, shipping in plans:
+    for index, (supplier_id, shop_id, items, goods, shipping) in enumerate(plans, start=1):
         if shop_id not in credit:
             seller = None
             if shop_id is not None:
@@ -120,17 +149,16 @@ async def place_orders(
                 seller = await shops.seller_of(s, shop_id, on_this_shop)
             credit[shop_id] = await referrals.attribution(s, buyer_id, seller)
         who = credit[shop_id]
-        order = Order(
-            order_no=new_order_no(now), checkout_id=checkout_id, buyer_id=buyer_id, supplier_id=supplier_id,
-            shop_id=shop_id, status="pending_payment", kind=kind, goods_fen=goods, shipping_fen=shipping,
-            referrer_id=who.level1_id, referrer2_id=who.level2_id, commission_eligible=commission_eligible,
-            discount_fen=0, total_fen=goods + shipping, refunded_fen=0, address=address_snapshot(address),
-            note=note, open_aftersales=0, created_at=now,
+        rows.append(dict(
+            order_no=order_no_for(checkout.id, index, now), checkout_id=checkout.id, buyer_id=buyer_id,
+            supplier_id=supplier_id, shop_id=shop_id, status="pending_payment", kind=kind, goods_fen=goods,
+            shipping_fen=shipping, referrer_id=who.level1_id, referrer2_id=who.level2_id,
+            commission_eligible=commission_eligible, discount_fen=0, total_fen=goods + shipping, refunded_fen=0,
+            address=address_snapshot(address), note=note, open_aftersales=0, created_at=now,
             pay_deadline=now + timedelta(minutes=pay_minutes or pol.unpaid_timeout_minutes), hold_reason=hold_reason,
-        )
-        s.add(order)
-        orders.append(order)
-    await s.flush()
+        ))
+    by_no = await _insert_orders(s, rows)
+    orders = [by_no[row["order_no"]] for row in rows]
     lines: list[OrderLine] = []
     for order, (_sup, _shop, items, _g, _sh) in zip(orders, plans, strict=True):
         for w in items:
@@ -155,6 +183,56 @@ async def place_orders(
     for order in orders:
         await outbox.emit(s, "order.placed", {"order_id": order.id})
     return orders
+
+
+async def _insert_orders(s: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, Order]:
+    """Insert the orders in one statement; a number already taken (never by construction, only by a row
+    that came from elsewhere) is skipped by ON CONFLICT and retried with a suffixed number, so a
+    collision is never an IntegrityError (a 500) at commit."""
+    by_no: dict[str, Order] = {}
+    pending = rows
+    for _attempt in range(5):
+        ins = pg_insert(Order) if s.bind.dialect.name == "postgresql" else sqlite_insert(Order)
+        stmt = ins.values(pending).on_conflict_do_nothing(index_elements=["order_no"]).returning(Order)
+        for order in (await s.scalars(stmt)).all():
+            by_no[order.order_no] = order
+        pending = [row for row in pending if row["order_no"] not in by_no]
+        if not pending:
+            return by_no
+        for row in pending:
+            base = row["order_no"].split("-")[0]
+            row["order_no"] = fallback_order_no(base)
+        log.warning("orders.order_no_taken", numbers=[row["order_no"] for row in pending])
+    raise RuntimeError("could not find a free order number in 5 attempts")
+
+
+# --- checkouts ----------------------------------------------------------------------------------
+
+async def checkout_for_buyer(s: AsyncSession, checkout_id: int, buyer_id: int) -> Checkout:
+    checkout = await s.get(Checkout, checkout_id)
+    if checkout is None or checkout.buyer_id != buyer_id:
+        raise CheckoutNotFound()
+    return checkout
+
+
+async def orders_of_checkout(s: AsyncSession, checkout_id: int) -> list[Order]:
+    return list((await s.execute(select(Order).where(Order.checkout_id == checkout_id)
+                                 .order_by(Order.id))).scalars())
+
+
+async def _settle_checkout(s: AsyncSession, order_id: int) -> None:
+    """Once none of a checkout's orders waits for payment, the checkout is paid (if any order was) or
+    cancelled. One read of its orders' statuses and one guarded UPDATE."""
+    checkout_id = select(Order.checkout_id).where(Order.id == order_id).scalar_subquery()
+    statuses = list((await s.execute(select(Order.status).where(Order.checkout_id == checkout_id))).scalars())
+    if not statuses or "pending_payment" in statuses:
+        return
+    paid = any(st != "cancelled" for st in statuses)
+    values: dict[str, Any] = {"status": "paid" if paid else "cancelled"}
+    if paid:
+        values["paid_at"] = clock.now()
+    await s.execute(update(Checkout).where(Checkout.id == checkout_id, Checkout.status == "pending_payment")
+                    .values(**values))
 
 
 # --- state machine ------------------------------------------------------------------------------
@@ -239,6 +317,7 @@ async def cancel(s: AsyncSession, order_id: int, *, reason: str, actor_id: int |
         return False
     for line in (await lines_of(s, [order_id]))[order_id]:
         await catalog.return_stock(s, line.sku_id, line.quantity, "release", f"line:{line.id}")
+    await _settle_checkout(s, order_id)
     await outbox.emit(s, "order.cancelled", {"order_id": order_id, "reason": reason})
     return True
 
@@ -254,6 +333,7 @@ async def mark_paid(s: AsyncSession, order_id: int, *, payment_id: int, amount_f
     for line in lines:
         sold[line.product_id] += line.quantity
     await catalog.add_sales(s, sold)
+    await _settle_checkout(s, order_id)
     await outbox.emit(s, "order.paid", {"order_id": order_id})
     return True
 

@@ -11,7 +11,7 @@ from quanzi.accounts.deps import Operator
 from quanzi.kit.deps import DB
 from quanzi.kit.schemas import In
 from quanzi.policy import service
-from quanzi.policy.service import CommercePolicy
+from quanzi.policy.service import CommercePolicy, ShippingMode
 
 router = APIRouter(prefix="/api/policy", tags=["policy"])
 
@@ -25,6 +25,7 @@ class CommercePatch(In):
     auto_receive_days: Annotated[int, Field(strict=True, ge=1, le=60)] | None = None
     return_window_days: Annotated[int, Field(strict=True, ge=7, le=90)] | None = None
     payment_query_after_minutes: Annotated[int, Field(strict=True, ge=1, le=120)] | None = None
+    shipping_mode: ShippingMode | None = None
 
 
 @router.get("/commerce")

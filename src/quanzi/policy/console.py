@@ -35,7 +35,19 @@ def bounds(field: str) -> tuple[int, int]:
     return low, high
 
 
+CHOICES = {"shipping_mode": ("per_checkout", "per_package")}
+
+
+def shipping_modes() -> list[tuple[str, str]]:
+    return [("per_checkout", _("Per checkout: one shipping fee per payment; the free-shipping threshold counts "
+                               "everything bought together")),
+            ("per_package", _("Per package: each supplier's or shop's package pays its own fee and reaches the "
+                              "threshold on its own"))]
+
+
 def _range_text(field: str) -> str:
+    if field in CHOICES:
+        return _("Choose one of the options")
     low, high = bounds(field)
     if field in MONEY:
         return _("From %(low)s to %(high)s yuan") % {"low": yuan_input(low), "high": yuan_input(high)}
@@ -43,13 +55,15 @@ def _range_text(field: str) -> str:
 
 
 def _form_of(pol: CommercePolicy) -> dict[str, str]:
-    return {k: yuan_input(getattr(pol, k)) if k in MONEY else str(getattr(pol, k)) for k in MONEY + WHOLE}
+    form = {k: yuan_input(getattr(pol, k)) if k in MONEY else str(getattr(pol, k)) for k in MONEY + WHOLE}
+    form["shipping_mode"] = pol.shipping_mode
+    return form
 
 
 def _render(request: Request, form: dict[str, str], errors: dict[str, str], status_code: int = 200,
             ) -> Response:
     ranges = {k: _range_text(k) for k in MONEY + WHOLE}
-    ctx = {"active": "policy", "form": form, "errors": errors, "ranges": ranges}
+    ctx = {"active": "policy", "form": form, "errors": errors, "ranges": ranges, "shipping_modes": shipping_modes()}
     return page(request, "console/policy.html", ctx, status_code=status_code)
 
 
@@ -68,6 +82,7 @@ async def save_policy(
     unpaid_timeout_minutes: Annotated[str, Form(max_length=20)] = "",
     auto_receive_days: Annotated[str, Form(max_length=20)] = "",
     return_window_days: Annotated[str, Form(max_length=20)] = "",
+    shipping_mode: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     form = {"shipping_flat_fen": shipping_flat_fen,
             "free_shipping_threshold_fen": free_shipping_threshold_fen,
@@ -75,6 +90,8 @@ async def save_policy(
             "return_window_days": return_window_days}
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    if shipping_mode:  # absent: unchanged. Anything else is the service's to refuse (a choice of two).
+        form["shipping_mode"] = values["shipping_mode"] = shipping_mode
     for key in MONEY:
         try:
             values[key] = parse_yuan(form[key])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, TypeVar
+from collections.abc import Sequence
+from typing import Annotated, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quanzi.backoffice.audit import record
 from quanzi.kit.clock import clock
 from quanzi.kit.errors import DomainError, InvalidInput
+from quanzi.kit.money import split_largest_remainder
 from quanzi.policy.models import PolicySection
 
 S = TypeVar("S", bound="Section")
@@ -20,8 +22,12 @@ class Section(BaseModel):
     key: ClassVar[str]
 
 
+ShippingMode = Literal["per_checkout", "per_package"]
+
+
 class CommercePolicy(Section):
-    """Shipping fee, unpaid-order timeout, automatic receipt, after-sale window."""
+    """Shipping fee (and whether it and the free-shipping threshold apply per checkout or per package),
+    unpaid-order timeout, automatic receipt, after-sale window."""
 
     key: ClassVar[str] = "commerce"
     shipping_flat_fen: Annotated[int, Field(ge=0, le=100_000)] = 800
@@ -31,11 +37,34 @@ class CommercePolicy(Section):
     # 7-day no-reason return (消费者权益保护法 Art. 25): never shorter than 7.
     return_window_days: Annotated[int, Field(ge=7, le=90)] = 7
     payment_query_after_minutes: Annotated[int, Field(ge=1, le=120)] = 3
+    # per_package: each order (one per supplier/shop) pays the flat fee unless its own goods reach the
+    # threshold. per_checkout: the fee is charged once and the threshold counts the whole checkout.
+    shipping_mode: ShippingMode = "per_package"
 
     def shipping_fee(self, goods_fen: int) -> int:
         if self.free_shipping_threshold_fen and goods_fen >= self.free_shipping_threshold_fen:
             return 0
         return self.shipping_flat_fen
+
+    def shipping_of(self, goods_per_package: Sequence[int]) -> list[int]:
+        """The shipping fee of each package of one checkout, under the shipping mode. Per checkout, the one
+        fee is spread over the packages in proportion to their goods (largest remainder: exact in fen), so
+        every order still carries its own share and a refund never returns more than the order paid."""
+        if self.shipping_mode == "per_package":
+            return [self.shipping_fee(g) for g in goods_per_package]
+        fee = self.shipping_fee(sum(goods_per_package))
+        if fee == 0 or not goods_per_package:
+            return [0] * len(goods_per_package)
+        weights = list(goods_per_package) if any(goods_per_package) else [1] * len(goods_per_package)
+        return split_largest_remainder(fee, weights)
+
+    def missing_for_free_shipping(self, goods_per_package: Sequence[int]) -> list[int]:
+        """How much more goods would make shipping free: one figure per checkout (a one-item list) or one
+        per package; 0 where shipping is already free, empty when there is no threshold."""
+        if not self.free_shipping_threshold_fen or not self.shipping_flat_fen:
+            return []
+        totals = [sum(goods_per_package)] if self.shipping_mode == "per_checkout" else list(goods_per_package)
+        return [max(0, self.free_shipping_threshold_fen - g) for g in totals]
 
 
 async def stored(s: AsyncSession, key: str) -> PolicySection | None:

@@ -29,6 +29,8 @@ from .base import (
     ProviderError,
     RefundResult,
     StaleNotification,
+    SubOrder,
+    SubPayment,
     TransferResult,
     WrongMerchant,
 )
@@ -52,6 +54,8 @@ __all__ = [
     "RefundResult",
     "SandboxProvider",
     "StaleNotification",
+    "SubOrder",
+    "SubPayment",
     "TransferResult",
     "WechatPayConfig",
     "WechatPayProvider",

@@ -17,7 +17,7 @@ import asyncio
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from .base import (
     PaymentResult,
     ProviderError,
     RefundResult,
+    SubOrder,
     TransferResult,
     WrongMerchant,
 )
@@ -90,6 +91,8 @@ def _parse_china_time(value: str) -> datetime:
 
 class AlipayProvider:
     """`PaymentProvider` for Alipay (mobile web pay, `alipay.trade.wap.pay`)."""
+
+    refunds_per_sub_order = False  # a checkout is one trade: partial refunds (out_request_no) against it
 
     def __init__(self, config: AlipayConfig, *, name: str = "alipay") -> None:
         self.name = name
@@ -237,6 +240,27 @@ class AlipayProvider:
             amount_fen=amount_fen,
             client_params={"pay_url": f"{self.gateway}?{order_string}", "order_string": order_string},
         )
+
+    async def create_combined_payment(
+        self,
+        out_trade_no: str,
+        amount_fen: int,
+        sub_orders: Sequence[SubOrder],
+        description: str,
+        payer_ref: str | None = None,
+        *,
+        client_ip: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> PaymentIntent:
+        """Alipay has no sub-orders for a direct merchant: one trade for the checkout's total; how it splits
+        over the orders is kept on our side (the sub-orders' shares), and refunds go against this trade."""
+        if sum(x.amount_fen for x in sub_orders) != amount_fen:
+            raise ValueError("sub-orders must sum to the amount")
+        return await self.create_payment(out_trade_no, amount_fen, description, payer_ref,
+                                         client_ip=client_ip, expires_at=expires_at)
+
+    async def query_combined_payment(self, out_trade_no: str) -> PaymentResult | None:
+        return await self.query_payment(out_trade_no)
 
     async def query_payment(self, out_trade_no: str) -> PaymentResult | None:
         response = await self._server_api(

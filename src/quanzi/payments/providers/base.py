@@ -7,7 +7,7 @@ No adapter method may be called while a database transaction holds locks (DESIGN
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -78,8 +78,31 @@ class PaymentIntent:
 
 
 @dataclass(frozen=True)
+class SubOrder:
+    """One order's share of a combined payment, as we ask for it."""
+
+    out_trade_no: str
+    amount_fen: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SubPayment:
+    """One sub-order of a combined payment as the provider reports it (WeChat 合单: its own transaction id)."""
+
+    out_trade_no: str
+    transaction_id: str
+    amount_fen: int
+    paid: bool
+
+
+@dataclass(frozen=True)
 class PaymentResult:
-    """A verified statement from the provider that money for `out_trade_no` arrived (or not)."""
+    """A verified statement from the provider that money for `out_trade_no` arrived (or not).
+
+    For a combined payment `out_trade_no` is the combined number, `amount_fen` the sum of its sub-orders,
+    `transaction_id` the first sub-order's (a stable inbox key) and `sub_payments` lists every sub-order;
+    a provider without sub-orders (Alipay: one trade for the total) leaves `sub_payments` empty."""
 
     provider: str
     out_trade_no: str
@@ -89,6 +112,7 @@ class PaymentResult:
     paid: bool
     paid_at: datetime | None
     raw: dict[str, Any] = field(default_factory=dict)
+    sub_payments: tuple[SubPayment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +139,9 @@ class TransferResult:
 class PaymentProvider(Protocol):
     name: str
     merchant_id: str
+    # True: a combined payment's sub-orders are refunded one by one against their own transaction (WeChat
+    # 合单, sandbox). False: refunds go against the one trade of the total (Alipay), split on our side.
+    refunds_per_sub_order: bool
 
     async def create_payment(
         self,
@@ -140,6 +167,24 @@ class PaymentProvider(Protocol):
 
     async def query_payment(self, out_trade_no: str) -> PaymentResult | None:
         """What the provider knows about `out_trade_no`: None if it never heard of it."""
+        ...
+
+    async def create_combined_payment(
+        self,
+        out_trade_no: str,
+        amount_fen: int,
+        sub_orders: Sequence[SubOrder],
+        description: str,
+        payer_ref: str | None = None,
+        *,
+        client_ip: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> PaymentIntent:
+        """One payment for several orders: the buyer pays `amount_fen` (= the sum of `sub_orders`) once."""
+        ...
+
+    async def query_combined_payment(self, out_trade_no: str) -> PaymentResult | None:
+        """What the provider knows about the combined payment `out_trade_no`; None if nothing."""
         ...
 
     async def refund(

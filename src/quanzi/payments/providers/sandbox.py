@@ -25,7 +25,7 @@ import sqlite3
 import string
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,8 +39,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from quanzi.kit.clock import as_utc, clock
 
 from ._common import china_time, require_fen
-from .base import PaymentIntent, PaymentResult, ProviderError, RefundResult, TransferResult
-from .wechatpay import SIGNATURE_TYPE, WechatPayConfig, WechatPayProvider, transaction_to_result
+from .base import PaymentIntent, PaymentResult, ProviderError, RefundResult, SubOrder, TransferResult
+from .wechatpay import (
+    SIGNATURE_TYPE,
+    WechatPayConfig,
+    WechatPayProvider,
+    combine_to_result,
+    transaction_to_result,
+)
 
 KEY_FILE = "sandbox-keys.json"
 DB_FILE = "sandbox.sqlite3"
@@ -65,6 +71,19 @@ CREATE TABLE IF NOT EXISTS refunds (
     amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
     status TEXT NOT NULL,
     created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS combines (  -- 合单: one payment; its sub-orders are rows of `transactions`
+    combine_out_trade_no TEXT PRIMARY KEY,
+    amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
+    state TEXT NOT NULL,                -- NOTPAY | SUCCESS
+    expires_at TEXT,
+    paid_at TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS combine_subs (
+    out_trade_no TEXT PRIMARY KEY REFERENCES transactions(out_trade_no),
+    combine_out_trade_no TEXT NOT NULL REFERENCES combines(combine_out_trade_no),
+    position INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS transfers (
     out_batch_no TEXT PRIMARY KEY,
@@ -140,7 +159,10 @@ class SandboxKeys:
 
 
 class SandboxProvider:
-    """`PaymentProvider` named "sandbox"; see the module docstring."""
+    """`PaymentProvider` named "sandbox"; see the module docstring. Combined payments behave like WeChat's
+    合单支付: each sub-order is a transaction of its own (own transaction id, refunded on its own)."""
+
+    refunds_per_sub_order = True
 
     def __init__(
         self,
@@ -317,6 +339,157 @@ class SandboxProvider:
 
     def verify_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentResult:
         return self.verifier.verify_notification(headers, body, now)
+
+    def notification_of(
+        self, resource: dict[str, Any], timestamp: datetime | int | None = None
+    ) -> tuple[dict[str, str], bytes]:
+        """Encrypt and sign any transaction resource (plain or combined) as a TRANSACTION.SUCCESS event."""
+        if timestamp is None:
+            sent_at = clock.now()
+        elif isinstance(timestamp, datetime):
+            sent_at = as_utc(timestamp)
+        else:
+            sent_at = datetime.fromtimestamp(int(timestamp), UTC)
+        envelope = {
+            "id": str(uuid.uuid4()),
+            "create_time": china_time(sent_at).isoformat(timespec="seconds"),
+            "resource_type": "encrypt-resource",
+            "event_type": "TRANSACTION.SUCCESS",
+            "summary": "支付成功",
+            "resource": self.encrypt_resource(resource),
+        }
+        body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+        return self.signed_headers(body, sent_at), body
+
+    # ------------------------------------------------------------------ combined payments (合单)
+
+    def _create_combined(
+        self, out_trade_no: str, amount_fen: int, subs: list[SubOrder], expires_at: datetime | None, now: datetime
+    ) -> None:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM combines WHERE combine_out_trade_no = ?", (out_trade_no,)).fetchone()
+            if row is not None:
+                if row["amount_fen"] != amount_fen:
+                    raise self._refuse("create_combined_payment", "INVALID_REQUEST", reason="number reused")
+                if row["state"] != "NOTPAY":
+                    raise self._refuse("create_combined_payment", "ORDERPAID")
+                return
+            expires = as_utc(expires_at).isoformat() if expires_at else None
+            db.execute(
+                "INSERT INTO combines (combine_out_trade_no, amount_fen, state, expires_at, created_at)"
+                " VALUES (?, ?, 'NOTPAY', ?, ?)",
+                (out_trade_no, amount_fen, expires, now.isoformat()),
+            )
+            for position, sub in enumerate(subs):
+                db.execute(
+                    "INSERT INTO transactions (out_trade_no, amount_fen, description, state, expires_at, created_at)"
+                    " VALUES (?, ?, ?, 'NOTPAY', ?, ?)",
+                    (sub.out_trade_no, sub.amount_fen, sub.description, expires, now.isoformat()),
+                )
+                db.execute(
+                    "INSERT INTO combine_subs (out_trade_no, combine_out_trade_no, position) VALUES (?, ?, ?)",
+                    (sub.out_trade_no, out_trade_no, position),
+                )
+
+    async def create_combined_payment(
+        self,
+        out_trade_no: str,
+        amount_fen: int,
+        sub_orders: Sequence[SubOrder],
+        description: str,
+        payer_ref: str | None = None,
+        *,
+        client_ip: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> PaymentIntent:
+        require_fen(amount_fen)
+        subs = list(sub_orders)
+        if not 2 <= len(subs) <= 50 or sum(x.amount_fen for x in subs) != amount_fen:
+            raise ValueError("a combined payment has 2–50 sub-orders summing to its amount")
+        for sub in subs:
+            require_fen(sub.amount_fen)
+        await asyncio.to_thread(self._create_combined, out_trade_no, amount_fen, subs, expires_at, clock.now())
+        return PaymentIntent(
+            provider=self.name,
+            out_trade_no=out_trade_no,
+            amount_fen=amount_fen,
+            client_params={
+                "pay_url": self.pay_url.format(out_trade_no=quote(out_trade_no, safe="")),
+                "sandbox": True,
+                "combined": True,
+            },
+        )
+
+    def combined_resource(self, out_trade_no: str) -> dict[str, Any] | None:
+        """The combined transaction as WeChat describes it (notification resource / query answer)."""
+        with self._db() as db:
+            head = db.execute("SELECT * FROM combines WHERE combine_out_trade_no = ?", (out_trade_no,)).fetchone()
+            if head is None:
+                return None
+            subs = db.execute(
+                "SELECT t.* FROM combine_subs c JOIN transactions t ON t.out_trade_no = c.out_trade_no"
+                " WHERE c.combine_out_trade_no = ? ORDER BY c.position",
+                (out_trade_no,),
+            ).fetchall()
+        sub_orders = []
+        for row in subs:
+            sub: dict[str, Any] = {
+                "mchid": self.merchant_id,
+                "trade_type": "JSAPI",
+                "trade_state": row["state"],
+                "attach": "",
+                "out_trade_no": row["out_trade_no"],
+                "amount": {"total_amount": row["amount_fen"], "currency": "CNY",
+                           "payer_amount": row["amount_fen"], "payer_currency": "CNY"},
+            }
+            if row["transaction_id"]:
+                sub.update(bank_type="OTHERS", transaction_id=row["transaction_id"],
+                           success_time=china_time(datetime.fromisoformat(row["paid_at"])).isoformat(
+                               timespec="seconds"))
+            sub_orders.append(sub)
+        return {
+            "combine_appid": self.appid,
+            "combine_mchid": self.merchant_id,
+            "combine_out_trade_no": out_trade_no,
+            "scene_info": {"device_id": "sandbox"},
+            "sub_orders": sub_orders,
+            "combine_payer_info": {"openid": "sandbox-payer"},
+        }
+
+    def mark_combined_paid(self, out_trade_no: str, amount_fen: int, *, now: datetime | None = None) -> dict[str, Any]:
+        """The buyer pressed "pay" once for the whole combined payment: every sub-order is paid, each under
+        its own transaction id. Idempotent. Returns the combined resource (for `notification_of`)."""
+        require_fen(amount_fen)
+        now = as_utc(now) if now is not None else clock.now()
+        with self._db() as db:
+            head = db.execute("SELECT * FROM combines WHERE combine_out_trade_no = ?", (out_trade_no,)).fetchone()
+            if head is None:
+                raise self._refuse("mark_paid", "ORDER_NOT_EXIST")
+            if head["amount_fen"] != amount_fen:
+                raise self._refuse("mark_paid", "INVALID_REQUEST", reason="amount differs from the order")
+            if head["state"] == "NOTPAY":
+                if head["expires_at"] and now > datetime.fromisoformat(head["expires_at"]):
+                    raise self._refuse("mark_paid", "ORDER_CLOSED", reason="payment window has passed")
+                paid_at = now.isoformat(timespec="seconds")
+                subs = db.execute("SELECT out_trade_no FROM combine_subs WHERE combine_out_trade_no = ?"
+                                  " ORDER BY position", (out_trade_no,)).fetchall()
+                for sub in subs:
+                    db.execute(
+                        "UPDATE transactions SET state = 'SUCCESS', transaction_id = ?, paid_at = ?"
+                        " WHERE out_trade_no = ? AND state = 'NOTPAY'",
+                        (_digits_id("4200", now), paid_at, sub["out_trade_no"]),
+                    )
+                db.execute("UPDATE combines SET state = 'SUCCESS', paid_at = ? WHERE combine_out_trade_no = ?",
+                           (paid_at, out_trade_no))
+        resource = self.combined_resource(out_trade_no)
+        assert resource is not None
+        return resource
+
+    async def query_combined_payment(self, out_trade_no: str) -> PaymentResult | None:
+        if self._take_failure("fail_next_queries"):
+            raise self._refuse("query_combined_payment", "SYSTEM_ERROR", simulated=True)
+        resource = await asyncio.to_thread(self.combined_resource, out_trade_no)
+        return None if resource is None else combine_to_result(self.name, resource)
 
     # ------------------------------------------------------------------ the remembered world
 

@@ -18,7 +18,7 @@ import re
 import secrets
 import string
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +37,8 @@ from .base import (
     PaymentResult,
     ProviderError,
     RefundResult,
+    SubOrder,
+    SubPayment,
     TransferResult,
     WrongMerchant,
 )
@@ -148,6 +150,68 @@ def transaction_to_result(provider: str, tx: Any) -> PaymentResult:
     )
 
 
+def combine_to_result(provider: str, tx: Any) -> PaymentResult:
+    """Map a WeChat Pay v3 combined transaction (合单支付: its notification's resource or the combine query
+    answer): `combine_out_trade_no`, `combine_mchid` and `sub_orders`, each with its own `out_trade_no`,
+    `transaction_id`, `trade_state` and `amount.total_amount`. Paid only when every sub-order is.
+
+    Raises ValueError when the object does not have the documented shape."""
+    if not isinstance(tx, dict):
+        raise ValueError("combined transaction is not an object")  # noqa: TRY004 - bad input
+    combine_no = tx.get("combine_out_trade_no")
+    mchid = tx.get("combine_mchid")
+    subs = tx.get("sub_orders")
+    if not (isinstance(combine_no, str) and combine_no):
+        raise ValueError("combine_out_trade_no missing")
+    if not (isinstance(mchid, str) and mchid):
+        raise ValueError("combine_mchid missing")
+    if not (isinstance(subs, list) and subs):
+        raise ValueError("sub_orders missing")
+    parts: list[SubPayment] = []
+    paid_at: datetime | None = None
+    for sub in subs:
+        if not isinstance(sub, dict):
+            raise ValueError("sub_order is not an object")  # noqa: TRY004 - bad input
+        amount = sub.get("amount")
+        total = amount.get("total_amount") if isinstance(amount, dict) else None
+        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+            raise ValueError("sub_order amount.total_amount is not an integer number of fen")
+        if isinstance(amount, dict) and amount.get("currency", "CNY") != "CNY":
+            raise ValueError("unsupported currency")
+        if sub.get("mchid") != mchid:
+            raise ValueError("sub_order of another merchant")
+        out_no = sub.get("out_trade_no")
+        state = sub.get("trade_state")
+        if not (isinstance(out_no, str) and out_no and isinstance(state, str) and state):
+            raise ValueError("sub_order out_trade_no or trade_state missing")
+        paid = state in _PAID_STATES
+        tid = sub.get("transaction_id") or ""
+        if not isinstance(tid, str) or (paid and not tid):
+            raise ValueError("sub_order transaction_id missing")
+        if paid:
+            success_time = sub.get("success_time")
+            if not isinstance(success_time, str):
+                raise ValueError("sub_order success_time missing")
+            parsed = datetime.fromisoformat(success_time)
+            if parsed.tzinfo is None:
+                raise ValueError("success_time has no UTC offset")
+            paid_at = max(paid_at, as_utc(parsed)) if paid_at else as_utc(parsed)
+        parts.append(SubPayment(out_trade_no=out_no, transaction_id=tid, amount_fen=total, paid=paid))
+    if len({p.out_trade_no for p in parts}) != len(parts):
+        raise ValueError("sub_order listed twice")
+    return PaymentResult(
+        provider=provider,
+        out_trade_no=combine_no,
+        transaction_id=parts[0].transaction_id,
+        amount_fen=sum(p.amount_fen for p in parts),
+        merchant_id=mchid,
+        paid=all(p.paid for p in parts),
+        paid_at=paid_at,
+        raw=tx,
+        sub_payments=tuple(parts),
+    )
+
+
 def _json(text: Any) -> Any:
     if isinstance(text, bytes | bytearray):
         text = text.decode("utf-8")
@@ -156,6 +220,8 @@ def _json(text: Any) -> Any:
 
 class WechatPayProvider:
     """`PaymentProvider` for WeChat Pay v3 (direct merchant)."""
+
+    refunds_per_sub_order = True  # 合单: each sub-order is its own transaction, refunded on its own
 
     def __init__(self, config: WechatPayConfig, *, name: str = "wechatpay") -> None:
         self.name = name
@@ -231,7 +297,11 @@ class WechatPayProvider:
             # (tampered ciphertext or a different APIv3 key): neither may change anything.
             raise BadSignature()
         try:
-            result = transaction_to_result(self.name, data["resource"])
+            resource = data["resource"]
+            if isinstance(resource, dict) and "combine_out_trade_no" in resource:
+                result = combine_to_result(self.name, resource)
+            else:
+                result = transaction_to_result(self.name, resource)
         except ValueError as exc:
             raise MalformedNotification(reason=str(exc)) from exc
         if result.merchant_id != self.merchant_id:
@@ -339,6 +409,74 @@ class WechatPayProvider:
             "signType": "RSA",
             "paySign": pay_sign,
         }
+
+    async def create_combined_payment(
+        self,
+        out_trade_no: str,
+        amount_fen: int,
+        sub_orders: Sequence[SubOrder],
+        description: str,
+        payer_ref: str | None = None,
+        *,
+        client_ip: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> PaymentIntent:
+        """合单支付 (POST /v3/combine-transactions/{jsapi|h5|native}): one payment, 2–50 sub-orders, each
+        under our merchant id with its own out_trade_no and amount; same payer choice as create_payment."""
+        _check_no(out_trade_no, "combine_out_trade_no")
+        require_fen(amount_fen, "amount_fen")
+        if not 2 <= len(sub_orders) <= 50 or sum(x.amount_fen for x in sub_orders) != amount_fen:
+            raise ValueError("a combined payment has 2–50 sub-orders summing to its amount")
+        subs = []
+        for sub in sub_orders:
+            _check_no(sub.out_trade_no, "out_trade_no")
+            subs.append({
+                "mchid": self.config.mchid,
+                "attach": "",
+                "amount": {"total_amount": require_fen(sub.amount_fen), "currency": "CNY"},
+                "out_trade_no": sub.out_trade_no,
+                "description": (sub.description or description or sub.out_trade_no)[:127],
+            })
+        kwargs: dict[str, Any] = {"combine_out_trade_no": out_trade_no, "sub_orders": subs}
+        if expires_at is not None:
+            kwargs["time_expire"] = china_time(expires_at).isoformat(timespec="seconds")
+        if payer_ref:
+            kwargs.update(pay_type=WeChatPayType.JSAPI, combine_payer_info={"openid": payer_ref})
+        elif client_ip:
+            kwargs.update(pay_type=WeChatPayType.H5,
+                          scene_info={"payer_client_ip": client_ip, "h5_info": {"type": "Wap"}})
+        else:
+            kwargs.update(pay_type=WeChatPayType.NATIVE)
+        code, text = await self._call("create_combined_payment", self._pay.combine_pay, **kwargs)
+        body = self._ok_json("create_combined_payment", code, text)
+        params: dict[str, Any]
+        if payer_ref:
+            prepay_id = body.get("prepay_id")
+            if not prepay_id:
+                raise ProviderError(provider=self.name, operation="create_combined_payment", reason="no prepay_id")
+            params = self.jsapi_params(prepay_id)
+        elif client_ip:
+            params = {"h5_url": body.get("h5_url")}
+        else:
+            params = {"code_url": body.get("code_url")}
+        return PaymentIntent(provider=self.name, out_trade_no=out_trade_no, amount_fen=amount_fen,
+                             client_params=params)
+
+    async def query_combined_payment(self, out_trade_no: str) -> PaymentResult | None:
+        _check_no(out_trade_no, "combine_out_trade_no")
+        code, text = await self._call("query_combined_payment", self._pay.combine_query,
+                                      combine_out_trade_no=out_trade_no)
+        if code == 404:
+            return None
+        body = self._ok_json("query_combined_payment", code, text)
+        try:
+            result = combine_to_result(self.name, body)
+        except ValueError as exc:
+            raise ProviderError(provider=self.name, operation="query_combined_payment", reason=str(exc)) from exc
+        if result.merchant_id != self.merchant_id or result.out_trade_no != out_trade_no:
+            raise ProviderError(provider=self.name, operation="query_combined_payment",
+                                reason="answer for another order")
+        return result
 
     async def query_payment(self, out_trade_no: str) -> PaymentResult | None:
         _check_no(out_trade_no, "out_trade_no")
