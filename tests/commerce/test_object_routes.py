@@ -38,6 +38,7 @@ from quanzi.groupbuy.models import Group
 from quanzi.kit import outbox
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
+from quanzi.notifications.models import Notification
 from quanzi.orders.models import Order
 from quanzi.orders.service import CHINA
 from quanzi.shops import service as shops
@@ -105,6 +106,9 @@ class Scene:
     bargain_id: int
     group_activity: int
     group_id: int
+    paid_checkout: int
+    pending_checkout: int
+    notification_id: int
 
 
 async def _side(db: Database, phone: str, name: str, code: str) -> Side:
@@ -180,15 +184,19 @@ async def _scene(client: httpx.AsyncClient, db: Database) -> Scene:
     group_id = r.json()["group_id"]
     await pay(client, a.headers, r.json()["order_id"])
     await outbox.drain(db)
+    async with db.read() as s:
+        notification_id = (await s.execute(select(Notification.id).where(Notification.user_id == a.user_id)
+                                           .limit(1))).scalar_one()  # "order paid", written by the outbox
     return Scene(a, b, operator, paid["id"], pending["id"], otn, aftersale_id, withdrawal_id, acts[0], acts[1],
-                 bargain_id, acts[2], group_id)
+                 bargain_id, acts[2], group_id, paid["checkout_id"], pending["checkout_id"],
+                 notification_id)
 
 
 def _param(sc: Scene, path: str, name: str) -> int | str:
     """The first person's object for a path parameter. Unknown names fail: a new object route must be mapped."""
     known = {"product_id", "sku_id", "shop_id", "item_id", "address_id", "aftersale_id", "withdrawal_id",
              "bargain_id", "group_id", "out_trade_no", "user_id", "rank", "kind", "target_id", "order_id",
-             "activity_id"}
+             "activity_id", "checkout_id", "notification_id"}
     assert name in known, f"path parameter {{{name}}} of {path} is not mapped to an object in this walk"
     a = sc.a
     by_name: dict[str, int | str] = {
@@ -196,10 +204,13 @@ def _param(sc: Scene, path: str, name: str) -> int | str:
         "address_id": a.address_id, "aftersale_id": sc.aftersale_id, "withdrawal_id": sc.withdrawal_id,
         "bargain_id": sc.bargain_id, "group_id": sc.group_id, "out_trade_no": sc.out_trade_no,
         "user_id": a.user_id, "rank": 1, "kind": "p", "target_id": a.product_id,
+        "notification_id": sc.notification_id,
     }
     if name == "order_id":
         # Paying, cancelling and paying again are for the unpaid order; the rest for the paid one.
         return sc.pending_order if path.endswith(("/pay", "/cancel")) else sc.paid_order
+    if name == "checkout_id":
+        return sc.pending_checkout if path.endswith("/pay") else sc.paid_checkout
     if name == "activity_id":
         for prefix, value in (("/api/flashsale/", sc.flash_activity), ("/api/bargain/", sc.bargain_activity),
                               ("/api/groupbuy/", sc.group_activity)):
@@ -221,6 +232,7 @@ def _body(sc: Scene, method: str, path: str, who: Side) -> dict[str, Any] | None
         ("PUT", "/api/shops/mine/shelf/{product_id}"): {"recommendation": "换个推荐语"},
         ("PUT", "/api/cart/items/{item_id}"): {"quantity": 3},
         ("POST", "/api/orders/{order_id}/pay"): {"provider": "sandbox"},
+        ("POST", "/api/checkouts/{checkout_id}/pay"): {"provider": "sandbox"},
         ("POST", "/api/supplier/orders/{order_id}/ship"): {"carrier": "顺丰", "tracking_no": "SF1234567890"},
         ("POST", "/api/aftersales/{aftersale_id}/ship-back"): {"carrier": "顺丰", "tracking_no": "SF9876543210"},
         ("POST", "/api/supplier/aftersales/{aftersale_id}/reject"): {"reason": "不符合条件"},
@@ -319,7 +331,7 @@ async def test_every_object_route_refuses_a_second_person(app, client, db) -> No
 
 
 async def test_an_unmapped_path_parameter_fails_the_walk() -> None:
-    sc = Scene(*(None,) * 13)  # type: ignore[arg-type]
+    sc = Scene(*(None,) * 16)  # type: ignore[arg-type]
     try:
         _param(sc, "/api/coupons/{coupon_id}", "coupon_id")
     except AssertionError as exc:
