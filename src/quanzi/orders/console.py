@@ -1,4 +1,5 @@
-"""Console pages about orders: the role-aware dashboard, a shop's orders, and supplier fulfilment.
+"""Console pages about orders: a shop's orders and supplier fulfilment (with the waybill CSV export and the
+tracking-number CSV import), and the order numbers the console overview (web/console.py) shows.
 
 Read queries that no service offered yet live here (and are listed in the report): counts and the
 daily paid amounts for the dashboard, and buyers' phone numbers for masking.
@@ -16,11 +17,10 @@ from sqlalchemy import func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts import service as accounts
-from quanzi.accounts.deps import CurrentUser, Shopkeeper, Supplier
+from quanzi.accounts.deps import Shopkeeper, Supplier
 from quanzi.aftersales.models import OPEN_STATES, AfterSale
 from quanzi.catalog.console import acting_scope, supplier_scope
 from quanzi.kit import i18n
-from quanzi.kit.clock import clock
 from quanzi.kit.console import CHINA, describe, page, redirect, refused
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
@@ -114,26 +114,6 @@ async def supplier_counts(s: AsyncSession, supplier_id: int | None) -> dict[str,
     return {"to_ship": (await s.execute(to_ship)).scalar_one(),
             "open_aftersales": (await s.execute(open_as)).scalar_one(),
             "to_decide": (await s.execute(waiting)).scalar_one()}
-
-
-@router.get("/console")
-async def dashboard(request: Request, db: DB, me: CurrentUser) -> Response:
-    today = clock.now().astimezone(CHINA).date()
-    ctx: dict[str, Any] = {"active": "dashboard", "today": today.isoformat()}
-    async with db.read() as s:
-        shop = await shops.find_my_shop(s, me.user_id)
-        ctx["shop"] = shop
-        if shop is not None and me.has("shopkeeper"):
-            stats = await shop_stats(s, shop.id, today)
-            ctx["stats"] = stats
-            ctx["chart"] = chart_option(stats["days"], stats["amounts"])
-            ctx["shelf_count"] = len(await shops.shelf(s, shop.id, published_only=False))
-        if me.has("supplier") or me.has("operator"):
-            scope = await supplier_scope(s, me)
-            ctx["scope"] = scope
-            if not scope.missing_profile:
-                ctx["supply"] = await supplier_counts(s, scope.supplier_id)
-    return page(request, "console/dashboard.html", ctx)
 
 
 # --- a shop's orders ---------------------------------------------------------------------------------
