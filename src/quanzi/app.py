@@ -32,6 +32,32 @@ STATIC = Path(__file__).resolve().parent / "static"
 GZIP_MIN_BYTES = 1024  # below about a packet, compressing costs more than it saves
 
 
+class StartupRefused(RuntimeError):
+    """A deployment that must not serve; the message says every reason and how to fix it."""
+
+
+def preflight(settings: Settings) -> list[str]:
+    """What `quanzi serve` checks before it listens: the page assets and the poster font. Returns warnings;
+    raises StartupRefused when a check fails that the settings do not allow to pass."""
+    from quanzi.distribution import posters
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    try:
+        assets.check(settings.assets_dir)
+    except assets.AssetsMissing as exc:
+        problems.append(str(exc))
+    posters.configure_font(settings.cjk_font)
+    if font := posters.cjk_font_problem():
+        if settings.require_cjk_font:
+            problems.append(font + " (QUANZI_REQUIRE_CJK_FONT=false serves anyway, with boxes on posters.)")
+        else:
+            warnings.append("POSTERS WILL SHOW BOXES INSTEAD OF CHINESE. " + font)
+    if problems:
+        raise StartupRefused("\n".join(f"- {p}" for p in problems))
+    return warnings
+
+
 def configure_payments(settings: Settings) -> None:
     config = ProviderConfig.from_settings(settings)
     names = [n.strip() for n in settings.payment_providers.split(",") if n.strip()]
@@ -78,6 +104,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.state.limiter = RateLimiter(settings.redis_url, settings.ratelimit_prefix)
     app.state.sms = make_provider(settings.sms_provider)
     configure_payments(settings)
+    from quanzi.distribution import posters
+
+    posters.configure_font(settings.cjk_font)
     flash_gate.configure(settings.redis_url, settings.flash_gate_prefix)
     app.add_middleware(RequestContextMiddleware)
     # Outermost, its own middleware: pages, JSON and text assets leave compressed (images are skipped by
