@@ -1,9 +1,10 @@
-"""Wheel build hook: an installed copy of Quanzi carries its page assets and compiled translations.
+"""Wheel build hook: an installed copy of Quanzi carries its page assets, compiled translations and migrations.
 
-Both are build products the repository never commits (node_modules/ from `npm ci`, *.mo from pybabel), and
-hatch leaves git-ignored files out of a wheel. So a regular (non-editable) wheel build copies the files the
-pages load from node_modules into `quanzi/vendor/<name>/` and compiles the .po catalogs into .mo files;
-it stops with a clear message when `npm ci` has not run. Editable installs read the checkout directly.
+Assets and .mo files are build products the repository never commits (node_modules/ from `npm ci`, *.mo from
+pybabel), and hatch leaves git-ignored files out of a wheel. So a regular (non-editable) wheel build copies the
+files the pages load from node_modules into `quanzi/vendor/<name>/`, compiles the .po catalogs into .mo files
+and puts migrations/ at `quanzi/migrations`; it stops with a clear message when `npm ci` has not run.
+Editable installs read the checkout directly.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class AssetsHook(BuildHookInterface):  # type: ignore[type-arg]
                     include[str(src)] = f"quanzi/vendor/{name}/{f}"
                 else:
                     missing.append(str(src))
+        # `quanzi migrate` from an installed copy: the migrations travel inside the package.
+        include[str(HERE / "migrations")] = "quanzi/migrations"
         if missing:
             raise RuntimeError("Cannot build a wheel without the page assets; run `npm ci` first. Missing: "
                                + ", ".join(missing))

@@ -29,7 +29,7 @@ from quanzi.payments.providers import ProviderConfig
 from quanzi.payments.providers import make_provider as make_payment_provider
 
 STATIC = Path(__file__).resolve().parent / "static"
-GZIP_MIN_BYTES = 1024  # below about a packet, compressing costs more than it saves
+GZIP_MIN_BYTES = assets.GZIP_MIN_BYTES  # below about a packet, compressing costs more than it saves
 
 
 class StartupRefused(RuntimeError):
@@ -117,9 +117,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
         app.include_router(router)
     app.include_router(docs.router)
     for name in assets.VENDOR:
-        app.mount(f"/static/vendor/{name}", StaticFiles(directory=assets.vendor_dir(name, settings.assets_dir),
-                                                        check_dir=False), name=f"vendor-{name}")
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+        app.mount(f"/static/vendor/{name}", assets.GzipStaticFiles(
+            directory=assets.vendor_dir(name, settings.assets_dir), check_dir=False), name=f"vendor-{name}")
+    app.mount("/static", assets.GzipStaticFiles(directory=STATIC), name="static")
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/media", StaticFiles(directory=settings.media_dir), name="media")
     mount_admin(app, db, settings.secret_key)

@@ -27,8 +27,11 @@ def alembic_config(database_url: str | None = None):  # noqa: ANN201
 
     from quanzi.kit.db import sync_url
 
+    migrations = ROOT / "migrations"
+    if not migrations.is_dir():  # an installed copy: the wheel carries them inside the package (hatch_build.py)
+        migrations = Path(__file__).resolve().parent / "migrations"
     cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("script_location", str(migrations))
     cfg.set_main_option("sqlalchemy.url", sync_url(database_url or get_settings().database_url).replace("%", "%%"))
     return cfg
 

@@ -74,3 +74,29 @@ def test_vendor_lookup_prefers_the_configured_folder(tmp_path: Path) -> None:
         assets.check(tmp_path)
     assert "htmx/" not in str(err.value) and "QUANZI_ASSETS_DIR" in str(err.value)
     assets.check()  # the checkout's node_modules (make setup) is complete
+
+
+async def test_static_files_are_gzipped_when_the_server_sends_files_itself(app) -> None:  # noqa: ANN001
+    """granian offers the ASGI pathsend extension, which Starlette's GZipMiddleware passes through untouched."""
+    import gzip as gz
+
+    messages: list[dict] = []
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/static/vendor/htmx/htmx.min.js", "raw_path": b"/static/vendor/htmx/htmx.min.js",
+             "query_string": b"", "root_path": "", "server": ("test", 80), "client": ("10.0.0.9", 1),
+             "headers": [(b"host", b"test"), (b"accept-encoding", b"gzip, br")],
+             "extensions": {"http.response.pathsend": {}}}
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    start = messages[0]
+    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    assert start["status"] == 200 and headers["content-encoding"] == "gzip", headers
+    assert not any(m["type"] == "http.response.pathsend" for m in messages)
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    assert gz.decompress(body) == (assets.vendor_dir("htmx") / "htmx.min.js").read_bytes()

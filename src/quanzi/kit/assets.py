@@ -8,7 +8,14 @@ VENDOR from this file too, so the wheel carries exactly what the pages load.
 
 from __future__ import annotations
 
+import functools
+import gzip
 from pathlib import Path
+
+from starlette.datastructures import Headers
+from starlette.responses import FileResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 PACKAGE = Path(__file__).resolve().parents[1]
 CHECKOUT_NODE_MODULES = PACKAGE.parents[1] / "node_modules"
@@ -55,3 +62,38 @@ def check(assets_dir: Path | None = None) -> None:
             f"Page assets missing ({', '.join(missing)}); looked in {where}. In a source checkout run "
             "`make setup` (npm ci); for an installed copy, install a wheel built after `npm ci` or set "
             "QUANZI_ASSETS_DIR to a node_modules folder holding package.json's packages.")
+
+
+# --- compressed static files --------------------------------------------------------------------------------
+
+GZIP_TYPES = ("text/", "application/javascript", "application/json", "image/svg+xml", "application/xml")
+GZIP_MAX_BYTES = 8 * 1024 * 1024
+GZIP_MIN_BYTES = 1024
+
+
+@functools.lru_cache(maxsize=128)
+def _gzipped(path: str, mtime: float, size: int) -> bytes:
+    """A file's gzip body, made once per file version per process (mtime and size are part of the key)."""
+    return gzip.compress(Path(path).read_bytes(), compresslevel=9, mtime=0)
+
+
+class GzipStaticFiles(StaticFiles):
+    """StaticFiles that answers text assets gzip-compressed when the client accepts it.
+
+    Starlette's GZipMiddleware leaves file responses alone when the server sends files itself (granian
+    offers the ASGI `pathsend` extension), so JS and CSS left uncompressed; here each file is compressed
+    once and served from memory."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if not isinstance(response, FileResponse) or response.status_code != 200 or response.stat_result is None:
+            return response
+        accepts = Headers(scope=scope).get("accept-encoding", "")
+        size = response.stat_result.st_size
+        if ("gzip" not in accepts.lower() or not (GZIP_MIN_BYTES <= size <= GZIP_MAX_BYTES)
+                or not (response.media_type or "").startswith(GZIP_TYPES)):
+            return response
+        body = _gzipped(str(response.path), response.stat_result.st_mtime, size)
+        headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "accept-ranges")}
+        headers.update({"content-encoding": "gzip", "vary": "Accept-Encoding"})
+        return Response(b"" if scope.get("method") == "HEAD" else body, status_code=200, headers=headers)
