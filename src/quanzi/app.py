@@ -16,6 +16,7 @@ from quanzi import domains
 from quanzi.accounts.sms import make_provider
 from quanzi.backoffice.admin import mount_admin
 from quanzi.config import Settings, get_settings
+from quanzi.flashsale import gate as flash_gate
 from quanzi.kit import assets, docs
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
@@ -23,7 +24,6 @@ from quanzi.kit.logging import configure as configure_logging
 from quanzi.kit.ratelimit import RateLimiter
 from quanzi.kit.web import ERROR_RESPONSES, RequestContextMiddleware, install_error_handlers
 from quanzi.kit.worker import run_worker
-from quanzi.flashsale import gate as flash_gate
 from quanzi.payments import registry as payment_registry
 from quanzi.payments.providers import ProviderConfig
 from quanzi.payments.providers import make_provider as make_payment_provider

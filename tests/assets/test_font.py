@@ -27,8 +27,9 @@ def _font_reset() -> Iterator[None]:
 
 
 def _poster(title: str, tmp_path: Path):  # noqa: ANN202
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     content = posters.PosterContent("p", 7, title, "脆甜", 2990, False, (), "小美的店", "为你推荐一件好物")
     png = posters.render_png(make_settings("sqlite://", media_dir=tmp_path), content,
@@ -73,7 +74,8 @@ def test_quanzi_serve_refuses_to_start_without_a_cjk_font(tmp_path: Path) -> Non
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANZI_") and k not in ("DATABASE_URL",)}
     env.update({"QUANZI_CJK_FONT": str(tmp_path / "no-such-font.ttc"), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
                 "QUANZI_PORT": "1"})  # never reached: the check runs before anything listens
-    r = subprocess.run([str(exe), "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    r = subprocess.run([str(exe), "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       check=False)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "refuses to start" in r.stderr and "fonts-wqy-microhei" not in r.stdout
     assert "no-such-font.ttc" in r.stderr

@@ -84,6 +84,11 @@ async def test_numbers_per_china_day_net_of_refunds(app, db, client) -> None:  #
     assert apple["net_fen"] == 2990 + 4990 + 2990 + 2990 * 2 - 2990
     assert week.top[1] == {"product_id": mango.product_id, "title": "海南金煌芒果", "quantity": 3,
                            "net_fen": 5970, "orders": 1}
+    # Day by day for the best sellers: the apple's 18th holds 29.90 + 49.90 (00:30 in Shanghai).
+    apple_days = dict(zip(week.days, week.top_daily[w.product_id], strict=True))
+    assert apple_days["2025-06-18"] == 2990 + 4990 and apple_days["2025-06-17"] == 2990
+    assert apple_days["2025-06-16"] == 2990 * 2 - 2990 and sum(apple_days.values()) == apple["net_fen"]
+    assert week.top_daily[mango.product_id][-1] == 5970
 
 
 async def test_dashboard_page_range_picker_and_charts(app, db, client) -> None:  # noqa: ANN001
@@ -101,6 +106,9 @@ async def test_dashboard_page_range_picker_and_charts(app, db, client) -> None: 
     counts = _option(r.text, "board-counts-chart")
     assert counts["series"][0]["data"] == [0, 0, 0, 0, 1, 1, 3] and counts["series"][1]["data"][-2:] == [1, 5]
     assert _option(r.text, "board-top-chart")["yAxis"]["data"][-1] == "云南高原苹果"
+    trend = _option(r.text, "board-top-trend-chart")
+    assert [x["name"] for x in trend["series"]] == ["云南高原苹果", "海南金煌芒果"]
+    assert trend["series"][1]["data"][-1] == 59.7
     assert '<script src="/static/vendor/echarts/echarts.min.js" defer></script>' in r.text
 
     # A custom range: 29 May only holds the old order; 20 days of nothing after it are still days.

@@ -28,9 +28,9 @@ from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.errors import CsrfFailed
 from quanzi.kit.outbox import OutboxMessage
+from quanzi.kit.web import error_response
 from quanzi.orders.models import Order
 from quanzi.payments.models import Refund
-from quanzi.kit.web import error_response
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 

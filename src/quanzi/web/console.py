@@ -56,7 +56,7 @@ async def overview(request: Request, db: DB, me: CurrentUser, preset: Annotated[
             ctx["board"] = {"range": rng, "n": n, "errors": errors, "presets": board.PRESETS,
                             "first": first or rng.first.isoformat(), "last": last or rng.last.isoformat(),
                             "gmv_chart": board.gmv_chart(n), "counts_chart": board.counts_chart(n),
-                            "top_chart": board.top_chart(n)}
+                            "top_chart": board.top_chart(n), "top_trend_chart": board.top_trend_chart(n)}
     return page(request, "console/dashboard.html", ctx, status_code=422 if ctx.get("board", {}).get("errors") else 200)
 
 

@@ -28,6 +28,7 @@ PRESETS = (7, 30, 90)
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 TOP_PRODUCTS = 10
+TOP_OVER_TIME = 5  # the best sellers drawn day by day
 RED = "#e4393c"
 
 
@@ -92,6 +93,7 @@ class Numbers:
     refunded: list[int]     # fen per day (refunded so far on that day's orders)
     people: list[int]
     top: list[dict[str, Any]] = field(default_factory=list)
+    top_daily: dict[int, list[int]] = field(default_factory=dict)  # product id -> net fen per day
 
     @property
     def total_gmv(self) -> int:
@@ -149,6 +151,15 @@ async def numbers(s: AsyncSession, r: Range) -> Numbers:
     )).all()
 
     keys = [d.isoformat() for d in r.days]
+    leaders = [int(row[0]) for row in top[:TOP_OVER_TIME]]
+    daily: dict[int, dict[str, int]] = {pid: {} for pid in leaders}
+    if leaders:
+        for d, pid, fen in (await s.execute(
+            select(paid_day, OrderLine.product_id, net)
+            .join(Order, Order.id == OrderLine.order_id).where(*in_range, OrderLine.product_id.in_(leaders))
+            .group_by(paid_day, OrderLine.product_id)
+        )).all():
+            daily[int(pid)][str(d)[:10]] = int(fen)
     return Numbers(
         days=keys,
         gmv=[orders.get(k, (0, 0, 0))[1] - orders.get(k, (0, 0, 0))[2] for k in keys],
@@ -157,6 +168,7 @@ async def numbers(s: AsyncSession, r: Range) -> Numbers:
         people=[people.get(k, 0) for k in keys],
         top=[{"product_id": int(pid), "title": title, "quantity": int(qty), "net_fen": int(fen), "orders": int(n)}
              for pid, title, qty, fen, n in top],
+        top_daily={pid: [daily[pid].get(k, 0) for k in keys] for pid in leaders},
     )
 
 
@@ -191,6 +203,19 @@ def counts_chart(n: Numbers) -> dict[str, Any]:
         "series": [{"type": "bar", "name": _("Paid orders"), "data": n.orders, "itemStyle": {"color": RED}},
                    {"type": "line", "name": _("New people"), "data": n.people, "symbolSize": 5,
                     "itemStyle": {"color": "#3b7ddd"}, "lineStyle": {"color": "#3b7ddd"}}],
+    }
+
+
+def top_trend_chart(n: Numbers) -> dict[str, Any]:
+    """The best sellers' GMV day by day, one line each."""
+    titles = {t["product_id"]: t["title"] for t in n.top}
+    return {
+        "grid": {**_grid(), "top": 48}, "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0, "type": "scroll"}, "xAxis": _axis(n.days),
+        "yAxis": {"type": "value", "name": "¥", "axisLabel": {"color": "#777"},
+                  "splitLine": {"lineStyle": {"color": "#eee"}}},
+        "series": [{"type": "line", "name": titles[pid][:12], "symbolSize": 4, "data": [f / 100 for f in fen]}
+                   for pid, fen in n.top_daily.items()],
     }
 
 
