@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts import service as accounts
@@ -23,6 +23,7 @@ from quanzi.catalog.console import acting_scope, supplier_scope
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.console import CHINA, describe, page, redirect, refused
+from quanzi.kit.days import china_day
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
@@ -61,21 +62,13 @@ def _day_start(d: date) -> datetime:
     return datetime.combine(d, datetime.min.time(), tzinfo=CHINA)
 
 
-def _local_day(column: Any, dialect: str) -> Any:
-    """The China calendar date of a UTC timestamp column (China has no daylight saving: UTC+8)."""
-    # Literals, not bind parameters: PostgreSQL must see the same expression in SELECT and GROUP BY.
-    if dialect == "postgresql":
-        return func.date(func.timezone(literal_column("'Asia/Shanghai'"), column))
-    return func.date(column, literal_column("'+8 hours'"))
-
-
 async def shop_stats(s: AsyncSession, shop_id: int, today: date) -> dict[str, Any]:
     """Paid orders through a shop: today, this week (from Monday), and the amount paid per day."""
     dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
     first = today - timedelta(days=CHART_DAYS - 1)
     monday = today - timedelta(days=today.weekday())
     since = _day_start(min(first, monday))
-    day = _local_day(Order.paid_at, dialect)
+    day = china_day(Order.paid_at, dialect)
     rows = (await s.execute(
         select(day, func.count(Order.id), func.coalesce(func.sum(Order.total_fen), 0))
         .where(Order.shop_id == shop_id, Order.paid_at.is_not(None), Order.paid_at >= since)

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.models import User
 from quanzi.kit.console import CHINA
+from quanzi.kit.days import china_day
 from quanzi.kit.i18n import _
 from quanzi.orders.models import Order, OrderLine
 
@@ -30,15 +31,6 @@ MAX_DAYS = 366
 TOP_PRODUCTS = 10
 TOP_OVER_TIME = 5  # the best sellers drawn day by day
 RED = "#e4393c"
-
-
-def china_day(column: Any, dialect: str) -> Any:
-    """The China calendar date of a UTC timestamp column, as 'YYYY-MM-DD' text (China has no daylight saving:
-    always UTC+8)."""
-    # Literals, not bind parameters: PostgreSQL must see the same expression in SELECT and GROUP BY.
-    if dialect == "postgresql":
-        return func.to_char(func.timezone(literal_column("'Asia/Shanghai'"), column), literal_column("'YYYY-MM-DD'"))
-    return func.date(column, literal_column("'+8 hours'"))
 
 
 @dataclass(frozen=True)
