@@ -46,6 +46,8 @@ async def test_text_is_gzipped_above_a_kilobyte(client: httpx.AsyncClient) -> No
     # Small answers stay plain; a client that does not ask gets plain text.
     small = await client.get("/healthz", headers={"accept-encoding": "gzip"})
     assert small.status_code == 200 and "content-encoding" not in small.headers
+    head = await client.head("/static/vendor/htmx/htmx.min.js", headers={"accept-encoding": "gzip"})
+    assert head.status_code == 200 and head.headers["content-length"] == r.headers["content-length"]
     plain = await client.get("/static/vendor/htmx/htmx.min.js", headers={"accept-encoding": "identity"})
     assert "content-encoding" not in plain.headers and len(plain.content) > 40_000
 

@@ -95,5 +95,5 @@ class GzipStaticFiles(StaticFiles):
             return response
         body = _gzipped(str(response.path), response.stat_result.st_mtime, size)
         headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "accept-ranges")}
-        headers.update({"content-encoding": "gzip", "vary": "Accept-Encoding"})
+        headers.update({"content-encoding": "gzip", "vary": "Accept-Encoding", "content-length": str(len(body))})
         return Response(b"" if scope.get("method") == "HEAD" else body, status_code=200, headers=headers)
