@@ -36,7 +36,7 @@ def test_swagger_ui_and_redoc_render_the_operations(page: Page) -> None:
     assert all("cdn.redoc.ly" in url and url in failed for url in outside), (outside, failed)
 
 
-def test_operator_dashboard_charts_and_range_picker(page: Page, login) -> None:  # noqa: ANN001
+def test_operator_dashboard_charts_and_range_picker(page: Page, login, screenshot) -> None:  # noqa: ANN001
     login(page, OPERATOR)
     page.goto("/console")
     board = page.get_by_test_id("operator-dashboard")
@@ -44,6 +44,7 @@ def test_operator_dashboard_charts_and_range_picker(page: Page, login) -> None: 
     expect(page.get_by_test_id("range-30")).to_have_class(re.compile(r"\bon\b"))
     for chart in ("board-gmv-chart", "board-counts-chart", "board-top-chart"):
         expect(page.locator(f"[data-testid={chart}] svg")).to_be_visible()  # ECharts drew it
+    screenshot(page, "dashboard-30-days")
     month_orders = int(page.get_by_test_id("board-orders").inner_text())
     assert month_orders > 0
     page.get_by_test_id("range-7").click()

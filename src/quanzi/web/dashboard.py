@@ -202,9 +202,9 @@ def top_trend_chart(n: Numbers) -> dict[str, Any]:
     """The best sellers' GMV day by day, one line each."""
     titles = {t["product_id"]: t["title"] for t in n.top}
     return {
-        "grid": {**_grid(), "top": 48}, "tooltip": {"trigger": "axis"},
+        "grid": {**_grid(), "top": 40}, "tooltip": {"trigger": "axis"},
         "legend": {"top": 0, "type": "scroll"}, "xAxis": _axis(n.days),
-        "yAxis": {"type": "value", "name": "¥", "axisLabel": {"color": "#777"},
+        "yAxis": {"type": "value", "axisLabel": {"color": "#777", "formatter": "¥{value}"},
                   "splitLine": {"lineStyle": {"color": "#eee"}}},
         "series": [{"type": "line", "name": titles[pid][:12], "symbolSize": 4, "data": [f / 100 for f in fen]}
                    for pid, fen in n.top_daily.items()],
