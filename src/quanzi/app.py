@@ -10,10 +10,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from quanzi import domains
 from quanzi.backoffice.admin import mount_admin
-from quanzi.config import ROOT, Settings, get_settings
+from quanzi.config import Settings, get_settings
+from quanzi.flashsale import gate as flash_gate
+from quanzi.kit import assets, docs
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.logging import configure as configure_logging
@@ -21,17 +24,38 @@ from quanzi.kit.ratelimit import RateLimiter
 from quanzi.kit.web import ERROR_RESPONSES, RequestContextMiddleware, install_error_handlers
 from quanzi.kit.worker import run_worker
 from quanzi.notifications import channels as notification_channels
-from quanzi.flashsale import gate as flash_gate
 from quanzi.payments import registry as payment_registry
 from quanzi.payments.providers import ProviderConfig
 from quanzi.payments.providers import make_provider as make_payment_provider
 
 STATIC = Path(__file__).resolve().parent / "static"
-VENDOR = {
-    "htmx": ROOT / "node_modules" / "htmx.org" / "dist",
-    "alpine": ROOT / "node_modules" / "@alpinejs" / "csp" / "dist",
-    "echarts": ROOT / "node_modules" / "echarts" / "dist",
-}
+GZIP_MIN_BYTES = assets.GZIP_MIN_BYTES  # below about a packet, compressing costs more than it saves
+
+
+class StartupRefused(RuntimeError):
+    """A deployment that must not serve; the message says every reason and how to fix it."""
+
+
+def preflight(settings: Settings) -> list[str]:
+    """What `quanzi serve` checks before it listens: the page assets and the poster font. Returns warnings;
+    raises StartupRefused when a check fails that the settings do not allow to pass."""
+    from quanzi.distribution import posters
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    try:
+        assets.check(settings.assets_dir)
+    except assets.AssetsMissing as exc:
+        problems.append(str(exc))
+    posters.configure_font(settings.cjk_font)
+    if font := posters.cjk_font_problem():
+        if settings.require_cjk_font:
+            problems.append(font + " (QUANZI_REQUIRE_CJK_FONT=false serves anyway, with boxes on posters.)")
+        else:
+            warnings.append("POSTERS WILL SHOW BOXES INSTEAD OF CHINESE. " + font)
+    if problems:
+        raise StartupRefused("\n".join(f"- {p}" for p in problems))
+    return warnings
 
 
 def configure_payments(settings: Settings) -> None:
@@ -70,24 +94,33 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
                     await asyncio.wait_for(task, timeout=10)
             await db.dispose()
 
+    # docs_url/redoc_url off: FastAPI's pages load Swagger UI and ReDoc from a CDN the CSP blocks; ours
+    # (kit/docs.py) serve them from npm packages on this origin.
     app = FastAPI(title="Quanzi API", version="0.1.0", lifespan=lifespan, responses=ERROR_RESPONSES,
-                  description="Quanzi (圈子) social-commerce platform. Money is integer fen.")
+                  description="Quanzi (圈子) social-commerce platform. Money is integer fen.",
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.db = db
     app.state.limiter = RateLimiter(settings.redis_url, settings.ratelimit_prefix)
     # Refuses a production configuration without a real SMS provider; login codes go through the SMS channel.
     app.state.sms = notification_channels.configure(settings)
     configure_payments(settings)
+    from quanzi.distribution import posters
+
+    posters.configure_font(settings.cjk_font)
     flash_gate.configure(settings.redis_url, settings.flash_gate_prefix)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost, its own middleware: pages, JSON and text assets leave compressed (images are skipped by
+    # Starlette's content-type check); request handling inside stays untouched.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=6)
     install_error_handlers(app)
     for router in domains.routers():
         app.include_router(router)
-    app.mount("/static/vendor/htmx", StaticFiles(directory=VENDOR["htmx"], check_dir=False), name="vendor-htmx")
-    app.mount("/static/vendor/alpine", StaticFiles(directory=VENDOR["alpine"], check_dir=False), name="vendor-alpine")
-    app.mount("/static/vendor/echarts", StaticFiles(directory=VENDOR["echarts"], check_dir=False),
-              name="vendor-echarts")
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(docs.router)
+    for name in assets.VENDOR:
+        app.mount(f"/static/vendor/{name}", assets.GzipStaticFiles(
+            directory=assets.vendor_dir(name, settings.assets_dir), check_dir=False), name=f"vendor-{name}")
+    app.mount("/static", assets.GzipStaticFiles(directory=STATIC), name="static")
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/media", StaticFiles(directory=settings.media_dir), name="media")
     mount_admin(app, db, settings.secret_key)

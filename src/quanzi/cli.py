@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from quanzi.config import ROOT, get_settings
+from quanzi.config import ROOT, Settings, get_settings
 
 app = typer.Typer(help="Quanzi (圈子) social-commerce platform", no_args_is_help=True, add_completion=False)
 operator_app = typer.Typer(help="Operator accounts", no_args_is_help=True)
@@ -27,8 +27,11 @@ def alembic_config(database_url: str | None = None):  # noqa: ANN201
 
     from quanzi.kit.db import sync_url
 
+    migrations = ROOT / "migrations"
+    if not migrations.is_dir():  # an installed copy: the wheel carries them inside the package (hatch_build.py)
+        migrations = Path(__file__).resolve().parent / "migrations"
     cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("script_location", str(migrations))
     cfg.set_main_option("sqlalchemy.url", sync_url(database_url or get_settings().database_url).replace("%", "%%"))
     return cfg
 
@@ -64,10 +67,31 @@ def serve(
     from granian.constants import Interfaces
 
     s = get_settings()
+    _preflight_or_exit(s)
     h, p, w = host or s.host, port or s.port, workers or s.workers
     typer.echo(f"Quanzi is serving on http://{h}:{p}  (database: {s.database_url.split('://')[0]})")
     Granian("quanzi.asgi:app", address=h, port=p, workers=w, interface=Interfaces.ASGI,
             log_access=False).serve()
+
+
+def _preflight_or_exit(s: Settings) -> list[str]:
+    from quanzi.app import StartupRefused, preflight
+
+    try:
+        warnings = preflight(s)
+    except StartupRefused as exc:
+        typer.echo(f"quanzi refuses to start:\n{exc}", err=True)
+        raise typer.Exit(2) from exc
+    for message in warnings:
+        typer.echo(f"WARNING: {message}", err=True)
+    return warnings
+
+
+@app.command()
+def doctor() -> None:
+    """Check what `serve` checks before it listens (page assets, the poster font); exit 2 on a problem."""
+    if not _preflight_or_exit(get_settings()):
+        typer.echo("quanzi doctor: page assets and the poster font are in place")
 
 
 @app.command()

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     payment_providers: str = "sandbox"
     # Uploaded and generated images (product pictures, posters), served under /media.
     media_dir: Path = ROOT / "var" / "media"
+    # A node_modules folder holding package.json's packages, for an installed copy whose wheel carries no
+    # page assets (kit/assets.py); unset: the wheel's own copy, else the checkout's node_modules.
+    assets_dir: Path | None = None
+    # A TTF/TTC/OTF font covering Simplified Chinese for posters; unset: fonts-wqy-microhei, else fontconfig.
+    cjk_font: Path | None = None
+    # `quanzi serve` refuses to start without a CJK font (posters would show boxes); false: a loud warning.
+    require_cjk_font: bool = True
     sandbox_key_dir: Path = ROOT / "var" / "sandbox-keys"
     login_code_ttl_seconds: int = 600
     # Rate limits (limits library syntax).

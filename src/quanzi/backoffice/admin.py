@@ -22,12 +22,15 @@ from quanzi.accounts import service as accounts
 from quanzi.accounts.deps import COOKIE
 from quanzi.accounts.models import AuthSession, Role, User, UserRole
 from quanzi.backoffice.audit import AuditedSession, current_actor
+from quanzi.backoffice.i18n import N_, i18n_config, localize
 from quanzi.backoffice.models import AuditLog
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.errors import CsrfFailed
 from quanzi.kit.outbox import OutboxMessage
 from quanzi.kit.web import error_response
+from quanzi.orders.models import Order
+from quanzi.payments.models import Refund
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -78,9 +81,10 @@ class OperatorAuth(AuthenticationBackend):
 
 
 class UserAdmin(ModelView, model=User):
-    name, name_plural, icon = "User", "Users", "fa-solid fa-user"
+    name, name_plural, icon = N_("User"), N_("Users"), "fa-solid fa-user"
     column_list = [User.id, User.phone, User.nickname, User.is_active, User.created_at]
     column_searchable_list = [User.phone, User.nickname]
+    column_details_exclude_list = [User.password_hash]
     form_columns = [User.nickname, User.is_active]
     can_create = False
     can_delete = False
@@ -90,12 +94,12 @@ class UserRoleForm(Form):
     """The scaffolded form left out user_id (a foreign key), took any text as a role and asked for
     created_at: a grant could not be created at all, and an unknown role would have been accepted."""
 
-    user_id = IntegerField("User ID", validators=[InputRequired(), NumberRange(min=1)])
-    role = SelectField("Role", choices=[(r.value, r.value) for r in Role], validators=[InputRequired()])
+    user_id = IntegerField(N_("User ID"), validators=[InputRequired(), NumberRange(min=1)])
+    role = SelectField(N_("Role"), choices=[(r.value, r.value) for r in Role], validators=[InputRequired()])
 
 
 class UserRoleAdmin(ModelView, model=UserRole):
-    name, name_plural, icon = "Role grant", "Role grants", "fa-solid fa-id-badge"
+    name, name_plural, icon = N_("Role grant"), N_("Role grants"), "fa-solid fa-id-badge"
     column_list = [UserRole.id, UserRole.user_id, UserRole.role, UserRole.created_at]
     column_searchable_list = [UserRole.role]
     form = UserRoleForm
@@ -107,16 +111,17 @@ class UserRoleAdmin(ModelView, model=UserRole):
 
 
 class SessionAdmin(ModelView, model=AuthSession):
-    name, name_plural, icon = "Login session", "Login sessions", "fa-solid fa-key"
+    name, name_plural, icon = N_("Login session"), N_("Login sessions"), "fa-solid fa-key"
     column_list = [AuthSession.id, AuthSession.user_id, AuthSession.kind, AuthSession.created_at,
                    AuthSession.expires_at, AuthSession.revoked_at, AuthSession.ip]
+    column_details_exclude_list = [AuthSession.token_hash]
     form_columns = [AuthSession.revoked_at]
     can_create = False
     can_delete = False
 
 
 class OutboxAdmin(ModelView, model=OutboxMessage):
-    name, name_plural, icon = "Outbox message", "Outbox", "fa-solid fa-envelope"
+    name, name_plural, icon = N_("Outbox message"), N_("Outbox"), "fa-solid fa-envelope"
     column_list = [OutboxMessage.id, OutboxMessage.topic, OutboxMessage.handler, OutboxMessage.status,
                    OutboxMessage.attempts, OutboxMessage.next_attempt_at, OutboxMessage.last_error]
     column_searchable_list = [OutboxMessage.topic, OutboxMessage.status]
@@ -126,10 +131,34 @@ class OutboxAdmin(ModelView, model=OutboxMessage):
 
 
 class AuditAdmin(ModelView, model=AuditLog):
-    name, name_plural, icon = "Audit entry", "Audit log", "fa-solid fa-clipboard-list"
+    name, name_plural, icon = N_("Audit entry"), N_("Audit log"), "fa-solid fa-clipboard-list"
     column_list = [AuditLog.id, AuditLog.at, AuditLog.actor_id, AuditLog.action, AuditLog.entity,
                    AuditLog.entity_id, AuditLog.changes]
     column_default_sort = [(AuditLog.id, True)]
+    can_create = can_edit = can_delete = False
+
+
+class OrderAdmin(ModelView, model=Order):
+    """Read-only: an order changes state only through the orders service (payments, shipping, refunds)."""
+
+    name, name_plural, icon = N_("Order"), N_("Orders"), "fa-solid fa-receipt"
+    column_list = [Order.id, Order.order_no, Order.status, Order.kind, Order.buyer_id, Order.supplier_id,
+                   Order.shop_id, Order.total_fen, Order.refunded_fen, Order.created_at, Order.paid_at]
+    column_details_exclude_list = [Order.address]  # the buyer's address stays in the supplier's console
+    column_searchable_list = [Order.order_no, Order.status]
+    column_sortable_list = [Order.id, Order.total_fen, Order.created_at, Order.paid_at]
+    column_default_sort = [(Order.id, True)]
+    can_create = can_edit = can_delete = False
+
+
+class RefundAdmin(ModelView, model=Refund):
+    """Read-only: refunds are made by after-sales and campaign rules, never typed in here."""
+
+    name, name_plural, icon = N_("Refund"), N_("Refunds"), "fa-solid fa-rotate-left"
+    column_list = [Refund.id, Refund.out_refund_no, Refund.order_id, Refund.amount_fen, Refund.status,
+                   Refund.reason, Refund.created_at, Refund.done_at]
+    column_searchable_list = [Refund.out_refund_no, Refund.status]
+    column_default_sort = [(Refund.id, True)]
     can_create = can_edit = can_delete = False
 
 
@@ -138,7 +167,7 @@ def mount_admin(app: FastAPI, db: Database, secret_key: str) -> Admin:
         db.engine.execution_options(quanzi_write=True), expire_on_commit=False, sync_session_class=AuditedSession
     )
     admin = Admin(app, session_maker=session_maker, base_url="/admin", title="圈子 · 运营后台",
-                  authentication_backend=OperatorAuth(secret_key, db))
-    for view in [UserAdmin, UserRoleAdmin, SessionAdmin, OutboxAdmin, AuditAdmin, *VIEWS]:
-        admin.add_view(view)
+                  authentication_backend=OperatorAuth(secret_key, db), i18n_config=i18n_config())
+    for view in [UserAdmin, UserRoleAdmin, SessionAdmin, OutboxAdmin, AuditAdmin, OrderAdmin, RefundAdmin, *VIEWS]:
+        admin.add_view(localize(view))
     return admin

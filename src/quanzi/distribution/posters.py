@@ -241,22 +241,67 @@ async def poster_for(db: Database, settings: Settings, sharer_id: int, kind: str
 
 # --- drawing -------------------------------------------------------------------------------------------
 
+_configured_font: Path | None = None
+# A code point no font draws: FreeType gives its .notdef glyph (the "tofu" box, or nothing).
+NOT_A_CHARACTER = "\U0010fffd"
+CJK_SAMPLE = "圈子同价"
+
+
+def configure_font(path: Path | None) -> None:
+    """Use this font first (settings.cjk_font, QUANZI_CJK_FONT); None: the usual places."""
+    global _configured_font
+    if path != _configured_font:
+        _configured_font = path
+        font_file.cache_clear()
+        font.cache_clear()
+
+
+def draws_chinese(path: str | Path, sample: str = CJK_SAMPLE) -> bool:
+    """True if the font has real glyphs for `sample`: each renders ink, and not the font's .notdef box."""
+    try:
+        f = ImageFont.truetype(str(path), 48)
+        notdef = f.getmask(NOT_A_CHARACTER)
+        for ch in sample:
+            mask = f.getmask(ch)
+            if mask.getbbox() is None or (mask.size == notdef.size and bytes(mask) == bytes(notdef)):
+                return False
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 @functools.cache
 def font_file() -> str | None:
-    """WenQuanYi Micro Hei, else any font fontconfig says covers Chinese, else None (Pillow's own font)."""
+    """The configured font, else WenQuanYi Micro Hei (Debian fonts-wqy-microhei, which `make setup` installs),
+    else any font fontconfig says covers Chinese; only a font that really draws Chinese. None: Pillow's own
+    font, which draws boxes (`quanzi serve` refuses to start then, see cjk_font_problem)."""
+    candidates: list[str] = []
+    if _configured_font is not None:
+        return str(_configured_font) if draws_chinese(_configured_font) else None
     if PREFERRED_FONT.is_file():
-        return str(PREFERRED_FONT)
+        candidates.append(str(PREFERRED_FONT))
     if shutil.which("fc-list"):
         try:
             out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=5,
                                  check=False).stdout
-            for line in sorted(out.splitlines()):
-                candidate = line.split(":")[0].strip()
-                if candidate and Path(candidate).is_file():
-                    return candidate
+            candidates += [c for c in (line.split(":")[0].strip() for line in sorted(out.splitlines()))
+                           if c and Path(c).is_file()]
         except (OSError, subprocess.SubprocessError):
             pass
-    return None
+    return next((c for c in candidates if draws_chinese(c)), None)
+
+
+def cjk_font_problem() -> str | None:
+    """Why posters would show boxes instead of Chinese, or None when a CJK font is in place."""
+    if font_file() is not None:
+        return None
+    if _configured_font is not None:
+        return (f"QUANZI_CJK_FONT={_configured_font} is not a font that draws Chinese (missing file, or no "
+                "glyph for 圈).")
+    return ("No font that draws Chinese was found, so share posters would show boxes instead of text. Install "
+            "the Debian/Ubuntu package fonts-wqy-microhei (`apt-get install fonts-wqy-microhei`; `make setup` "
+            "does it when run as root), or set QUANZI_CJK_FONT to a .ttf/.ttc/.otf that covers Simplified "
+            "Chinese.")
 
 
 @functools.cache

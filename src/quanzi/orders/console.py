@@ -1,4 +1,5 @@
-"""Console pages about orders: the role-aware dashboard, a shop's orders, and supplier fulfilment.
+"""Console pages about orders: a shop's orders and supplier fulfilment (with the waybill CSV export and the
+tracking-number CSV import), and the order numbers the console overview (web/console.py) shows.
 
 Read queries that no service offered yet live here (and are listed in the report): counts and the
 daily paid amounts for the dashboard, and buyers' phone numbers for masking.
@@ -9,36 +10,38 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts import service as accounts
-from quanzi.accounts.deps import CurrentUser, Shopkeeper, Supplier
+from quanzi.accounts.deps import Shopkeeper, Supplier
 from quanzi.aftersales.models import OPEN_STATES, AfterSale
 from quanzi.catalog.console import acting_scope, supplier_scope
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.console import CHINA, describe, page, redirect, refused
+from quanzi.kit.days import china_day
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
 from quanzi.kit.schemas import PathId
-from quanzi.orders import service
+from quanzi.orders import service, waybills
 from quanzi.orders.models import Order
 from quanzi.orders.schemas import ShipIn
+from quanzi.orders.waybills import CARRIERS
 from quanzi.shops import service as shops
 
 router = APIRouter(include_in_schema=False)
 
 FULFILMENT = "/console/fulfilment"
+EXPORT_DAYS = 30  # the export form's default range
+EXPORT_MAX_ROWS = 5000
+EXPORT_STATUSES = ("to_ship", "shipped")
 CHART_DAYS = 14
 PAGE_SIZE = 30
-# What suppliers pick from; the stored value is the name buyers in China know.
-CARRIERS = ["顺丰速运", "京东物流", "中通快递", "圆通速递", "韵达快递", "申通快递", "极兔速递", "EMS", "邮政快递包裹",
-            "德邦快递"]
 
 
 def _carrier_names() -> list[tuple[str, str]]:
@@ -49,18 +52,14 @@ def _carrier_names() -> list[tuple[str, str]]:
     return [(c, names[c]) for c in CARRIERS]
 
 
+def clock_today() -> date:
+    return clock.now().astimezone(CHINA).date()
+
+
 # --- dashboard ---------------------------------------------------------------------------------------
 
 def _day_start(d: date) -> datetime:
     return datetime.combine(d, datetime.min.time(), tzinfo=CHINA)
-
-
-def _local_day(column: Any, dialect: str) -> Any:
-    """The China calendar date of a UTC timestamp column (China has no daylight saving: UTC+8)."""
-    # Literals, not bind parameters: PostgreSQL must see the same expression in SELECT and GROUP BY.
-    if dialect == "postgresql":
-        return func.date(func.timezone(literal_column("'Asia/Shanghai'"), column))
-    return func.date(column, literal_column("'+8 hours'"))
 
 
 async def shop_stats(s: AsyncSession, shop_id: int, today: date) -> dict[str, Any]:
@@ -69,7 +68,7 @@ async def shop_stats(s: AsyncSession, shop_id: int, today: date) -> dict[str, An
     first = today - timedelta(days=CHART_DAYS - 1)
     monday = today - timedelta(days=today.weekday())
     since = _day_start(min(first, monday))
-    day = _local_day(Order.paid_at, dialect)
+    day = china_day(Order.paid_at, dialect)
     rows = (await s.execute(
         select(day, func.count(Order.id), func.coalesce(func.sum(Order.total_fen), 0))
         .where(Order.shop_id == shop_id, Order.paid_at.is_not(None), Order.paid_at >= since)
@@ -116,26 +115,6 @@ async def supplier_counts(s: AsyncSession, supplier_id: int | None) -> dict[str,
             "to_decide": (await s.execute(waiting)).scalar_one()}
 
 
-@router.get("/console")
-async def dashboard(request: Request, db: DB, me: CurrentUser) -> Response:
-    today = clock.now().astimezone(CHINA).date()
-    ctx: dict[str, Any] = {"active": "dashboard", "today": today.isoformat()}
-    async with db.read() as s:
-        shop = await shops.find_my_shop(s, me.user_id)
-        ctx["shop"] = shop
-        if shop is not None and me.has("shopkeeper"):
-            stats = await shop_stats(s, shop.id, today)
-            ctx["stats"] = stats
-            ctx["chart"] = chart_option(stats["days"], stats["amounts"])
-            ctx["shelf_count"] = len(await shops.shelf(s, shop.id, published_only=False))
-        if me.has("supplier") or me.has("operator"):
-            scope = await supplier_scope(s, me)
-            ctx["scope"] = scope
-            if not scope.missing_profile:
-                ctx["supply"] = await supplier_counts(s, scope.supplier_id)
-    return page(request, "console/dashboard.html", ctx)
-
-
 # --- a shop's orders ---------------------------------------------------------------------------------
 
 async def _phones(s: AsyncSession, user_ids: set[int]) -> dict[int, str]:
@@ -166,8 +145,8 @@ async def shop_orders(request: Request, db: DB, me: Shopkeeper,
 
 # --- supplier fulfilment -----------------------------------------------------------------------------
 
-@router.get("/console/fulfilment")
-async def fulfilment(request: Request, db: DB, me: Supplier) -> Response:
+async def _fulfilment_page(request: Request, db: Any, me: Any, extra: dict[str, Any] | None = None,
+                           status_code: int = 200) -> Response:
     async with db.read() as s:
         scope = await supplier_scope(s, me)
         to_ship: list[Order] = []
@@ -185,10 +164,17 @@ async def fulfilment(request: Request, db: DB, me: Supplier) -> Response:
                           .order_by(Order.shipped_at.desc(), Order.id.desc()).limit(50))
             shipped = list((await s.execute(on_the_way)).scalars())
         lines = await service.lines_of(s, [o.id for o in to_ship + held + shipped])
+    today = clock_today()
     return page(request, "console/fulfilment.html", {
         "active": "fulfilment", "scope": scope, "to_ship": to_ship, "held": held, "shipped": shipped,
-        "lines": lines, "carriers": _carrier_names(),
-    })
+        "lines": lines, "carriers": _carrier_names(), "today": today.isoformat(),
+        "export_from": (today - timedelta(days=EXPORT_DAYS - 1)).isoformat(), **(extra or {}),
+    }, status_code=status_code)
+
+
+@router.get("/console/fulfilment")
+async def fulfilment(request: Request, db: DB, me: Supplier) -> Response:
+    return await _fulfilment_page(request, db, me)
 
 
 def _ship_input(carrier: str, tracking_no: str) -> ShipIn:
@@ -271,3 +257,95 @@ async def ship_bulk(
     return redirect(request, FULFILMENT, message, "error" if not shipped else "warn")
 
 
+
+
+# --- waybill CSV: export for e-waybills, import of tracking numbers ----------------------------------------
+
+@router.get("/console/fulfilment/waybills.csv")
+async def export_waybills(
+    request: Request, db: DB, me: Supplier,
+    status: Annotated[str, Query(max_length=10)] = "to_ship",
+    first: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    last: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+) -> Response:
+    """The supplier's orders (paid and waiting to ship, or shipped) paid between two China-time days, one row
+    each, as UTF-8 CSV with a BOM (Excel then shows the Chinese), for the courier's e-waybill software."""
+    try:
+        a = date.fromisoformat(first) if first else None
+        b = date.fromisoformat(last) if last else None
+    except ValueError:
+        return refused(request, f"{FULFILMENT}#waybills", _("Enter the dates as YYYY-MM-DD"))
+    if status not in EXPORT_STATUSES:
+        return refused(request, f"{FULFILMENT}#waybills", _("Choose which orders to export"))
+    if a and b and a > b:
+        return refused(request, f"{FULFILMENT}#waybills", _("The first day must not be after the last day"))
+    async with db.read() as s:
+        scope = await acting_scope(s, me)
+        stmt = select(Order).where(Order.paid_at.is_not(None)).order_by(Order.paid_at, Order.id)
+        if status == "to_ship":
+            stmt = stmt.where(Order.status == "paid", Order.hold_reason.is_(None))
+        else:
+            stmt = stmt.where(Order.status == "shipped")
+        if scope is not None:
+            stmt = stmt.where(Order.supplier_id == scope)
+        if a:
+            stmt = stmt.where(Order.paid_at >= datetime.combine(a, datetime.min.time(), tzinfo=CHINA))
+        if b:
+            stmt = stmt.where(Order.paid_at < datetime.combine(b + timedelta(days=1), datetime.min.time(),
+                                                               tzinfo=CHINA))
+        orders = list((await s.execute(stmt.limit(EXPORT_MAX_ROWS))).scalars())
+        lines = await service.lines_of(s, [o.id for o in orders])
+    body = waybills.export_csv(orders, lines, i18n.short())
+    name = f"waybills-{status}-{clock_today().strftime('%Y%m%d')}.csv"
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"})
+
+
+@router.post("/console/fulfilment/tracking")
+async def import_tracking(request: Request, db: DB, me: Supplier,
+                          file: Annotated[UploadFile | None, File()] = None) -> Response:
+    """Ship the orders of an uploaded CSV (order no, carrier, tracking no). Per row: each good row ships in
+    its own transaction through service.ship, each bad row is reported and changes nothing."""
+    lang = i18n.short()
+    async with db.read() as s:
+        scope = await acting_scope(s, me)
+    data = await file.read(waybills.MAX_BYTES + 1) if file is not None else b""
+    try:
+        if not data:
+            raise waybills.FileEmpty()
+        rows = waybills.read_rows(data)
+    except waybills.WaybillFileError as exc:
+        return await _fulfilment_page(request, db, me, {"import_error": exc.text(lang)}, status_code=422)
+    waybills.check_rows(rows, lang)
+    pending = [r for r in rows if r.outcome == "pending"]
+    async with db.read() as s:
+        found = {o.order_no: o for o in (await s.execute(
+            select(Order).where(Order.order_no.in_({r.order_no for r in pending})))).scalars()} if pending else {}
+    for r in pending:
+        order = found.get(r.order_no)
+        if order is None:
+            r.refuse(waybills.WaybillCode.UNKNOWN_ORDER, lang)
+            continue
+        if scope is not None and order.supplier_id != scope:
+            r.refuse(waybills.WaybillCode.NOT_YOURS, lang)
+            continue
+        if order.shipped_at is not None:
+            r.refuse(waybills.WaybillCode.ALREADY_SHIPPED, lang, carrier=order.carrier or "",
+                     tracking_no=order.tracking_no or "")
+            if (order.carrier, order.tracking_no) == (r.carrier, r.tracking_no):
+                r.outcome = "unchanged"  # the same file imported again: not a problem
+            continue
+        try:
+            body = _ship_input(r.carrier, r.tracking_no)
+        except ValueError:
+            r.refuse(waybills.WaybillCode.BAD_TRACKING, lang)
+            continue
+        try:
+            await _ship_one(db, me, order.id, body)
+        except DomainError as exc:
+            r.refuse(waybills.WaybillCode.NOT_SHIPPABLE, lang, reason=exc.text(lang))
+            continue
+        r.outcome = "shipped"
+    counts = {k: sum(1 for r in rows if r.outcome == k) for k in ("shipped", "unchanged", "refused")}
+    return await _fulfilment_page(request, db, me, {"report": rows, "report_counts": counts},
+                                  status_code=200 if counts["shipped"] or not counts["refused"] else 422)

@@ -43,8 +43,8 @@ CONSOLE_LINKS: list[tuple[str, str, str, str, str, str, str]] = [
     ("supplier", "aftersales", "/console/aftersales", "售后处理", "After-sales", "退款与退货申请", "Refunds and returns"),
     ("operator", "policy", "/console/policy", "交易规则", "Policy", "运费、超时与退货期限",
      "Shipping, timeouts, return window"),
-    ("operator", "supply", "/console", "供应概览", "Supply overview", "全平台待发货与售后",
-     "Orders to ship and after-sales, all suppliers"),
+    ("operator", "supply", "/console", "平台概览", "Platform overview", "成交额、订单、新用户、热销商品与待发货",
+     "GMV, orders, new people, best sellers, orders to ship"),
     # Distribution (distribution/console.py, withdrawals/console.py).
     ("shopkeeper", "earnings", "/console/earnings", "分销收益", "Earnings", "佣金、粉丝、排行与提现",
      "Commission, fans, rankings, withdrawals"),
