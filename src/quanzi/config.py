@@ -6,7 +6,9 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,12 +67,35 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     worker_poll_seconds: float = 1.0
 
+    # "production" turns on the start-up checks that refuse unsafe configurations (e.g. sandbox payouts).
+    env: Literal["development", "production"] = "development"
+    # Pay WeChat/Alipay withdrawals with the sandbox instead of a real transfer (development and demos only;
+    # refused at start in production). Off: such a withdrawal needs the real provider configured.
+    payout_sandbox: bool = False
+    # WeChat official account (公众号): H5 OAuth login and JS-SDK share cards. Empty app id: WeChat is off.
+    wechat_app_id: str = ""
+    wechat_app_secret: SecretStr = SecretStr("")
+    # snsapi_base (silent, openid only) or snsapi_userinfo (asks the person; nickname and avatar too).
+    wechat_oauth_scope: Literal["snsapi_base", "snsapi_userinfo"] = "snsapi_base"
+    # WeChat mini program (小程序): code2session login.
+    wechat_mini_app_id: str = ""
+    wechat_mini_app_secret: SecretStr = SecretStr("")
+    # WeChat's API and authorize origins (tests and egress proxies point them elsewhere).
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
+    wechat_open_base_url: str = "https://open.weixin.qq.com"
+    # The JS-SDK script, loaded only inside WeChat and only when wechat_app_id is set (also added to the CSP).
+    wechat_jssdk_url: str = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
+
     @field_validator("database_url")
     @classmethod
     def _not_empty(cls, v: str) -> str:
         if not v:
             raise ValueError("DATABASE_URL must not be empty")
         return v
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
 
     @property
     def is_sqlite(self) -> bool:
