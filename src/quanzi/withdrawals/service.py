@@ -174,7 +174,7 @@ async def confirm_offline(s: AsyncSession, w: Withdrawal, actor_id: int, referen
     await ledger.post(s, "withdrawal.paid", f"w{w.id}", [
         user(w.user_id, "withdrawing", -w.net_fen), user(w.user_id, "paid_out", w.net_fen)],
         reason="withdrawal paid offline")
-    record(s, actor_id, "withdrawal.confirm_paid", "withdrawals", w.id,
+    record(s, actor_id, "withdrawal.paid_bank", "withdrawals", w.id,
            {"bank_reference": reference, "net_fen": w.net_fen})
     return w
 
@@ -187,7 +187,7 @@ async def fail_offline(s: AsyncSession, w: Withdrawal, actor_id: int, reason: st
         raise NotOffline()
     await _move(s, w, "approved", "failed", fail_reason=reason, confirmed_by=actor_id)
     await _give_back(s, w, "failed")
-    record(s, actor_id, "withdrawal.offline_failed", "withdrawals", w.id, {"reason": reason})
+    record(s, actor_id, "withdrawal.bank_fail", "withdrawals", w.id, {"reason": reason})
     return w
 
 
