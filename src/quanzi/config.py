@@ -72,6 +72,29 @@ class Settings(BaseSettings):
     # Pay WeChat/Alipay withdrawals with the sandbox instead of a real transfer (development and demos only;
     # refused at start in production). Off: such a withdrawal needs the real provider configured.
     payout_sandbox: bool = False
+    # Merchant settings read by payments.providers.ProviderConfig.from_settings (payments and payouts).
+    # WeChat Pay v3, platform public-key mode; configured once wechatpay_mchid is set.
+    wechatpay_mchid: str | None = None
+    wechatpay_appid: str | None = None  # the app whose openids are paid (official account or mini program)
+    wechatpay_apiv3_key: SecretStr | None = None
+    wechatpay_private_key_path: str | None = None  # merchant API private key (PEM)
+    wechatpay_cert_serial_no: str | None = None
+    wechatpay_public_key_path: str | None = None  # WeChat Pay platform public key (PEM)
+    wechatpay_public_key_id: str | None = None  # PUB_KEY_ID_…
+    wechatpay_notify_url: str | None = None
+    wechatpay_refund_notify_url: str | None = None
+    wechatpay_transfer_notify_url: str | None = None
+    wechatpay_transfer_scene_id: str | None = None  # 商家转账 scene, default 1005 (佣金报酬)
+    wechatpay_api_base_url: str | None = None
+    # Alipay open platform (RSA2); configured once alipay_app_id is set.
+    alipay_app_id: str | None = None
+    alipay_app_private_key_path: str | None = None
+    alipay_public_key_path: str | None = None
+    alipay_notify_url: str | None = None
+    alipay_return_url: str | None = None
+    alipay_seller_id: str | None = None
+    alipay_sandbox: bool = False
+    alipay_gateway_url: str | None = None
     # WeChat official account (公众号): H5 OAuth login and JS-SDK share cards. Empty app id: WeChat is off.
     wechat_app_id: str = ""
     wechat_app_secret: SecretStr = SecretStr("")

@@ -372,3 +372,22 @@ def test_production_refuses_to_start_with_sandbox_payouts(db_url, monkeypatch: p
     create_app(make_settings(db_url, env="production", payout_sandbox=False), start_worker=False)
     create_app(make_settings(db_url, env="development", payout_sandbox=True), start_worker=False)
     assert payouts.get("sandbox") is not None
+
+
+def test_channels_come_from_the_merchant_settings(db_url, tmp_path, keys, wx_double, ali_double) -> None:  # noqa: ANN001
+    """The same QUANZI_WECHATPAY_* / QUANZI_ALIPAY_* settings that configure payments configure payouts."""
+    (tmp_path / "mch.pem").write_text(private_pem(keys["wx_merchant"]))
+    (tmp_path / "wxpub.pem").write_text(public_pem(keys["wx_platform"]))
+    (tmp_path / "app.pem").write_text(private_pem(keys["app"]))
+    (tmp_path / "alipub.pem").write_text(public_pem(keys["alipay"]))
+    settings = make_settings(
+        db_url, payout_sandbox=False, wechatpay_mchid="1900000109", wechatpay_appid=APPID,
+        wechatpay_apiv3_key="k" * 32, wechatpay_private_key_path=str(tmp_path / "mch.pem"),
+        wechatpay_cert_serial_no="444F4864EA9B34415", wechatpay_public_key_path=str(tmp_path / "wxpub.pem"),
+        wechatpay_public_key_id="PUB_KEY_ID_0114232134912410000000000000", wechatpay_api_base_url=wx_double.server.url,
+        alipay_app_id=ALIPAY_APP_ID, alipay_app_private_key_path=str(tmp_path / "app.pem"),
+        alipay_public_key_path=str(tmp_path / "alipub.pem"), alipay_gateway_url=f"{ali_double.server.url}/gateway.do")
+    configure_payments(settings)
+    assert isinstance(payouts.get("wechat"), WechatTransfer) and payouts.get("wechat").openid_app_id == APPID
+    assert isinstance(payouts.get("alipay"), AlipayTransfer) and payouts.get("sandbox") is None
+    assert payouts.channel_for("wechat") == "wechat" and payouts.channel_for("bank") == payouts.OFFLINE
