@@ -39,6 +39,7 @@ def upgrade() -> None:
     with op.batch_alter_table('withdrawals', schema=None) as batch_op:
         batch_op.add_column(sa.Column('transfer_state', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('fail_reason', sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column('confirm_package', sa.String(length=400), nullable=True))
         batch_op.add_column(sa.Column('next_check_at', quanzi.kit.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('bank_reference', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('confirmed_by', sa.Integer(), nullable=True))
@@ -59,6 +60,7 @@ def downgrade() -> None:
         batch_op.drop_column('confirmed_by')
         batch_op.drop_column('bank_reference')
         batch_op.drop_column('next_check_at')
+        batch_op.drop_column('confirm_package')
         batch_op.drop_column('fail_reason')
         batch_op.drop_column('transfer_state')
 

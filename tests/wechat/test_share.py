@@ -51,7 +51,7 @@ async def test_jssdk_config_signs_the_page_and_caches_token_and_ticket(client, d
     assert r.status_code == 200, r.text
     cfg = r.json()
     assert cfg["appId"] == MP_APP_ID
-    assert set(cfg["jsApiList"]) == {"updateAppMessageShareData", "updateTimelineShareData"}
+    assert set(cfg["jsApiList"]) == {"updateAppMessageShareData", "updateTimelineShareData", "requestMerchantTransfer"}
     assert abs(cfg["timestamp"] - clock.now().timestamp()) < 5
     string1 = (f"jsapi_ticket={double.ticket}&noncestr={cfg['nonceStr']}&timestamp={cfg['timestamp']}"
                f"&url={PUBLIC}/p/12?from=share")  # no fragment, as WeChat requires

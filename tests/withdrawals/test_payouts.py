@@ -25,7 +25,7 @@ from quanzi.withdrawals.jobs import query_transfers
 from quanzi.withdrawals.models import Withdrawal
 from quanzi.withdrawals.payouts import AlipayTransfer, ConfigurationError, WechatTransfer
 from tests.commerce._support import err, rows
-from tests.conftest import make_settings
+from tests.conftest import make_settings, make_user
 from tests.distribution.test_withdrawals import Earner, earn
 from tests.factories import balances, ledger_problems, set_distribution
 from tests.payments.test_providers import APPID, ALIPAY_APP_ID, new_key, private_pem, public_pem, wx_config
@@ -149,6 +149,49 @@ async def test_wechat_payout_needs_an_openid_then_pays_once_the_payee_confirms(
     clock.advance(timedelta(hours=3))
     assert await query_transfers(db, clock.now()) == 0 and await outbox.drain(db) == 0
     assert await ledger_problems(db) == []
+
+
+async def test_the_payee_accepts_in_wechat_and_the_check_settles_at_once(
+        client, db, earner: Earner, channels, wx_double: WechatTransfers) -> None:  # noqa: ANN001
+    await bind_openid(db, earner.user_id)
+    wid = (await withdraw(client, earner, 4_000, "wechat")).json()["id"]
+    await approve(client, earner, wid)
+    await outbox.drain(db)
+    got = await mine(client, earner, wid)
+    assert got["wechat_confirm"] == {"mchId": "1900000109", "appId": APPID, "package": "ABBQO+oYAAABAAAAAAAk+yPZGrQ=="}
+    listed = (await client.get("/api/withdrawals", headers=earner.headers)).json()
+    assert listed[0]["wechat_confirm"] == got["wechat_confirm"]
+    r = await client.get("/console/earnings", headers={**earner.headers, "accept": "text/html"})
+    assert 'data-testid="wechat-accept-hint"' in r.text  # not in WeChat (and no official account here)
+
+    _, other_h = await make_user(db, "13700000099")
+    assert (await client.post(f"/api/withdrawals/{wid}/check", headers=other_h)).status_code == 404
+    r = await client.post(f"/api/withdrawals/{wid}/check", headers=earner.headers)
+    assert r.status_code == 200 and r.json()["status"] == "paying"  # not accepted yet
+    (w,) = await rows(db, Withdrawal)
+    wx_double.settle(w.out_batch_no, "SUCCESS")  # the payee tapped "accept" in WeChat
+    r = await client.post(f"/api/withdrawals/{wid}/check", headers=earner.headers)
+    assert r.status_code == 200 and r.json()["status"] == "paid" and r.json()["wechat_confirm"] is None, r.text
+    assert (await balances(db, earner.user_id))["paid_out"] == 4_000
+    assert await ledger_problems(db) == []
+
+
+async def test_inside_wechat_the_earnings_page_offers_the_accept_button(
+        db_url, db, earner: Earner, keys, wx_double: WechatTransfers) -> None:  # noqa: ANN001
+    app = create_app(make_settings(db_url, wechat_app_id=APPID, wechat_app_secret="s"), db, start_worker=False)
+    payouts.set_channels({"wechat": WechatTransfer(wx_config(public_pem(keys["wx_platform"]), "k" * 32,
+                                                             keys["wx_merchant"], api_base_url=wx_double.server.url))})
+    await bind_openid(db, earner.user_id)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        wid = (await withdraw(client, earner, 4_000, "wechat")).json()["id"]
+        await approve(client, earner, wid)
+        await outbox.drain(db)
+        r = await client.get("/console/earnings", headers={
+            **earner.headers, "accept": "text/html", "user-agent": "Mozilla/5.0 MicroMessenger/8.0.50"})
+    assert f'data-testid="wechat-accept-{wid}"' in r.text
+    assert '&#34;package&#34;: &#34;ABBQO+oYAAABAAAAAAAk+yPZGrQ==&#34;' in r.text
+    assert '<script src="/static/js/wechat-transfer.js" defer></script>' in r.text
+    assert "https://res.wx.qq.com" in r.headers["content-security-policy"]
 
 
 async def test_a_failed_wechat_transfer_returns_the_money_exactly(

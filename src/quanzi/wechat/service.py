@@ -27,7 +27,8 @@ from quanzi.wechat.models import WechatIdentity
 
 STATE_TTL = timedelta(minutes=10)
 BIND_TTL = timedelta(minutes=15)
-SHARE_APIS = ["updateAppMessageShareData", "updateTimelineShareData"]
+# What pages may call: the share card, and accepting a merchant transfer (商家转账 needs the payee's consent).
+SHARE_APIS = ["updateAppMessageShareData", "updateTimelineShareData", "requestMerchantTransfer"]
 _NONCE_ALPHABET = string.ascii_letters + string.digits
 
 

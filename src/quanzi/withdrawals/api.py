@@ -18,7 +18,7 @@ from quanzi.kit.deps import DB, IdempotencyKeyHeader
 from quanzi.kit.idempotency import run_once
 from quanzi.kit.schemas import In, Out, PathId
 from quanzi.kit.web import ERROR_RESPONSES
-from quanzi.withdrawals import service
+from quanzi.withdrawals import payouts, service
 from quanzi.withdrawals.models import Withdrawal
 
 router = APIRouter(prefix="/api/withdrawals", tags=["withdrawals"], responses=ERROR_RESPONSES)
@@ -64,6 +64,9 @@ class WithdrawalOut(Out):
     reject_reason: str | None
     fail_reason: str | None
     transfer_state: str | None = Field(description="the provider's own state, e.g. WAIT_USER_CONFIRM")
+    wechat_confirm: dict[str, str] | None = Field(
+        None, description="while a WeChat transfer waits for the payee: the arguments of "
+                          "wx.requestMerchantTransfer (mchId, appId, package) the payee's WeChat needs to accept it")
     created_at: datetime
     decided_at: datetime | None
     paid_at: datetime | None
@@ -86,6 +89,14 @@ def mask_account(account: str) -> str:
     return f"{account[:2]}****{account[-4:]}"
 
 
+def _wechat_confirm(w: Withdrawal) -> dict[str, str] | None:
+    channel = payouts.get(w.provider)
+    config = getattr(channel, "config", None)
+    if w.status != "paying" or not w.confirm_package or config is None or not hasattr(config, "mchid"):
+        return None
+    return {"mchId": config.mchid, "appId": config.appid, "package": w.confirm_package}
+
+
 def out(w: Withdrawal, *, mask: bool = True) -> WithdrawalOut:
     payee = dict(w.payee or {})
     account = str(payee.get("account", ""))
@@ -93,7 +104,7 @@ def out(w: Withdrawal, *, mask: bool = True) -> WithdrawalOut:
         id=w.id, amount_fen=w.amount_fen, fee_fen=w.fee_fen, net_fen=w.net_fen, method=w.method,
         payee=PayeeOut(name=str(payee.get("name", "")), account=mask_account(account) if mask else account),
         status=w.status, channel=w.provider, reject_reason=w.reject_reason, fail_reason=w.fail_reason,
-        transfer_state=w.transfer_state, created_at=w.created_at, decided_at=w.decided_at, paid_at=w.paid_at)
+        transfer_state=w.transfer_state, wechat_confirm=_wechat_confirm(w), created_at=w.created_at, decided_at=w.decided_at, paid_at=w.paid_at)
 
 
 async def audit_out(s: AsyncSession, rows: list[Withdrawal]) -> list[AuditWithdrawalOut]:
@@ -135,6 +146,15 @@ async def audit_queue(db: DB, me: Operator, status: WithdrawalStatus | None = "r
 @router.get("/{withdrawal_id}")
 async def my_withdrawal(withdrawal_id: PathId, db: DB, me: CurrentUser) -> WithdrawalOut:
     """One of my withdrawals (404 for anyone else's)."""
+    async with db.read() as s:
+        return out(await service.get(s, withdrawal_id, me.user_id))
+
+
+@router.post("/{withdrawal_id}/check")
+async def check(withdrawal_id: PathId, db: DB, me: CurrentUser) -> WithdrawalOut:
+    """After confirming a WeChat transfer in WeChat: ask the provider now how it stands (one of my own
+    withdrawals; nothing happens unless it is still being paid)."""
+    await service.check_now(db, withdrawal_id, me.user_id)
     async with db.read() as s:
         return out(await service.get(s, withdrawal_id, me.user_id))
 

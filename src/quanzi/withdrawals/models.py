@@ -36,6 +36,8 @@ class Withdrawal(Base):
     # The provider's own state of the transfer (SUCCESS, WAIT_USER_CONFIRM, FAIL, DEALING …) and why it failed.
     transfer_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
     fail_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # WeChat's package_info while a transfer waits for the payee to confirm it (wx.requestMerchantTransfer).
+    confirm_package: Mapped[str | None] = mapped_column(String(400), nullable=True)
     # When to ask the provider again about a transfer that is still processing (status "paying").
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Offline (bank) settlement: the bank's reference the operator entered, and who confirmed it.

@@ -139,7 +139,9 @@ async def settle(db: Database, withdrawal_id: int, result: payouts.PayoutResult)
         w = await s.get(Withdrawal, withdrawal_id)
         if w is None or w.status not in ("approved", "paying"):
             return "skipped"
-        extra = {"transfer_id": result.transfer_id or w.transfer_id, "transfer_state": result.state[:32] or None}
+        package = result.raw.get("package_info") if result.state == "WAIT_USER_CONFIRM" else None
+        extra = {"transfer_id": result.transfer_id or w.transfer_id, "transfer_state": result.state[:32] or None,
+                 "confirm_package": (str(package)[:400] if package else None)}
         if result.status == "succeeded":
             await _move(s, w, ("approved", "paying"), "paid", paid_at=clock.now(), next_check_at=None, **extra)
             await ledger.post(s, "withdrawal.paid", f"w{w.id}", [
@@ -153,8 +155,20 @@ async def settle(db: Database, withdrawal_id: int, result: payouts.PayoutResult)
             return "failed"
         checks = max(w.attempts - 1, 0)
         wait = QUERY_BACKOFF[min(checks, len(QUERY_BACKOFF) - 1)]
+        if package is None and w.confirm_package and result.state == "":
+            extra["confirm_package"] = w.confirm_package  # an answer without a state keeps what we had
         await _move(s, w, ("approved", "paying"), "paying", next_check_at=clock.now() + wait, **extra)
         return "processing"
+
+
+async def check_now(db: Database, withdrawal_id: int, user_id: int) -> None:
+    """The payee says they confirmed the transfer in WeChat: ask the provider now instead of at the next
+    scheduled check (only for their own transfer that is still processing)."""
+    async with db.read() as s:
+        w = await get(s, withdrawal_id, user_id)
+        if w.status != "paying":
+            return
+    await pay_out(db, withdrawal_id)
 
 
 async def due_for_query(s: AsyncSession, now: datetime, limit: int = 50) -> list[int]:
