@@ -19,7 +19,7 @@ from quanzi.kit.errors import DomainError
 from quanzi.kit.web import render
 from quanzi.wechat import login, service
 from quanzi.wechat.api import Wechat
-from quanzi.wechat.errors import BadBindToken, BadState
+from quanzi.wechat.errors import BadBindToken, BadCode
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,7 +69,7 @@ async def wechat_callback(request: Request, wx: Wechat, db: DB, settings: AppSet
     if not code:  # the person declined on WeChat's page
         return RedirectResponse(f"/login?next={quote(next_url)}", status_code=303)
     if len(code) > 128:
-        raise BadState()
+        raise BadCode()
     answer = await wx.oauth_exchange(code)
     result = await login.login_or_pending(
         db, settings, wx.official().app_id, answer["openid"], answer.get("unionid"), "cookie", ip,
