@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     # WeChat mini program (小程序): code2session login.
     wechat_mini_app_id: str = ""
     wechat_mini_app_secret: SecretStr = SecretStr("")
+    # Redis key prefix of the cached access token and jsapi_ticket (two platforms on one Redis: differ).
+    wechat_cache_prefix: str = "quanzi-wechat"
     # WeChat's API and authorize origins (tests and egress proxies point them elsewhere).
     wechat_api_base_url: str = "https://api.weixin.qq.com"
     wechat_open_base_url: str = "https://open.weixin.qq.com"

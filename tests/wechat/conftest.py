@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
@@ -22,7 +24,8 @@ def settings(db_url: str):  # noqa: ANN201 - WeChat configured, its API at a bas
     return make_settings(db_url, public_url=PUBLIC, wechat_app_id=MP_APP_ID, wechat_app_secret=MP_SECRET,
                          wechat_mini_app_id=MINI_APP_ID, wechat_mini_app_secret=MINI_SECRET,
                          wechat_api_base_url="http://wechat-double.test",
-                         wechat_open_base_url="https://open.weixin.qq.com")
+                         wechat_open_base_url="https://open.weixin.qq.com",
+                         wechat_cache_prefix=f"t-wechat-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture

@@ -166,3 +166,16 @@ async def test_share_link_lands_on_a_page_with_a_card_and_a_bad_one_still_has_on
     assert og(r.text)["og:title"].startswith("云南高原苹果")
     r = await client.get("/r/not-a-token", headers=HTML)
     assert r.status_code >= 400 and og(r.text)["og:image"] == f"{PUBLIC}/static/img/share.png"
+
+
+async def test_processes_share_token_and_ticket_through_redis(settings, double) -> None:  # noqa: ANN001
+    """Two web processes (two clients) fetch the token and ticket once between them when Redis is set."""
+    from quanzi.wechat.client import WechatClient
+
+    if not settings.redis_url:
+        pytest.skip("needs QUANZI_TEST_REDIS_URL")
+    one, two = (WechatClient(settings, transport=httpx.ASGITransport(app=double.asgi())) for _ in range(2))
+    assert await one.jsapi_ticket() == await two.jsapi_ticket() == double.ticket
+    assert double.calls == {"token": 1, "getticket": 1}
+    await one.cache.close()
+    await two.cache.close()

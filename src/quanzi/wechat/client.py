@@ -10,6 +10,7 @@ in its last minutes.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,20 +63,26 @@ class TokenCache:
         if hit is not None and hit[1] > clock.now():
             return hit[0]
         if self._redis is not None:
-            value = await self._redis.get(f"{self._prefix}:{key}")
-            ttl = await self._redis.ttl(f"{self._prefix}:{key}") if value else -2
-            if value and ttl > 0:
-                self._local[key] = (value, clock.now() + timedelta(seconds=ttl))
-                return str(value)
+            raw = await self._redis.get(f"{self._prefix}:{key}")
+            try:
+                stored = json.loads(raw) if raw else None
+                value, expires = str(stored["v"]), datetime.fromisoformat(stored["exp"])
+            except (ValueError, KeyError, TypeError):
+                return None
+            if expires > clock.now():  # the app clock decides, as for the local copy; Redis' TTL only cleans up
+                self._local[key] = (value, expires)
+                return value
         return None
 
     async def put(self, key: str, value: str, expires_in: int) -> None:
         life = timedelta(seconds=max(int(expires_in), 0)) - MARGIN
         if life <= timedelta(0):
             return
-        self._local[key] = (value, clock.now() + life)
+        expires = clock.now() + life
+        self._local[key] = (value, expires)
         if self._redis is not None:
-            await self._redis.set(f"{self._prefix}:{key}", value, ex=int(life.total_seconds()))
+            await self._redis.set(f"{self._prefix}:{key}", json.dumps({"v": value, "exp": expires.isoformat()}),
+                                  ex=int(life.total_seconds()))
 
     async def drop(self, key: str) -> None:
         self._local.pop(key, None)
@@ -101,7 +108,7 @@ class WechatClient:
         if settings.wechat_mini_app_id:
             self.mini = App(settings.wechat_mini_app_id, settings.wechat_mini_app_secret.get_secret_value(), "mini")
             self.apps[self.mini.app_id] = self.mini
-        self.cache = TokenCache(settings.redis_url)
+        self.cache = TokenCache(settings.redis_url, settings.wechat_cache_prefix)
         self._transport = transport
         self._locks: dict[str, asyncio.Lock] = {}
         self.calls: dict[str, int] = {}  # per path, for /metrics-style inspection and tests of the cache
