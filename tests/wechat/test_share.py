@@ -179,3 +179,17 @@ async def test_processes_share_token_and_ticket_through_redis(settings, double) 
     assert double.calls == {"token": 1, "getticket": 1}
     await one.cache.close()
     await two.cache.close()
+
+
+async def test_after_wechat_refuses_pages_do_not_hammer_it(app, client, double) -> None:  # noqa: ANN001
+    double.secrets_by_app.clear()  # e.g. the secret was reset, or our IP is not whitelisted: 40125
+    for _ in range(5):
+        r = await client.get("/api/wechat/jssdk", params={"url": f"{PUBLIC}/"})
+        assert r.status_code == 502 and r.json()["error"]["code"] == "wechat.unavailable"
+    assert double.calls == {"token": 1}  # asked once, then paused
+    clock.advance(timedelta(seconds=31))
+    from .double import MP_SECRET
+
+    double.secrets_by_app[MP_APP_ID] = MP_SECRET
+    assert (await client.get("/api/wechat/jssdk", params={"url": f"{PUBLIC}/"})).status_code == 200
+    assert double.calls == {"token": 2, "getticket": 1}

@@ -25,6 +25,7 @@ from quanzi.wechat.errors import BadCode, WechatNotConfigured, WechatUnavailable
 log = structlog.get_logger("quanzi.wechat")
 
 MARGIN = timedelta(minutes=5)
+FAILURE_PAUSE = timedelta(seconds=30)
 # errcodes that mean the cached access token is no longer valid (40001 invalid credential, 42001 expired,
 # 40014 invalid token): drop it and fetch a new one once.
 STALE_TOKEN = {40001, 40014, 42001}
@@ -111,6 +112,7 @@ class WechatClient:
         self.cache = TokenCache(settings.redis_url, settings.wechat_cache_prefix)
         self._transport = transport
         self._locks: dict[str, asyncio.Lock] = {}
+        self._failed_until: dict[str, datetime] = {}
         self.calls: dict[str, int] = {}  # per path, for /metrics-style inspection and tests of the cache
 
     def official(self) -> App:
@@ -173,7 +175,16 @@ class WechatClient:
             value = await self.cache.get(key)
             if value is not None:
                 return value
-            value, expires_in = await fetch()
+            if (until := self._failed_until.get(key)) is not None and clock.now() < until:
+                # WeChat just refused (e.g. our IP is not whitelisted): every page view in WeChat would ask
+                # again and use up the daily quota, so wait a little before the next try.
+                raise WechatUnavailable(reason="recent failure, retrying later")
+            try:
+                value, expires_in = await fetch()
+            except WechatUnavailable:
+                self._failed_until[key] = clock.now() + FAILURE_PAUSE
+                raise
+            self._failed_until.pop(key, None)
             await self.cache.put(key, value, expires_in)
             return value
 
