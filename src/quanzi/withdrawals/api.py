@@ -14,7 +14,7 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser, Operator
-from quanzi.kit.deps import DB, IdempotencyKeyHeader
+from quanzi.kit.deps import DB, IdempotencyKeyHeader, Limiter
 from quanzi.kit.idempotency import run_once
 from quanzi.kit.schemas import In, Out, PathId
 from quanzi.kit.web import ERROR_RESPONSES
@@ -151,9 +151,11 @@ async def my_withdrawal(withdrawal_id: PathId, db: DB, me: CurrentUser) -> Withd
 
 
 @router.post("/{withdrawal_id}/check")
-async def check(withdrawal_id: PathId, db: DB, me: CurrentUser) -> WithdrawalOut:
+async def check(withdrawal_id: PathId, db: DB, me: CurrentUser, limiter: Limiter) -> WithdrawalOut:
     """After confirming a WeChat transfer in WeChat: ask the provider now how it stands (one of my own
-    withdrawals; nothing happens unless it is still being paid)."""
+    withdrawals; nothing happens unless it is still being paid). At most a few times a minute: each call
+    is a query at the provider."""
+    await limiter.hit("6/minute;60/hour", "withdrawal-check", str(me.user_id))
     await service.check_now(db, withdrawal_id, me.user_id)
     async with db.read() as s:
         return out(await service.get(s, withdrawal_id, me.user_id))
