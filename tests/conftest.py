@@ -120,7 +120,7 @@ def make_settings(db_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "sandbox_key_dir": SANDBOX_KEYS, "media_dir": SANDBOX_KEYS / "media",
         "database_url": db_url, "secret_key": "test-secret", "log_json": True, "log_level": "WARNING",
-        "embedded_worker": False, "demo_hints": False, "redis_url": REDIS_URL,
+        "embedded_worker": False, "demo_hints": False, "redis_url": REDIS_URL, "payout_sandbox": True,
         "ratelimit_prefix": f"t-{uuid.uuid4().hex[:8]}", "flash_gate_prefix": f"t-flash-{uuid.uuid4().hex[:8]}",
     }
     values.update(overrides)

@@ -21,7 +21,7 @@ from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.logging import configure as configure_logging
 from quanzi.kit.ratelimit import RateLimiter
-from quanzi.kit.web import ERROR_RESPONSES, RequestContextMiddleware, install_error_handlers
+from quanzi.kit.web import ERROR_RESPONSES, RequestContextMiddleware, install_error_handlers, security_headers
 from quanzi.kit.worker import run_worker
 from quanzi.notifications import channels as notification_channels
 from quanzi.payments import registry as payment_registry
@@ -62,6 +62,9 @@ def configure_payments(settings: Settings) -> None:
     config = ProviderConfig.from_settings(settings)
     names = [n.strip() for n in settings.payment_providers.split(",") if n.strip()]
     payment_registry.configure({n: make_payment_provider(n, config) for n in names})
+    from quanzi.withdrawals import payouts
+
+    payouts.configure(settings, config)  # refuses sandbox payouts in production
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None, *, start_worker: bool | None = None,
@@ -108,6 +111,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     from quanzi.distribution import posters
 
     posters.configure_font(settings.cjk_font)
+    if settings.wechat_app_id:  # WeChat's JS-SDK (share cards) is loaded from WeChat's own origin
+        from urllib.parse import urlsplit
+
+        jssdk = urlsplit(settings.wechat_jssdk_url)
+        app.state.security_headers = security_headers((f"{jssdk.scheme}://{jssdk.netloc}",))
     flash_gate.configure(settings.redis_url, settings.flash_gate_prefix)
     app.add_middleware(RequestContextMiddleware)
     # Outermost, its own middleware: pages, JSON and text assets leave compressed (images are skipped by

@@ -7,7 +7,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +40,9 @@ class Settings(BaseSettings):
     dev_clock_api: bool = False
     # Show demo logins and, with the log SMS provider, the one-time code on the login page.
     demo_hints: bool = True
-    # "development" or "production". A production process refuses to start on development stand-ins
-    # (e.g. the console SMS provider): see notifications/channels.py check_production().
+    # "development" or "production" (QUANZI_ENVIRONMENT). A production process refuses to start on development
+    # stand-ins: the console SMS provider (notifications/channels.py check_production) and sandbox payouts
+    # (withdrawals/payouts.py).
     environment: Literal["development", "production"] = "development"
     # SMS: "console" (or "log": development, the text goes to the log), "aliyun" or "tencent".
     sms_provider: str = "log"
@@ -99,12 +102,58 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     worker_poll_seconds: float = 1.0
 
+    # Pay WeChat/Alipay withdrawals with the sandbox instead of a real transfer (development and demos only;
+    # refused at start in production). Off: such a withdrawal needs the real provider configured.
+    payout_sandbox: bool = False
+    # Merchant settings read by payments.providers.ProviderConfig.from_settings (payments and payouts).
+    # WeChat Pay v3, platform public-key mode; configured once wechatpay_mchid is set.
+    wechatpay_mchid: str | None = None
+    wechatpay_appid: str | None = None  # the app whose openids are paid (official account or mini program)
+    wechatpay_apiv3_key: SecretStr | None = None
+    wechatpay_private_key_path: str | None = None  # merchant API private key (PEM)
+    wechatpay_cert_serial_no: str | None = None
+    wechatpay_public_key_path: str | None = None  # WeChat Pay platform public key (PEM)
+    wechatpay_public_key_id: str | None = None  # PUB_KEY_ID_…
+    wechatpay_notify_url: str | None = None
+    wechatpay_refund_notify_url: str | None = None
+    wechatpay_transfer_notify_url: str | None = None
+    wechatpay_transfer_scene_id: str | None = None  # 商家转账 scene, default 1005 (佣金报酬)
+    wechatpay_api_base_url: str | None = None
+    # Alipay open platform (RSA2); configured once alipay_app_id is set.
+    alipay_app_id: str | None = None
+    alipay_app_private_key_path: str | None = None
+    alipay_public_key_path: str | None = None
+    alipay_notify_url: str | None = None
+    alipay_return_url: str | None = None
+    alipay_seller_id: str | None = None
+    alipay_sandbox: bool = False
+    alipay_gateway_url: str | None = None
+    # WeChat official account (公众号): H5 OAuth login and JS-SDK share cards. Empty app id: WeChat is off.
+    wechat_app_id: str = ""
+    wechat_app_secret: SecretStr = SecretStr("")
+    # snsapi_base (silent, openid only) or snsapi_userinfo (asks the person; nickname and avatar too).
+    wechat_oauth_scope: Literal["snsapi_base", "snsapi_userinfo"] = "snsapi_base"
+    # WeChat mini program (小程序): code2session login.
+    wechat_mini_app_id: str = ""
+    wechat_mini_app_secret: SecretStr = SecretStr("")
+    # Redis key prefix of the cached access token and jsapi_ticket (two platforms on one Redis: differ).
+    wechat_cache_prefix: str = "quanzi-wechat"
+    # WeChat's API and authorize origins (tests and egress proxies point them elsewhere).
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
+    wechat_open_base_url: str = "https://open.weixin.qq.com"
+    # The JS-SDK script, loaded only inside WeChat and only when wechat_app_id is set (also added to the CSP).
+    wechat_jssdk_url: str = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
+
     @field_validator("database_url")
     @classmethod
     def _not_empty(cls, v: str) -> str:
         if not v:
             raise ValueError("DATABASE_URL must not be empty")
         return v
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,7 +9,7 @@ from types import ModuleType
 from fastapi import APIRouter
 
 DOMAINS = [
-    "accounts", "backoffice", "policy", "ledger", "distribution", "referrals", "catalog", "shops", "cart", "orders",
+    "accounts", "wechat", "backoffice", "policy", "ledger", "distribution", "referrals", "catalog", "shops", "cart", "orders",
     "payments", "aftersales", "withdrawals", "flashsale", "bargain", "groupbuy", "web",
     "notifications",
 ]

@@ -281,7 +281,7 @@ async def test_refund_after_withdrawal_is_a_debt_repaid_first_from_the_next_unlo
     clock.freeze(china_midnight(received, 8))
     await unlock(db)
     async with db.write() as s:
-        w = await withdrawals.request(s, program.keeper, 1000, "bank", {"name": "店主", "account": "6222000011112222"})
+        w = await withdrawals.request(s, program.keeper, 1000, "alipay", {"name": "店主", "account": "dianzhu@example.com"})
     async with db.write() as s:
         await withdrawals.approve(s, await withdrawals.get(s, w.id), actor_id=1)
     await outbox.drain(db)
@@ -372,7 +372,7 @@ async def test_debt_is_repaid_by_every_unlock_even_two_at_the_same_instant(db, p
     clock.freeze(china_midnight(received, 8))
     await unlock(db)
     async with db.write() as s:
-        w = await withdrawals.request(s, program.keeper, 1000, "bank", {"name": "店主", "account": "6222000011112222"})
+        w = await withdrawals.request(s, program.keeper, 1000, "alipay", {"name": "店主", "account": "dianzhu@example.com"})
     async with db.write() as s:
         await withdrawals.approve(s, await withdrawals.get(s, w.id), actor_id=1)
     await outbox.drain(db)

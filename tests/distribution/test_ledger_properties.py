@@ -215,7 +215,7 @@ async def step(db: Database, p: Program, skus: list[int], op: tuple[Any, ...]) -
             return
         try:
             async with db.write() as s:
-                p.withdrawals.append((await withdrawals.request(s, uid, amount, "bank", PAYEE)).id)
+                p.withdrawals.append((await withdrawals.request(s, uid, amount, "alipay", PAYEE)).id)  # paid by the sandbox channel
         except DomainError as exc:
             assert exc.code in ("withdrawal.insufficient_balance", "withdrawal.below_minimum"), exc
             assert amount > available or amount < 100

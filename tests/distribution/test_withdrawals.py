@@ -75,7 +75,9 @@ async def earner(app, db: Database) -> Earner:  # noqa: ANN001 - `app` configure
     return Earner(uid, headers, operator, operator_id)
 
 
-async def request(db: Database, user_id: int, amount: int, method: str = "bank") -> Withdrawal:
+async def request(db: Database, user_id: int, amount: int, method: str = "alipay") -> Withdrawal:
+    """Alipay: in tests (QUANZI_PAYOUT_SANDBOX on, no Alipay configured) paid by the sandbox channel; bank-card
+    withdrawals are settled offline (tests/withdrawals/test_payouts.py)."""
     async with db.write() as s:
         return await withdrawals.request(s, user_id, amount, method, PAYEE)
 
@@ -109,7 +111,7 @@ async def test_minimum_amount_methods_and_balance(client: httpx.AsyncClient, db,
     assert await rows(db, Withdrawal) == []  # nothing refused was written
     assert (await balances(db, earner.user_id))["available"] == 10_000
 
-    w = await request(db, earner.user_id, 2000)  # exactly the minimum
+    w = await request(db, earner.user_id, 2000, "bank")  # exactly the minimum
     assert (w.amount_fen, w.fee_fen, w.net_fen, w.method) == (2000, 0, 2000, "bank")
     await request(db, earner.user_id, 6000, "alipay")
     with pytest.raises(NotEnoughAvailable):
@@ -161,7 +163,7 @@ async def test_reject_with_reason_returns_exactly_the_amount(client: httpx.Async
 
 async def test_payout_is_retried_after_backoff_and_paid_once(db, earner: Earner) -> None:  # noqa: ANN001
     sandbox = registry.get("sandbox")
-    w = await request(db, earner.user_id, 10_000, "wallet")
+    w = await request(db, earner.user_id, 10_000, "wechat")
     async with db.write() as s:
         await withdrawals.approve(s, await withdrawals.get(s, w.id), actor_id=1)
     sandbox.fail_next_transfers = 1  # type: ignore[attr-defined]

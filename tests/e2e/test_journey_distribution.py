@@ -1,6 +1,6 @@
 """Journey "Distribution": a shopkeeper's product poster brings in a brand-new fan, whose purchase earns
-the shopkeeper a commission; it unlocks 7 days after receipt, is withdrawn, approved by the operator and
-paid out; the ledger still balances.
+the shopkeeper a commission; it unlocks 7 days after receipt, is withdrawn to a bank card, approved by the
+operator, paid offline and confirmed with the bank reference; the ledger still balances.
 
 The poster is downloaded from /console/posters and its QR code decoded (zxingcpp) into the share link
 /r/<token>. A new browser context opens it (the share cookie), logs in with a one-time code as a new
@@ -211,6 +211,11 @@ def test_poster_brings_a_new_fan_whose_order_pays_the_shopkeeper(
     snap(screenshot, operator, "12-operator-queue")
     card.get_by_test_id(f"approve-withdrawal-{withdrawal_id}").click()
     expect(operator.get_by_test_id("flash")).to_contain_text(f"#{withdrawal_id}")
+    # A bank card is paid by the operator outside the system, then confirmed with the bank's reference.
+    card = operator.locator(f"[data-testid=withdrawal][data-withdrawal-id='{withdrawal_id}']")
+    card.get_by_test_id(f"bank-reference-{withdrawal_id}").fill("ICBC20261205-0042")
+    card.get_by_test_id(f"confirm-paid-{withdrawal_id}").click()
+    expect(operator.get_by_test_id("flash")).to_contain_text("ICBC20261205-0042")
     poll(operator, "/console/withdrawals?status=paid", PAYOUT_TIMEOUT, lambda: operator.locator(
         f"[data-testid=withdrawal][data-withdrawal-id='{withdrawal_id}']").count() == 1)
     card = operator.locator(f"[data-testid=withdrawal][data-withdrawal-id='{withdrawal_id}']")

@@ -214,6 +214,12 @@ async def withdraw(request: Request, db: DB, me: CurrentUser,
     if errors:
         return await _earnings_page(request, db, me, form, errors, 422) or redirect(request, EARNINGS)
     assert isinstance(done, dict)
+    if method in ("bank", "wallet"):
+        return redirect(request, f"{EARNINGS}#withdrawals", _(
+            "Withdrawal of %(amount)s requested (you receive %(net)s after the fee). An operator reviews it and "
+            "then pays it out to you directly (bank transfer).") % {
+            "amount": yuan_input(int(done["amount_fen"])) + " " + _("yuan"),
+            "net": yuan_input(int(done["net_fen"])) + " " + _("yuan")})
     return redirect(request, f"{EARNINGS}#withdrawals", _(
         "Withdrawal of %(amount)s requested (you receive %(net)s after the fee). An operator reviews it; "
         "the money is then paid automatically.") % {

@@ -45,16 +45,24 @@ templates.env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys
 REQUESTS = Counter("quanzi_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("quanzi_http_request_seconds", "HTTP request latency", ["method", "route"])
 
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-        b"object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
-    ),
-]
+def security_headers(script_origins: tuple[str, ...] = ()) -> list[tuple[bytes, bytes]]:
+    """The security headers; `script_origins`: third-party script origins this deployment needs (e.g.
+    WeChat's JS-SDK host when WeChat is configured), set per app as app.state.security_headers."""
+    script_src = " ".join(("'self'", *script_origins))
+    return [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (
+            b"content-security-policy",
+            f"default-src 'self'; script-src {script_src}; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
+            "form-action 'self'".encode(),
+        ),
+    ]
+
+
+SECURITY_HEADERS = security_headers()
 
 
 # Every 4xx the error handlers below can produce, documented once for the whole API:
@@ -140,7 +148,7 @@ class RequestContextMiddleware:
                 status_holder["started"] = True
                 hdrs = list(message.get("headers", []))
                 hdrs.append((b"x-request-id", rid.encode()))
-                hdrs.extend(SECURITY_HEADERS)
+                hdrs.extend(getattr(getattr(scope.get("app"), "state", None), "security_headers", SECURITY_HEADERS))
                 message["headers"] = hdrs
             await send(message)
 

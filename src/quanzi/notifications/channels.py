@@ -325,6 +325,17 @@ def configure(settings: Settings) -> SmsLoginSender:
     _max_attempts = settings.outbox_max_attempts
     _sms = make_sms(settings)
     _wechat = WechatSubscribe(settings) if settings.wechat_subscribe_app_id else None
+    if _wechat is not None:
+        # The openid a subscription message goes to is the one the person bound in that WeChat app.
+        from quanzi.notifications import service
+        from quanzi.wechat import service as wechat_accounts
+
+        app_id = settings.wechat_subscribe_app_id
+
+        async def lookup(s: Any, user_id: int) -> str | None:
+            return await wechat_accounts.openid_for(s, user_id, app_id)
+
+        service.set_openid_lookup(lookup)
     return ConsoleLoginSender(_sms) if isinstance(_sms, ConsoleSms) else SmsLoginSender(_sms)
 
 

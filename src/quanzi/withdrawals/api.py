@@ -14,17 +14,17 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser, Operator
-from quanzi.kit.deps import DB, IdempotencyKeyHeader
+from quanzi.kit.deps import DB, IdempotencyKeyHeader, Limiter
 from quanzi.kit.idempotency import run_once
 from quanzi.kit.schemas import In, Out, PathId
 from quanzi.kit.web import ERROR_RESPONSES
-from quanzi.withdrawals import service
+from quanzi.withdrawals import payouts, service
 from quanzi.withdrawals.models import Withdrawal
 
 router = APIRouter(prefix="/api/withdrawals", tags=["withdrawals"], responses=ERROR_RESPONSES)
 
 Method = Literal["wallet", "bank", "wechat", "alipay"]
-WithdrawalStatus = Literal["requested", "approved", "paid", "rejected", "failed"]
+WithdrawalStatus = Literal["requested", "approved", "paying", "paid", "rejected", "failed"]
 
 
 class PayeeIn(In):
@@ -42,6 +42,10 @@ class RejectIn(In):
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class ConfirmPaidIn(In):
+    bank_reference: Annotated[str, Field(min_length=4, max_length=64, pattern=r"^[^\s]+( [^\s]+)*$")]
+
+
 class PayeeOut(Out):
     name: str
     account: str
@@ -54,8 +58,15 @@ class WithdrawalOut(Out):
     net_fen: int
     method: str
     payee: PayeeOut
-    status: str = Field(description="requested → approved → paid; rejected; failed (money returned)")
+    status: str = Field(description="requested → approved → (paying →) paid; rejected; failed (money returned)")
+    channel: str = Field(description="how it is paid: wechat (transfer to WeChat change), alipay, offline "
+                                     "(bank card or wallet, paid by the operator), sandbox (development only)")
     reject_reason: str | None
+    fail_reason: str | None
+    transfer_state: str | None = Field(description="the provider's own state, e.g. WAIT_USER_CONFIRM")
+    wechat_confirm: dict[str, str] | None = Field(
+        None, description="while a WeChat transfer waits for the payee: the arguments of "
+                          "wx.requestMerchantTransfer (mchId, appId, package) the payee's WeChat needs to accept it")
     created_at: datetime
     decided_at: datetime | None
     paid_at: datetime | None
@@ -66,6 +77,7 @@ class AuditWithdrawalOut(WithdrawalOut):
     nickname: str
     phone: str
     attempts: int
+    bank_reference: str | None
 
 
 def mask_account(account: str) -> str:
@@ -77,14 +89,22 @@ def mask_account(account: str) -> str:
     return f"{account[:2]}****{account[-4:]}"
 
 
+def _wechat_confirm(w: Withdrawal) -> dict[str, str] | None:
+    channel = payouts.get(w.provider)
+    config = getattr(channel, "config", None)
+    if w.status != "paying" or not w.confirm_package or config is None or not hasattr(config, "mchid"):
+        return None
+    return {"mchId": config.mchid, "appId": config.appid, "package": w.confirm_package}
+
+
 def out(w: Withdrawal, *, mask: bool = True) -> WithdrawalOut:
     payee = dict(w.payee or {})
     account = str(payee.get("account", ""))
     return WithdrawalOut(
         id=w.id, amount_fen=w.amount_fen, fee_fen=w.fee_fen, net_fen=w.net_fen, method=w.method,
         payee=PayeeOut(name=str(payee.get("name", "")), account=mask_account(account) if mask else account),
-        status=w.status, reject_reason=w.reject_reason, created_at=w.created_at, decided_at=w.decided_at,
-        paid_at=w.paid_at)
+        status=w.status, channel=w.provider, reject_reason=w.reject_reason, fail_reason=w.fail_reason,
+        transfer_state=w.transfer_state, wechat_confirm=_wechat_confirm(w), created_at=w.created_at, decided_at=w.decided_at, paid_at=w.paid_at)
 
 
 async def audit_out(s: AsyncSession, rows: list[Withdrawal]) -> list[AuditWithdrawalOut]:
@@ -93,7 +113,7 @@ async def audit_out(s: AsyncSession, rows: list[Withdrawal]) -> list[AuditWithdr
     who = await people(s, {w.user_id for w in rows})
     return [AuditWithdrawalOut(**out(w, mask=False).model_dump(), user_id=w.user_id,
                                nickname=who.get(w.user_id, ("?", ""))[0], phone=who.get(w.user_id, ("?", ""))[1],
-                               attempts=w.attempts) for w in rows]
+                               attempts=w.attempts, bank_reference=w.bank_reference) for w in rows]
 
 
 @router.post("", status_code=201, response_model=WithdrawalOut)
@@ -130,6 +150,17 @@ async def my_withdrawal(withdrawal_id: PathId, db: DB, me: CurrentUser) -> Withd
         return out(await service.get(s, withdrawal_id, me.user_id))
 
 
+@router.post("/{withdrawal_id}/check")
+async def check(withdrawal_id: PathId, db: DB, me: CurrentUser, limiter: Limiter) -> WithdrawalOut:
+    """After confirming a WeChat transfer in WeChat: ask the provider now how it stands (one of my own
+    withdrawals; nothing happens unless it is still being paid). At most a few times a minute: each call
+    is a query at the provider."""
+    await limiter.hit("6/minute;60/hour", "withdrawal-check", str(me.user_id))
+    await service.check_now(db, withdrawal_id, me.user_id)
+    async with db.read() as s:
+        return out(await service.get(s, withdrawal_id, me.user_id))
+
+
 @router.post("/{withdrawal_id}/approve")
 async def approve(withdrawal_id: PathId, db: DB, me: Operator) -> AuditWithdrawalOut:
     """Operator: approve; the payout runs in the background and retries until the provider answers."""
@@ -143,4 +174,22 @@ async def reject(withdrawal_id: PathId, body: RejectIn, db: DB, me: Operator) ->
     """Operator: reject with a reason the requester sees; the whole amount (fee included) returns to available."""
     async with db.write() as s:
         w = await service.reject(s, await service.get(s, withdrawal_id), me.user_id, body.reason)
+        return (await audit_out(s, [w]))[0]
+
+
+@router.post("/{withdrawal_id}/confirm-paid")
+async def confirm_paid(withdrawal_id: PathId, body: ConfirmPaidIn, db: DB, me: Operator) -> AuditWithdrawalOut:
+    """Operator: an approved bank-card (or wallet) withdrawal was paid outside the system; record the bank's
+    reference (audited). The money moves from withdrawing to paid out."""
+    async with db.write() as s:
+        w = await service.confirm_offline(s, await service.get(s, withdrawal_id), me.user_id, body.bank_reference)
+        return (await audit_out(s, [w]))[0]
+
+
+@router.post("/{withdrawal_id}/offline-failed")
+async def offline_failed(withdrawal_id: PathId, body: RejectIn, db: DB, me: Operator) -> AuditWithdrawalOut:
+    """Operator: an approved bank-card withdrawal could not be paid (e.g. returned by the bank); the whole
+    amount returns to the requester's available balance."""
+    async with db.write() as s:
+        w = await service.fail_offline(s, await service.get(s, withdrawal_id), me.user_id, body.reason)
         return (await audit_out(s, [w]))[0]

@@ -18,19 +18,19 @@ from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
 from quanzi.kit.money import yuan
 from quanzi.kit.schemas import PathId
-from quanzi.withdrawals import service
+from quanzi.withdrawals import payouts, service
 from quanzi.withdrawals.api import audit_out
 from quanzi.withdrawals.models import Withdrawal
 
 router = APIRouter(include_in_schema=False)
 
 AUDIT = "/console/withdrawals"
-STATUSES = ("requested", "approved", "paid", "rejected", "failed")
+STATUSES = ("requested", "approved", "paying", "paid", "rejected", "failed")
 
 
 @router.get("/console/withdrawals")
 async def audit(request: Request, db: DB, me: Operator,
-                status: Annotated[str, Query(pattern=r"^(requested|approved|paid|rejected|failed|all)$")] = "requested",
+                status: Annotated[str, Query(pattern=r"^(requested|approved|paying|paid|rejected|failed|all)$")] = "requested",
                 ) -> Response:
     from quanzi.distribution.console import method_names
 
@@ -58,11 +58,15 @@ async def approve(request: Request, withdrawal_id: PathId, db: DB, me: Operator,
     try:
         async with db.write() as s:
             w = await service.approve(s, await service.get(s, withdrawal_id), me.user_id)
-            amount = w.net_fen
+            amount, offline = w.net_fen, w.provider == payouts.OFFLINE
     except DomainError as exc:
         if exc.status == 404:
             raise
         return refused(request, _back(back), exc)
+    if offline:
+        return redirect(request, f"{AUDIT}?status=approved#w-{withdrawal_id}", _(
+            "Withdrawal #%(id)s approved: pay %(amount)s to the bank card, then confirm it here with the bank "
+            "reference.") % {"id": withdrawal_id, "amount": yuan(amount, "en" if i18n.get_locale() == "en" else "zh_CN")})
     return redirect(request, _back(back), _("Withdrawal #%(id)s approved: %(amount)s is being paid out.") % {
         "id": withdrawal_id, "amount": yuan(amount, "en" if i18n.get_locale() == "en" else "zh_CN")})
 
@@ -86,3 +90,43 @@ async def reject(request: Request, withdrawal_id: PathId, db: DB, me: Operator,
         return refused(request, _back(back), exc)
     return redirect(request, _back(back), _("Withdrawal #%(id)s rejected; the money is back in the requester's "
                                             "available balance.") % {"id": withdrawal_id})
+
+
+@router.post("/console/withdrawals/{withdrawal_id}/confirm-paid")
+async def confirm_paid(request: Request, withdrawal_id: PathId, db: DB, me: Operator,
+                       reference: Annotated[str, Form(max_length=200)] = "",
+                       back: Annotated[str, Form(max_length=20)] = "approved") -> Response:
+    reference = " ".join(reference.split())
+    if not 4 <= len(reference) <= 64:
+        return refused(request, f"{_back(back)}#w-{withdrawal_id}", _(
+            "Enter the bank's reference for withdrawal #%(id)s (4 to 64 characters): it is kept in the audit log.")
+            % {"id": withdrawal_id})
+    try:
+        async with db.write() as s:
+            await service.confirm_offline(s, await service.get(s, withdrawal_id), me.user_id, reference)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return refused(request, _back(back), exc)
+    return redirect(request, _back(back), _("Withdrawal #%(id)s recorded as paid (bank reference %(ref)s).")
+                    % {"id": withdrawal_id, "ref": reference})
+
+
+@router.post("/console/withdrawals/{withdrawal_id}/offline-failed")
+async def offline_failed(request: Request, withdrawal_id: PathId, db: DB, me: Operator,
+                         reason: Annotated[str, Form(max_length=400)] = "",
+                         back: Annotated[str, Form(max_length=20)] = "approved") -> Response:
+    reason = reason.strip()
+    if not reason or len(reason) > 200:
+        return refused(request, f"{_back(back)}#w-{withdrawal_id}",
+                       _("Say why withdrawal #%(id)s could not be paid (at most 200 characters): the requester sees it.")
+                       % {"id": withdrawal_id})
+    try:
+        async with db.write() as s:
+            await service.fail_offline(s, await service.get(s, withdrawal_id), me.user_id, reason)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return refused(request, _back(back), exc)
+    return redirect(request, _back(back), _("Withdrawal #%(id)s marked as not paid; the money is back in the "
+                                            "requester's available balance.") % {"id": withdrawal_id})

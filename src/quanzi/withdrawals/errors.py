@@ -11,6 +11,9 @@ class WithdrawCode(StrEnum):
     NOT_FOUND = "withdrawal.not_found"
     INSUFFICIENT = "withdrawal.insufficient_balance"
     FROZEN = "withdrawal.account_frozen"
+    UNAVAILABLE = "withdrawal.method_unavailable"
+    NO_OPENID = "withdrawal.no_wechat_openid"
+    NOT_OFFLINE = "withdrawal.not_offline"
 
 
 class BelowMinimum(DomainError):
@@ -42,3 +45,24 @@ class AccountFrozen(DomainError):
     code = WithdrawCode.FROZEN
     message = {"zh": "你的分销资格已被平台冻结，暂时不能提现，请联系平台客服",
                "en": "Your distributor account is frozen by the platform; withdrawals are paused. Please contact support"}
+
+
+class MethodUnavailable(DomainError):
+    status = 422
+    code = WithdrawCode.UNAVAILABLE
+    message = {"zh": "平台暂未开通这种提现方式的付款渠道，请选择其他方式",
+               "en": "The platform cannot pay out this way yet; choose another withdrawal method"}
+
+
+class NoWechatOpenid(DomainError):
+    status = 409
+    code = WithdrawCode.NO_OPENID
+    message = {"zh": "提现到微信零钱需要先绑定微信：请在微信里打开本站并用微信登录一次",
+               "en": "Withdrawing to WeChat needs your WeChat bound first: open this site in WeChat and log in with "
+                     "WeChat once"}
+
+
+class NotOffline(DomainError):
+    status = 409
+    code = WithdrawCode.NOT_OFFLINE
+    message = {"zh": "这笔提现由支付渠道自动打款，不能手工确认", "en": "This withdrawal is paid by a provider, not confirmed by hand"}

@@ -1,10 +1,16 @@
 """Withdrawal rules: minimum, fee, methods; one guarded debit per request (two concurrent requests for the
 whole balance: exactly one succeeds); operator approval or rejection with a reason (the money returns);
-payout through the provider after commit, retried with the same idempotency key (out_batch_no)."""
+payout through a payout channel (payouts.py) after commit and outside any transaction, idempotent by our
+out-bill number (out_batch_no), with the final state of a still-processing transfer asked for by a sweep;
+bank-card (and wallet) withdrawals are settled offline and confirmed by the operator with a bank reference.
+
+Ledger per withdrawal: request: available −amount, withdrawing +net, fee income +fee; paid: withdrawing −net,
+paid_out +net; rejected or failed: the request reversed exactly (the money is available again)."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,28 +18,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quanzi.distribution import service as distribution
 from quanzi.kit import outbox
 from quanzi.kit.clock import clock
-from quanzi.kit.db import Database, guarded_update
+from quanzi.kit.db import Database, guarded_update, skip_locked
 from quanzi.kit.errors import IllegalTransition
 from quanzi.kit.money import percent_of
 from quanzi.ledger import service as ledger
 from quanzi.ledger.errors import InsufficientBalance
 from quanzi.ledger.service import platform, user
-from quanzi.payments import registry
+from quanzi.payments.providers import ProviderError
+from quanzi.wechat import service as wechat
+from quanzi.withdrawals import payouts
 from quanzi.withdrawals.errors import (
     AccountFrozen,
     BelowMinimum,
     MethodNotAllowed,
+    MethodUnavailable,
     NotEnoughAvailable,
+    NotOffline,
+    NoWechatOpenid,
     WithdrawalNotFound,
 )
 from quanzi.withdrawals.models import Withdrawal
 
-PROVIDER_FOR = {"wechat": "wechatpay", "alipay": "alipay", "bank": "sandbox", "wallet": "sandbox"}
-
-
-def _provider_name(method: str) -> str:
-    name = PROVIDER_FOR[method]
-    return name if name in registry.names() else "sandbox"
+REMARK = "圈子佣金提现"
+# How long to wait before asking again about a transfer that is still processing (attempt n waits the n-th).
+QUERY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 
 
 async def request(s: AsyncSession, user_id: int, amount_fen: int, method: str, payee: dict[str, str]) -> Withdrawal:
@@ -45,9 +53,20 @@ async def request(s: AsyncSession, user_id: int, amount_fen: int, method: str, p
         raise MethodNotAllowed(method=method)
     if amount_fen < pol.withdraw_min_fen:
         raise BelowMinimum(min_yuan=f"{pol.withdraw_min_fen / 100:.2f}")
+    channel_name = payouts.channel_for(method)
+    if channel_name is None:
+        raise MethodUnavailable(method=method)
+    payee = dict(payee)
+    channel = payouts.get(channel_name)
+    if channel is not None and channel.openid_app_id:
+        # WeChat pays to an openid of the merchant's app, never to what the client typed.
+        openid = await wechat.openid_for(s, user_id, channel.openid_app_id)
+        if openid is None:
+            raise NoWechatOpenid()
+        payee["openid"] = openid
     fee = percent_of(amount_fen, pol.withdraw_fee_bp)
     w = Withdrawal(user_id=user_id, amount_fen=amount_fen, fee_fen=fee, net_fen=amount_fen - fee, method=method,
-                   provider=_provider_name(method), payee=payee, status="requested",
+                   provider=channel_name, payee=payee, status="requested",
                    out_batch_no="WD" + secrets.token_hex(10), attempts=0, created_at=clock.now())
     s.add(w)
     await s.flush()
@@ -60,8 +79,9 @@ async def request(s: AsyncSession, user_id: int, amount_fen: int, method: str, p
     return w
 
 
-async def _move(s: AsyncSession, w: Withdrawal, frm: str, to: str, **values: object) -> None:
-    if await guarded_update(s, update(Withdrawal).where(Withdrawal.id == w.id, Withdrawal.status == frm)
+async def _move(s: AsyncSession, w: Withdrawal, frm: str | tuple[str, ...], to: str, **values: object) -> None:
+    sources = (frm,) if isinstance(frm, str) else frm
+    if await guarded_update(s, update(Withdrawal).where(Withdrawal.id == w.id, Withdrawal.status.in_(sources))
                             .values(status=to, **values)) != 1:
         raise IllegalTransition(current=w.status, target=to)
     await s.refresh(w)
@@ -72,7 +92,8 @@ async def approve(s: AsyncSession, w: Withdrawal, actor_id: int) -> Withdrawal:
 
     await _move(s, w, "requested", "approved", decided_at=clock.now(), decided_by=actor_id)
     record(s, actor_id, "withdrawal.approve", "withdrawals", w.id, {"amount_fen": w.amount_fen})
-    await outbox.emit(s, "withdrawal.approved", {"withdrawal_id": w.id})
+    if w.provider != payouts.OFFLINE:
+        await outbox.emit(s, "withdrawal.approved", {"withdrawal_id": w.id})
     return w
 
 
@@ -96,30 +117,98 @@ async def reject(s: AsyncSession, w: Withdrawal, actor_id: int, reason: str) -> 
 
 
 async def pay_out(db: Database, withdrawal_id: int) -> str:
-    """Transfer outside any transaction (idempotent by out_batch_no), then record the outcome."""
+    """Transfer (or ask about a transfer already made) outside any transaction, then record the outcome.
+
+    Idempotent by out_batch_no: a retry after a lost answer finds the same transfer at the provider. An
+    unknown outcome raises ProviderError (the outbox retries); "processing" waits for the query sweep."""
     async with db.write() as s:
         w = await s.get(Withdrawal, withdrawal_id)
-        if w is None or w.status != "approved":
+        if w is None or w.status not in ("approved", "paying") or w.provider == payouts.OFFLINE:
             return "skipped"
         await s.execute(update(Withdrawal).where(Withdrawal.id == w.id).values(attempts=Withdrawal.attempts + 1))
-        args = (w.out_batch_no, str(w.payee.get("account", w.user_id)), w.net_fen, "圈子佣金提现")
-        provider = registry.get(w.provider)
-    result = await provider.transfer(*args)  # raises ProviderError → the outbox retries later
+        paying, out_no, payee, net = w.status == "paying", w.out_batch_no, dict(w.payee or {}), w.net_fen
+        channel = payouts.get(w.provider)
+    if channel is None:  # configuration changed since approval: keep the money where it is and retry
+        raise ProviderError(provider=w.provider, operation="transfer", reason="payout channel not configured")
+    result = await channel.query(out_no) if paying else None
+    if result is None:
+        result = await channel.transfer(out_no, payee, net, REMARK)
+    return await settle(db, withdrawal_id, result)
+
+
+async def settle(db: Database, withdrawal_id: int, result: payouts.PayoutResult) -> str:
+    """Record a channel's answer: paid (ledger to paid_out), failed (money back to available), or still
+    processing (asked again by the sweep)."""
     async with db.write() as s:
         w = await s.get(Withdrawal, withdrawal_id)
-        assert w is not None
+        if w is None or w.status not in ("approved", "paying"):
+            return "skipped"
+        package = result.raw.get("package_info") if result.state == "WAIT_USER_CONFIRM" else None
+        extra = {"transfer_id": result.transfer_id or w.transfer_id, "transfer_state": result.state[:32] or None,
+                 "confirm_package": (str(package)[:400] if package else None)}
+        if result.status == "succeeded":
+            await _move(s, w, ("approved", "paying"), "paid", paid_at=clock.now(), next_check_at=None, **extra)
+            await ledger.post(s, "withdrawal.paid", f"w{w.id}", [
+                user(w.user_id, "withdrawing", -w.net_fen), user(w.user_id, "paid_out", w.net_fen)],
+                reason="withdrawal paid out")
+            await outbox.emit(s, "withdrawal.paid", {"withdrawal_id": w.id, "user_id": w.user_id})
+            return "paid"
         if result.status == "failed":
-            await _move(s, w, "approved", "failed")
+            await _move(s, w, ("approved", "paying"), "failed", next_check_at=None,
+                        fail_reason=(result.reason or result.state or "failed")[:200], **extra)
             await _give_back(s, w, "failed")
             return "failed"
-        if result.status != "succeeded":
-            raise RuntimeError("transfer still processing; will ask again")
-        await _move(s, w, "approved", "paid", paid_at=clock.now(), transfer_id=result.transfer_id)
-        await ledger.post(s, "withdrawal.paid", f"w{w.id}", [
-            user(w.user_id, "withdrawing", -w.net_fen), user(w.user_id, "paid_out", w.net_fen)],
-            reason="withdrawal paid out")
-        await outbox.emit(s, "withdrawal.paid", {"withdrawal_id": w.id, "user_id": w.user_id})
-    return "paid"
+        checks = max(w.attempts - 1, 0)
+        wait = QUERY_BACKOFF[min(checks, len(QUERY_BACKOFF) - 1)]
+        if package is None and w.confirm_package and result.state == "":
+            extra["confirm_package"] = w.confirm_package  # an answer without a state keeps what we had
+        await _move(s, w, ("approved", "paying"), "paying", next_check_at=clock.now() + wait, **extra)
+        return "processing"
+
+
+async def check_now(db: Database, withdrawal_id: int, user_id: int) -> None:
+    """The payee says they confirmed the transfer in WeChat: ask the provider now instead of at the next
+    scheduled check (only for their own transfer that is still processing)."""
+    async with db.read() as s:
+        w = await get(s, withdrawal_id, user_id)
+        if w.status != "paying":
+            return
+    await pay_out(db, withdrawal_id)
+
+
+async def due_for_query(s: AsyncSession, now: datetime, limit: int = 50) -> list[int]:
+    stmt = (select(Withdrawal.id).where(Withdrawal.status == "paying", Withdrawal.next_check_at <= now)
+            .order_by(Withdrawal.next_check_at).limit(limit))
+    return list((await s.execute(skip_locked(s, stmt))).scalars())
+
+
+async def confirm_offline(s: AsyncSession, w: Withdrawal, actor_id: int, reference: str) -> Withdrawal:
+    """The operator paid an approved bank/wallet withdrawal outside the system: record it with the bank's
+    reference (audited) and move the money to paid_out."""
+    from quanzi.backoffice.audit import record
+
+    if w.provider != payouts.OFFLINE:
+        raise NotOffline()
+    await _move(s, w, "approved", "paid", paid_at=clock.now(), bank_reference=reference, confirmed_by=actor_id)
+    await ledger.post(s, "withdrawal.paid", f"w{w.id}", [
+        user(w.user_id, "withdrawing", -w.net_fen), user(w.user_id, "paid_out", w.net_fen)],
+        reason="withdrawal paid offline")
+    record(s, actor_id, "withdrawal.paid_bank", "withdrawals", w.id,
+           {"bank_reference": reference, "net_fen": w.net_fen})
+    await outbox.emit(s, "withdrawal.paid", {"withdrawal_id": w.id, "user_id": w.user_id})
+    return w
+
+
+async def fail_offline(s: AsyncSession, w: Withdrawal, actor_id: int, reason: str) -> Withdrawal:
+    """The offline payment could not be made (e.g. the bank returned it): the money returns to available."""
+    from quanzi.backoffice.audit import record
+
+    if w.provider != payouts.OFFLINE:
+        raise NotOffline()
+    await _move(s, w, "approved", "failed", fail_reason=reason, confirmed_by=actor_id)
+    await _give_back(s, w, "failed")
+    record(s, actor_id, "withdrawal.bank_fail", "withdrawals", w.id, {"reason": reason})
+    return w
 
 
 async def mine(s: AsyncSession, user_id: int) -> list[Withdrawal]:
