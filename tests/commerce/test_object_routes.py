@@ -72,6 +72,8 @@ OPERATOR_ONLY: set[tuple[str, str]] = {
     ("PUT", "/api/distribution/levels/{rank}"),
     ("POST", "/api/withdrawals/{withdrawal_id}/approve"),
     ("POST", "/api/withdrawals/{withdrawal_id}/reject"),
+    ("POST", "/api/withdrawals/{withdrawal_id}/confirm-paid"),
+    ("POST", "/api/withdrawals/{withdrawal_id}/offline-failed"),
     ("GET", "/api/flashsale/activities/{activity_id}/stats"),
     ("GET", "/api/groupbuy/activities/{activity_id}/stats"),
 }
@@ -237,6 +239,8 @@ def _body(sc: Scene, method: str, path: str, who: Side) -> dict[str, Any] | None
         ("POST", "/api/aftersales/{aftersale_id}/ship-back"): {"carrier": "顺丰", "tracking_no": "SF9876543210"},
         ("POST", "/api/supplier/aftersales/{aftersale_id}/reject"): {"reason": "不符合条件"},
         ("POST", "/api/withdrawals/{withdrawal_id}/reject"): {"reason": "信息不全"},
+        ("POST", "/api/withdrawals/{withdrawal_id}/confirm-paid"): {"bank_reference": "ICBC20261205001"},
+        ("POST", "/api/withdrawals/{withdrawal_id}/offline-failed"): {"reason": "银行退票"},
         ("POST", "/api/flashsale/{activity_id}/grab"): {"sku_id": sc.a.sku_id, "address_id": who.address_id},
         ("POST", "/api/bargains/{bargain_id}/buy"): {"address_id": who.address_id},
         ("POST", "/api/groupbuy/activities/{activity_id}/open"):

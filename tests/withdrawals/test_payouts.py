@@ -5,6 +5,8 @@ puts the money back exactly. The sandbox pays only when enabled, and never in pr
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -76,9 +78,9 @@ async def earner(app, db) -> Earner:  # noqa: ANN001
     async with db.write() as s:
         shop_id = (await shops.open_shop(s, uid, "小美的店")).id
     _, headers = await make_user(db, "13700000088")
-    _, operator = await make_user(db, "13800000001", Role.OPERATOR)
+    operator_id, operator = await make_user(db, "13800000001", Role.OPERATOR)
     await earn(db, shop_id, 10_000)
-    return Earner(uid, headers, operator)
+    return Earner(uid, headers, operator, operator_id)
 
 
 async def withdraw(client: httpx.AsyncClient, e: Earner, amount: int, method: str,
@@ -147,7 +149,8 @@ async def test_wechat_payout_needs_an_openid_then_pays_once_the_payee_confirms(
     assert (b["available"], b["withdrawing"], b["paid_out"]) == (4_000, 0, 6_000)
     assert len(wx_double.bills) == 1
     clock.advance(timedelta(hours=3))
-    assert await query_transfers(db, clock.now()) == 0 and await outbox.drain(db) == 0
+    # Nothing left to pay; the one message left is the payee's "withdrawal paid" notice.
+    assert await query_transfers(db, clock.now()) == 0 and await outbox.drain(db) == 1
     assert await ledger_problems(db) == []
 
 
@@ -386,9 +389,9 @@ async def test_without_the_sandbox_a_method_nobody_can_pay_is_refused_up_front(d
         async with db.write() as s:
             shop_id = (await shops.open_shop(s, uid, "小美的店")).id
         _, headers = await make_user(db, "13700000088")
-        _, operator = await make_user(db, "13800000001", Role.OPERATOR)
+        operator_id, operator = await make_user(db, "13800000001", Role.OPERATOR)
         await earn(db, shop_id, 10_000)
-        e = Earner(uid, headers, operator)
+        e = Earner(uid, headers, operator, operator_id)
         for method in ("wechat", "alipay"):
             r = await withdraw(client, e, 2_000, method)
             assert r.status_code == 422 and err(r) == "withdrawal.method_unavailable", r.text
@@ -398,22 +401,29 @@ async def test_without_the_sandbox_a_method_nobody_can_pay_is_refused_up_front(d
     assert payouts.get("sandbox") is None
 
 
+# Production also needs a real SMS provider (notifications refuse the console one); these keys only configure it.
+REAL_SMS = {"sms_provider": "aliyun", "sms_aliyun_access_key_id": "LTAI5t", "sms_aliyun_access_key_secret": "s3cret",
+            "sms_templates": {"login_code": "SMS_1"}}
+
+
 def test_production_refuses_to_start_with_sandbox_payouts(db_url, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     with pytest.raises(ConfigurationError) as refused:
-        create_app(make_settings(db_url, environment="production", payout_sandbox=True), start_worker=False)
+        create_app(make_settings(db_url, environment="production", payout_sandbox=True, **REAL_SMS), start_worker=False)
     assert "QUANZI_PAYOUT_SANDBOX" in str(refused.value) and "no money moves" in str(refused.value)
     # The worker configures payouts through the same function, so it refuses too.
     with pytest.raises(ConfigurationError):
-        configure_payments(make_settings(db_url, environment="production", payout_sandbox=True))
+        configure_payments(make_settings(db_url, environment="production", payout_sandbox=True, **REAL_SMS))
     # From the environment, as a deployment sets it.
     monkeypatch.setenv("QUANZI_ENVIRONMENT", "production")
     monkeypatch.setenv("QUANZI_PAYOUT_SANDBOX", "1")
     monkeypatch.setenv("DATABASE_URL", db_url)
+    for name, value in REAL_SMS.items():
+        monkeypatch.setenv(f"QUANZI_{name.upper()}", value if isinstance(value, str) else json.dumps(value))
     with pytest.raises(ConfigurationError):
         create_app(Settings(), start_worker=False)
     # Production without sandbox payouts starts; development with them starts.
-    create_app(make_settings(db_url, environment="production", payout_sandbox=False), start_worker=False)
-    create_app(make_settings(db_url, env="development", payout_sandbox=True), start_worker=False)
+    create_app(make_settings(db_url, environment="production", payout_sandbox=False, **REAL_SMS), start_worker=False)
+    create_app(make_settings(db_url, environment="development", payout_sandbox=True), start_worker=False)
     assert payouts.get("sandbox") is not None
 
 

@@ -320,14 +320,15 @@ _max_attempts = Settings.model_fields["outbox_max_attempts"].default
 def configure(settings: Settings) -> SmsLoginSender:
     """Check and set up this process's channels; returns the login-code sender for accounts."""
     global _sms, _wechat, _tracking, _max_attempts
+    from quanzi.notifications import service
     check_production(settings)
     _tracking = settings.tracking_url_template
     _max_attempts = settings.outbox_max_attempts
     _sms = make_sms(settings)
     _wechat = WechatSubscribe(settings) if settings.wechat_subscribe_app_id else None
-    if _wechat is not None:
-        # The openid a subscription message goes to is the one the person bound in that WeChat app.
-        from quanzi.notifications import service
+    if _wechat is not None and not service.has_openid_lookup():
+        # The openid a subscription message goes to is the one the person bound in that WeChat app (unless
+        # the process registered another source first, as the tests' stand-in does).
         from quanzi.wechat import service as wechat_accounts
 
         app_id = settings.wechat_subscribe_app_id

@@ -39,6 +39,10 @@ def set_openid_lookup(fn: OpenidLookup | None) -> None:
     _openid_lookup = fn
 
 
+def has_openid_lookup() -> bool:
+    return _openid_lookup is not None
+
+
 def yuan(fen: int) -> str:
     return f"¥{fen // 100}.{fen % 100:02d}"
 
