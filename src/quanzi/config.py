@@ -42,6 +42,19 @@ class Settings(BaseSettings):
     payment_providers: str = "sandbox"
     # Uploaded and generated images (product pictures, posters), served under /media.
     media_dir: Path = ROOT / "var" / "media"
+    # Where uploads are stored: "local" (media_dir, served under /media) or "s3" (any S3-compatible object
+    # storage through boto3; see docs/OPERATIONS.md).
+    media_storage: str = "local"
+    media_max_bytes: int = 10 * 1024 * 1024  # one uploaded file
+    media_max_pixels: int = 40_000_000  # width × height; larger is refused before decoding (decompression bombs)
+    media_s3_bucket: str = ""
+    media_s3_endpoint_url: str | None = None  # e.g. https://cos.ap-shanghai.myqcloud.com, https://oss-cn-hangzhou.aliyuncs.com
+    media_s3_region: str | None = None
+    media_s3_access_key: str | None = None
+    media_s3_secret_key: str | None = None
+    media_s3_prefix: str = "media/"
+    # Public base URL of the stored objects (a CDN or the bucket's public URL); the key is appended.
+    media_public_url: str | None = None
     sandbox_key_dir: Path = ROOT / "var" / "sandbox-keys"
     login_code_ttl_seconds: int = 600
     # Rate limits (limits library syntax).

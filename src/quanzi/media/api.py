@@ -1,0 +1,42 @@
+"""Media JSON API: upload an image for a purpose (multipart), read your own upload. Attaching happens in the
+API of what uses it (a review, a product, a shop, an after-sale) with the returned id."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from quanzi.accounts.deps import CurrentUser
+from quanzi.kit.deps import DB, AppSettings
+from quanzi.kit.errors import Forbidden
+from quanzi.kit.schemas import PathId
+from quanzi.media import service
+from quanzi.media.deps import MediaStorage, receive
+from quanzi.media.schemas import MediaOut
+
+router = APIRouter(prefix="/api/media", tags=["media"])
+
+# Who may upload for what: uploads are attached later by their owner, but nobody needs a product image
+# who cannot sell, nor a shop banner who has no shop.
+ROLES = {"product": {"supplier", "operator"}, "shop_avatar": {"shopkeeper"}, "shop_banner": {"shopkeeper"}}
+
+
+@router.post("", status_code=201, response_model=MediaOut)
+async def upload(db: DB, me: CurrentUser, settings: AppSettings, storage: MediaStorage,
+                 purpose: Annotated[Literal["product", "shop_avatar", "shop_banner", "aftersale", "review"],
+                                    Form()],
+                 file: Annotated[UploadFile, File(description="JPEG, PNG or WebP; the type is read from the bytes")],
+                 ) -> MediaOut:
+    if purpose in ROLES and not me.roles.intersection(ROLES[purpose]):
+        raise Forbidden(roles=sorted(ROLES[purpose]))
+    items = await receive(settings, storage, [file], max_files=1)
+    async with db.write() as s:
+        (m,) = await service.record(s, storage, me.user_id, purpose, items)
+        return MediaOut.of(m)
+
+
+@router.get("/{media_id}")
+async def get_media(media_id: PathId, db: DB, me: CurrentUser) -> MediaOut:
+    async with db.read() as s:
+        return MediaOut.of(await service.get_own(s, media_id, me.user_id))
