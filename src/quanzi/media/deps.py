@@ -27,13 +27,17 @@ def get_storage(request: Request) -> Storage:
 MediaStorage = Annotated[Storage, Depends(get_storage)]
 
 
+def size_text(n: int) -> str:
+    return f"{n / 1024 / 1024:.3g} MB" if n >= 1024 * 1024 else f"{max(n // 1024, 1)} KB"
+
+
 async def read_limited(upload: UploadFile, max_bytes: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while chunk := await upload.read(CHUNK):
         size += len(chunk)
         if size > max_bytes:
-            raise TooLarge(max_mb=round(max_bytes / 1024 / 1024, 1))
+            raise TooLarge(limit=size_text(max_bytes), max_bytes=max_bytes)
         parts.append(chunk)
     return b"".join(parts)
 

@@ -50,7 +50,7 @@ class UnsupportedType(DomainError):
 class TooLarge(DomainError):
     status = 413
     code = MediaCode.TOO_LARGE
-    message = {"zh": "图片太大了，最大 {max_mb} MB", "en": "The image is too large; at most {max_mb} MB"}
+    message = {"zh": "图片太大了，最大 {limit}", "en": "The image is too large; at most {limit}"}
 
 
 class TooManyPixels(DomainError):
