@@ -163,7 +163,7 @@ async def request_submit(request: Request, order_id: PathId, me: CurrentUser, db
 
 @router.get("/aftersales")
 async def my_aftersales(request: Request, me: CurrentUser, db: DB) -> Response:
-    from quanzi.orders.pages import tab_names  # late: orders.pages imports this module
+    from quanzi.orders.pages import tab_links, tab_names  # late: orders.pages imports this module
 
     async with db.read() as s:
         items = await service.list_for_buyer(s, me.user_id)
@@ -171,7 +171,7 @@ async def my_aftersales(request: Request, me: CurrentUser, db: DB) -> Response:
     line_by_id = {x.id: x for ls in lines.values() for x in ls}
     return render(request, "aftersales/list.html", {
         "items": items, "lines": line_by_id, "status_text": status_text, "kinds": kind_names(),
-        "tabs": tab_names(), "current": "aftersale", "badge": {}, "tab": "orders",
+        "tabs": tab_names(), "tab_links": tab_links(), "current": "aftersale", "badge": {}, "tab": "orders",
     })
 
 

@@ -49,10 +49,10 @@ async def reviewable_line(s: AsyncSession, author_id: int, line_id: int) -> tupl
     order = await s.get(Order, line.order_id) if line is not None else None
     if line is None or order is None or order.buyer_id != author_id:
         raise LineNotFound(line_id=line_id)
+    if line.refunded_qty >= line.quantity:  # before the status: an order refunded in full is "closed"
+        raise FullyRefunded()
     if order.status not in REVIEWABLE:
         raise NotReceived(status=order.status)
-    if line.refunded_qty >= line.quantity:
-        raise FullyRefunded()
     if await s.scalar(select(Review.id).where(Review.line_id == line.id)) is not None:
         raise AlreadyReviewed()
     return order, line
