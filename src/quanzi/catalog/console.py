@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import Supplier
 from quanzi.accounts.service import Principal
-from quanzi.catalog import service
+from quanzi.catalog import gallery, service
 from quanzi.catalog.errors import DuplicateSkuCode, NotASupplier, ProductNotFound
 from quanzi.catalog.models import Category, PriceChange, Sku
 from quanzi.catalog.models import Supplier as SupplierRow
@@ -37,10 +37,12 @@ from quanzi.kit.console import (
     refused,
     yuan_input,
 )
-from quanzi.kit.deps import DB
+from quanzi.kit.deps import DB, AppSettings
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
 from quanzi.kit.schemas import PathId
+from quanzi.media.deps import MediaStorage, real_files, receive
+from quanzi.media.errors import Empty
 
 router = APIRouter(include_in_schema=False)
 
@@ -282,6 +284,7 @@ async def _edit_page(request: Request, db: Any, me: Principal, product_id: int,
         history = await _price_history(s, [k.id for k in skus])
         cats = [(c.id, _category_name(c)) for c in await service.categories(s)]
         supplier = (await _suppliers(s, {product.supplier_id})).get(product.supplier_id)
+        images = await gallery.images(s, product.id)
     form = form or {
         "title": product.title, "subtitle": product.subtitle, "description": product.description,
         "category_id": str(product.category_id or ""), "non_returnable": product.non_returnable,
@@ -291,7 +294,7 @@ async def _edit_page(request: Request, db: Any, me: Principal, product_id: int,
         "active": "products", "product": product, "skus": skus, "history": history, "categories": cats,
         "form": form, "errors": errors or {}, "supplier": supplier, "scope": scope,
         "new_sku": new_sku or _blank_sku(),
-        "add_sku_open": new_sku is not None,
+        "add_sku_open": new_sku is not None, "images": images, "max_images": gallery.MAX_IMAGES,
     }, status_code=status_code)
 
 
@@ -436,3 +439,43 @@ async def _edit_sku_errors(request: Request, db: Any, me: Principal, product_id:
                            new_sku: dict[str, str]) -> Response:
     return await _edit_page(request, db, me, product_id, errors={f"new-{k}": v for k, v in errors.items()},
                             status_code=422, new_sku=new_sku)
+
+
+# --- pictures ---------------------------------------------------------------------------------------
+
+@router.post("/console/products/{product_id}/images")
+async def upload_images(request: Request, product_id: PathId, db: DB, me: Supplier, settings: AppSettings,
+                        storage: MediaStorage, photos: Annotated[list[UploadFile] | None, File()] = None) -> Response:
+    anchor = f"{PRODUCTS}/{product_id}#images"
+    files = real_files(photos)
+    try:
+        async with db.read() as s:  # 404 and "full" before anything is stored
+            await service.owned_product(s, product_id, await acting_scope(s, me))
+            room = await gallery.room_left(s, product_id)
+        if not files:
+            raise Empty()
+        items = await receive(settings, storage, files, max_files=max(room, 0))
+        async with db.write() as s:
+            product = await service.owned_product(s, product_id, await acting_scope(s, me))
+            await gallery.add(s, product, me.user_id, photos=items, storage=storage)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return refused(request, anchor, exc)
+    return redirect(request, anchor, _("%(n)s picture(s) added.") % {"n": len(items)})
+
+
+@router.post("/console/products/{product_id}/images/{media_id}/remove")
+async def remove_image(request: Request, product_id: PathId, media_id: PathId, db: DB, me: Supplier) -> Response:
+    async with db.write() as s:
+        product = await service.owned_product(s, product_id, await acting_scope(s, me))
+        await gallery.remove(s, product, media_id)
+    return redirect(request, f"{PRODUCTS}/{product_id}#images", _("Picture removed."))
+
+
+@router.post("/console/products/{product_id}/images/{media_id}/main")
+async def main_image(request: Request, product_id: PathId, media_id: PathId, db: DB, me: Supplier) -> Response:
+    async with db.write() as s:
+        product = await service.owned_product(s, product_id, await acting_scope(s, me))
+        await gallery.make_main(s, product, media_id)
+    return redirect(request, f"{PRODUCTS}/{product_id}#images", _("Main picture changed."))

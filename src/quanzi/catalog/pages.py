@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import OptionalUser
-from quanzi.catalog import service
+from quanzi.catalog import gallery, service
 from quanzi.catalog.models import Sku
 from quanzi.kit import i18n
 from quanzi.kit.db import Database
@@ -78,6 +78,7 @@ async def _product_page(request: Request, db: Database, product_id: int, shop_id
         product, skus = await service.published_product(s, product_id)
         refs = await crossed_out_prices(s, skus)
         pol = await policy.get(s, CommercePolicy)
+        pictures = await gallery.images(s, product.id)
         sections = [await section(s, product.id) for section in PRODUCT_SECTIONS]
     in_stock = [k for k in skus if k.stock > 0]
     cheapest = min(skus, key=lambda k: k.price_fen) if skus else None
@@ -86,7 +87,7 @@ async def _product_page(request: Request, db: Database, product_id: int, shop_id
         "product": product, "skus": skus, "refs": refs, "shop": shop, "item": item, "cheapest": cheapest,
         "chosen": chosen, "sold_out": not in_stock, "one_price": len({k.price_fen for k in skus}) <= 1,
         "action_bar": True, "shipping_rule": shipping_rule(pol),
-        "added": bool(added), "sections": sections,
+        "added": bool(added), "sections": sections, "pictures": pictures,
     })
 
 

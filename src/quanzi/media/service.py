@@ -114,3 +114,15 @@ async def get_own(s: AsyncSession, media_id: int, owner_id: int) -> Media:
     if m is None or m.owner_id != owner_id:
         raise MediaNotFound(media_id=media_id)
     return m
+
+
+async def detach(s: AsyncSession, media_id: int, ref: str) -> None:
+    """Take an upload off what uses it (the caller has checked it may change `ref`)."""
+    n = await guarded_update(s, update(Media).where(Media.id == media_id, Media.ref == ref)
+                             .values(ref=None, attached_at=None))
+    if n != 1:
+        raise MediaNotFound(media_id=media_id)
+
+
+async def room_left(s: AsyncSession, purpose: str, ref: str) -> int:
+    return LIMITS[purpose] - len(await of_ref(s, ref))
