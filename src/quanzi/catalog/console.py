@@ -459,7 +459,7 @@ async def upload_images(request: Request, product_id: PathId, db: DB, me: Suppli
             product = await service.owned_product(s, product_id, await acting_scope(s, me))
             await gallery.add(s, product, me.user_id, photos=items, storage=storage)
     except DomainError as exc:
-        if exc.status == 404:
+        if exc.status in (403, 404):  # not theirs, or no supplier profile: not a form problem
             raise
         return refused(request, anchor, exc)
     return redirect(request, anchor, _("%(n)s picture(s) added.") % {"n": len(items)})
