@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from quanzi.accounts.deps import CurrentUser
 from quanzi.kit.deps import DB, AppSettings
 from quanzi.kit.errors import Forbidden
-from quanzi.kit.schemas import PathId
+from quanzi.kit.schemas import ErrorOut, PathId
 from quanzi.media import service
 from quanzi.media.deps import MediaStorage, receive
 from quanzi.media.schemas import MediaOut
@@ -22,7 +22,14 @@ router = APIRouter(prefix="/api/media", tags=["media"])
 ROLES = {"product": {"supplier", "operator"}, "shop_avatar": {"shopkeeper"}, "shop_banner": {"shopkeeper"}}
 
 
-@router.post("", status_code=201, response_model=MediaOut)
+UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
+    413: {"model": ErrorOut, "description": "The file is larger than the limit (media.too_large)"},
+    415: {"model": ErrorOut, "description": "An image type that is not accepted (media.unsupported_type)"},
+    503: {"model": ErrorOut, "description": "Storage unavailable (media.storage_unavailable)"},
+}
+
+
+@router.post("", status_code=201, response_model=MediaOut, responses=UPLOAD_ERRORS)
 async def upload(db: DB, me: CurrentUser, settings: AppSettings, storage: MediaStorage,
                  purpose: Annotated[Literal["product", "shop_avatar", "shop_banner", "aftersale", "review"],
                                     Form()],
