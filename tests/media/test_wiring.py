@@ -91,6 +91,7 @@ async def test_product_pictures_through_the_api(client: httpx.AsyncClient, db: D
     assert [x["id"] for x in r.json()] == mine
     product = (await client.get(f"/api/catalog/products/{w.product_id}")).json()
     assert product["image_url"] == r.json()[0]["medium_url"]
+    assert product["images"] == [x["medium_url"] for x in r.json()]
 
     # Someone else's upload: 404, and nothing changes.
     other_uid, other = await make_user(db, "13700000066", "supplier")

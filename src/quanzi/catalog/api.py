@@ -67,7 +67,8 @@ async def get_product(product_id: PathId, db: DB) -> ProductOut:
     async with db.read() as s:
         product, skus = await service.published_product(s, product_id)
         refs = await service.reference_prices(s, [k.id for k in skus])
-    return product_out(product, skus, refs)
+        pictures = await gallery.images(s, product.id)
+    return product_out(product, skus, refs).model_copy(update={"images": [m.url("750") for m in pictures]})
 
 
 # --- supplier management ------------------------------------------------------------------------

@@ -89,6 +89,7 @@ class ProductOut(Out):
     sales_count: int
     min_price_fen: int | None = None
     skus: list[SkuOut] = []
+    images: list[str] = Field(default=[], description="All pictures (750 px), main first; on the product's own page")
 
 
 class ProductPage(Out):
