@@ -21,6 +21,7 @@ from quanzi.kit.logging import configure as configure_logging
 from quanzi.kit.ratelimit import RateLimiter
 from quanzi.kit.web import ERROR_RESPONSES, RequestContextMiddleware, install_error_handlers
 from quanzi.kit.worker import run_worker
+from quanzi.media.limits import UploadBodyLimit
 from quanzi.flashsale import gate as flash_gate
 from quanzi.payments import registry as payment_registry
 from quanzi.payments.providers import ProviderConfig
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.state.sms = make_provider(settings.sms_provider)
     configure_payments(settings)
     flash_gate.configure(settings.redis_url, settings.flash_gate_prefix)
+    app.add_middleware(UploadBodyLimit, max_file_bytes=settings.media_max_bytes)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     for router in domains.routers():

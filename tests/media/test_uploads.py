@@ -156,3 +156,39 @@ async def test_purposes_need_the_role_and_ids_are_private(client: httpx.AsyncCli
     assert (await client.get(f"/api/media/{r.json()['id']}", headers=other)).status_code == 404
     assert (await client.post("/api/media", data={"purpose": "review"},
                               files={"file": ("a.jpg", images.jpeg(), "image/jpeg")})).status_code == 401
+
+
+async def test_a_huge_multipart_body_is_refused_before_it_is_read(client: httpx.AsyncClient, db: Database,
+                                                                  fan: dict[str, str]) -> None:
+    """Without this cap the form parser would spool any body to disk before a route sees the first file."""
+    from quanzi.media.limits import body_limit
+
+    limit = body_limit(10 * 1024 * 1024)  # the default per-file limit
+    seen = {"bytes": 0}
+
+    def streamed(total: int):  # noqa: ANN202 - a client streaming a body far above the limit
+        async def gen():  # noqa: ANN202
+            yield (b'--x\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nreview\r\n'
+                   b'--x\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\n'
+                   b"Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff")
+            chunk = b"\xff" * (1024 * 1024)
+            for _ in range(total // len(chunk)):
+                seen["bytes"] += len(chunk)
+                yield chunk
+        return gen()
+
+    multipart = {**fan, "content-type": "multipart/form-data; boundary=x", "accept-language": "en"}
+    total = limit + 5 * 2**20
+    r = await client.post("/api/media", content=streamed(total),
+                          headers={**multipart, "content-length": str(total)})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "media.too_large"
+    assert r.json()["error"]["message"] == "The image is too large; at most 10 MB"
+    assert seen["bytes"] <= 2 * 2**20  # refused from the header: the body was not read
+
+    # Chunked (no Content-Length): counted while it arrives; the read fails at the limit, so the parser
+    # stops (FastAPI answers its generic 400 for a body it could not parse).
+    seen["bytes"] = 0
+    r = await client.post("/api/media", content=streamed(total), headers=multipart)
+    assert r.status_code == 400, r.text
+    assert seen["bytes"] <= limit + 2**20 < total
+    assert await media_rows(db) == 0

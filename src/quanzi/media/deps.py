@@ -11,6 +11,7 @@ from quanzi.config import Settings
 from quanzi.media import service
 from quanzi.media.errors import TooLarge
 from quanzi.media.images import Prepared
+from quanzi.media.limits import size_text
 from quanzi.media.storage import Storage, make_storage
 
 CHUNK = 256 * 1024
@@ -25,10 +26,6 @@ def get_storage(request: Request) -> Storage:
 
 
 MediaStorage = Annotated[Storage, Depends(get_storage)]
-
-
-def size_text(n: int) -> str:
-    return f"{n / 1024 / 1024:.3g} MB" if n >= 1024 * 1024 else f"{max(n // 1024, 1)} KB"
 
 
 async def read_limited(upload: UploadFile, max_bytes: int) -> bytes:
