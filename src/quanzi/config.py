@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     # storage through boto3; see docs/OPERATIONS.md).
     media_storage: str = "local"
     media_max_bytes: int = 10 * 1024 * 1024  # one uploaded file
+    media_upload_limit_per_user: str = "200/hour"
     media_max_pixels: int = 40_000_000  # width × height; larger is refused before decoding (decompression bombs)
     media_s3_bucket: str = ""
     media_s3_endpoint_url: str | None = None  # e.g. https://cos.ap-shanghai.myqcloud.com, https://oss-cn-hangzhou.aliyuncs.com

@@ -192,3 +192,14 @@ async def test_a_huge_multipart_body_is_refused_before_it_is_read(client: httpx.
     assert r.status_code == 400, r.text
     assert seen["bytes"] <= limit + 2**20 < total
     assert await media_rows(db) == 0
+
+
+async def test_uploads_per_person_are_rate_limited(app, client: httpx.AsyncClient, db: Database,  # noqa: ANN001
+                                                   fan: dict[str, str]) -> None:
+    app.state.settings.media_upload_limit_per_user = "2/hour"
+    for _ in range(2):
+        assert (await upload(client, fan, images.jpeg(60, 60))).status_code == 201
+    r = await upload(client, fan, images.jpeg(60, 60))
+    assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+    _, other = await make_user(db, "13900000013")
+    assert (await upload(client, other, images.jpeg(60, 60))).status_code == 201  # per person

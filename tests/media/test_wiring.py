@@ -17,7 +17,7 @@ from quanzi.kit.db import Database
 from quanzi.shops.models import Shop
 from tests.conftest import make_user
 from tests.console.helpers import Browser, browser
-from tests.factories import World, make_world
+from tests.factories import make_world
 from tests.media import images
 from tests.media.conftest import stored_files
 from tests.reviews.conftest import place, ship

@@ -19,7 +19,7 @@ from quanzi.aftersales.schemas import AfterSaleIn, AfterSaleOut, ShipBackIn
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
-from quanzi.kit.deps import DB, AppSettings
+from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.idempotency import check_key, run_once
 from quanzi.kit.schemas import MAX_ID, PathId
@@ -131,7 +131,7 @@ async def request_submit(request: Request, order_id: PathId, me: CurrentUser, db
                          quantity: Annotated[int, Form(ge=1, le=9999)],
                          reason: Annotated[str, Form(max_length=30)],
                          idempotency_key: Annotated[str, Form(min_length=1, max_length=120)],
-                         settings: AppSettings, storage: MediaStorage,
+                         storage: MediaStorage,
                          details: Annotated[str, Form(max_length=150)] = "",
                          photos: Annotated[list[UploadFile] | None, File()] = None) -> Response:
     form = {"kind": kind, "quantity": quantity, "reason": reason, "details": details}
@@ -152,7 +152,7 @@ async def request_submit(request: Request, order_id: PathId, me: CurrentUser, db
         async with db.read() as s:  # refuse before any photo is stored
             order, line = await _order_line(s, me.user_id, order_id, line_id)
             service.eligibility(order, line, body.kind, clock.now())
-        items = await receive(settings, storage, real_files(photos), max_files=MAX_PHOTOS)
+        items = await receive(request, me.user_id, real_files(photos), max_files=MAX_PHOTOS)
         async with db.write() as s:
             async def run() -> tuple[int, object]:
                 a = await service.request(s, me.user_id, body.order_id, body.line_id, body.kind,

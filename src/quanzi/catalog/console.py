@@ -37,7 +37,7 @@ from quanzi.kit.console import (
     refused,
     yuan_input,
 )
-from quanzi.kit.deps import DB, AppSettings
+from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
 from quanzi.kit.schemas import PathId
@@ -444,8 +444,8 @@ async def _edit_sku_errors(request: Request, db: Any, me: Principal, product_id:
 # --- pictures ---------------------------------------------------------------------------------------
 
 @router.post("/console/products/{product_id}/images")
-async def upload_images(request: Request, product_id: PathId, db: DB, me: Supplier, settings: AppSettings,
-                        storage: MediaStorage, photos: Annotated[list[UploadFile] | None, File()] = None) -> Response:
+async def upload_images(request: Request, product_id: PathId, db: DB, me: Supplier, storage: MediaStorage,
+                        photos: Annotated[list[UploadFile] | None, File()] = None) -> Response:
     anchor = f"{PRODUCTS}/{product_id}#images"
     files = real_files(photos)
     try:
@@ -454,7 +454,7 @@ async def upload_images(request: Request, product_id: PathId, db: DB, me: Suppli
             room = await gallery.room_left(s, product_id)
         if not files:
             raise Empty()
-        items = await receive(settings, storage, files, max_files=max(room, 0))
+        items = await receive(request, me.user_id, files, max_files=max(room, 0))
         async with db.write() as s:
             product = await service.owned_product(s, product_id, await acting_scope(s, me))
             await gallery.add(s, product, me.user_id, photos=items, storage=storage)

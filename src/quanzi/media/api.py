@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from quanzi.accounts.deps import CurrentUser
-from quanzi.kit.deps import DB, AppSettings
+from quanzi.kit.deps import DB
 from quanzi.kit.errors import Forbidden
 from quanzi.kit.schemas import ErrorOut, PathId
 from quanzi.media import service
@@ -30,14 +30,14 @@ UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
 
 
 @router.post("", status_code=201, response_model=MediaOut, responses=UPLOAD_ERRORS)
-async def upload(db: DB, me: CurrentUser, settings: AppSettings, storage: MediaStorage,
+async def upload(request: Request, db: DB, me: CurrentUser, storage: MediaStorage,
                  purpose: Annotated[Literal["product", "shop_avatar", "shop_banner", "aftersale", "review"],
                                     Form()],
                  file: Annotated[UploadFile, File(description="JPEG, PNG or WebP; the type is read from the bytes")],
                  ) -> MediaOut:
     if purpose in ROLES and not me.roles.intersection(ROLES[purpose]):
         raise Forbidden(roles=sorted(ROLES[purpose]))
-    items = await receive(settings, storage, [file], max_files=1)
+    items = await receive(request, me.user_id, [file], max_files=1)
     async with db.write() as s:
         (m,) = await service.record(s, storage, me.user_id, purpose, items)
         return MediaOut.of(m)

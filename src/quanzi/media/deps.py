@@ -44,15 +44,19 @@ def real_files(files: list[UploadFile] | None) -> list[UploadFile]:
     return [f for f in files or [] if f.filename or (f.size or 0) > 0]
 
 
-async def receive(settings: Settings, storage: Storage, files: list[UploadFile], *, max_files: int,
-                  ) -> list[Prepared]:
+async def receive(request: Request, user_id: int, files: list[UploadFile], *, max_files: int) -> list[Prepared]:
     """Read, validate, re-encode and store the uploads of one request. Raises before anything is stored if
     any file is refused. The caller then records them (`service.record`) in its transaction."""
     from quanzi.media.errors import TooManyFiles
 
+    if not files:
+        return []
     if len(files) > max_files:
         raise TooManyFiles(max=max_files)
+    settings: Settings = request.app.state.settings
+    # Re-encoding costs CPU: a person gets a budget of files per hour (shared by every kind of upload).
+    await request.app.state.limiter.hit(settings.media_upload_limit_per_user, "media-upload", str(user_id))
     blobs = [await read_limited(f, settings.media_max_bytes) for f in files]
     items = await service.prepare_all(blobs, max_pixels=settings.media_max_pixels, max_files=max_files)
-    await service.store_all(storage, items)
+    await service.store_all(get_storage(request), items)
     return items

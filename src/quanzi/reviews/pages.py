@@ -15,7 +15,7 @@ from quanzi.catalog import service as catalog
 from quanzi.catalog.pages import product_section
 from quanzi.kit import i18n
 from quanzi.kit.db import Database
-from quanzi.kit.deps import DB, AppSettings
+from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.schemas import MAX_ID, PathId
 from quanzi.kit.web import render
@@ -108,7 +108,7 @@ async def new_review(request: Request, db: DB, me: CurrentUser,
 
 
 @router.post("/reviews/new")
-async def submit_review(request: Request, db: DB, me: CurrentUser, settings: AppSettings, storage: MediaStorage,
+async def submit_review(request: Request, db: DB, me: CurrentUser, storage: MediaStorage,
                         line_id: Annotated[int, Form(ge=1, le=MAX_ID)],
                         stars: Annotated[int, Form(ge=0, le=9)] = 0,
                         body: Annotated[str, Form(max_length=4000)] = "",
@@ -124,7 +124,7 @@ async def submit_review(request: Request, db: DB, me: CurrentUser, settings: App
     try:
         async with db.read() as s:  # refuse before the photos are stored
             await service.reviewable_line(s, me.user_id, line_id)
-        items = await receive(settings, storage, real_files(photos), max_files=service.MAX_PHOTOS)
+        items = await receive(request, me.user_id, real_files(photos), max_files=service.MAX_PHOTOS)
         async with db.write() as s:
             review = await service.write(s, me.user_id, line_id, stars=stars, body=body, anonymous=bool(anonymous),
                                          photos=items, storage=storage)

@@ -20,9 +20,9 @@ from quanzi.kit import outbox
 from quanzi.kit.clock import clock
 from quanzi.kit.db import guarded_update
 from quanzi.media import service as media
+from quanzi.media.images import Prepared
 from quanzi.media.models import Media
 from quanzi.media.storage import Storage
-from quanzi.media.images import Prepared
 from quanzi.orders.models import Order, OrderLine
 from quanzi.reviews.errors import (
     AlreadyReplied,

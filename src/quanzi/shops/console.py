@@ -18,7 +18,7 @@ from quanzi.catalog import service as catalog
 from quanzi.kit import i18n
 from quanzi.kit.errors import DomainError, Forbidden
 from quanzi.kit.console import describe, page, redirect, refused
-from quanzi.kit.deps import DB, AppSettings
+from quanzi.kit.deps import DB
 from quanzi.kit.i18n import _
 from quanzi.kit.schemas import PathId
 from quanzi.media.deps import MediaStorage, real_files, receive
@@ -111,7 +111,7 @@ async def edit_shop(request: Request, db: DB, me: Shopkeeper, name: Annotated[st
 
 
 @router.post("/console/shop/pictures")
-async def upload_pictures(request: Request, db: DB, me: Shopkeeper, settings: AppSettings, storage: MediaStorage,
+async def upload_pictures(request: Request, db: DB, me: Shopkeeper, storage: MediaStorage,
                           avatar: Annotated[UploadFile | None, File()] = None,
                           banner: Annotated[UploadFile | None, File()] = None) -> Response:
     chosen = [(kind, f) for kind, f in (("avatar", avatar), ("banner", banner)) if real_files([f] if f else [])]
@@ -120,7 +120,7 @@ async def upload_pictures(request: Request, db: DB, me: Shopkeeper, settings: Ap
     try:
         if not chosen:
             raise Empty()
-        stored = [(kind, (await receive(settings, storage, [f], max_files=1))[0]) for kind, f in chosen]
+        stored = [(kind, (await receive(request, me.user_id, [f], max_files=1))[0]) for kind, f in chosen]
         async with db.write() as s:
             shop = await service.my_shop(s, me.user_id)
             for kind, photo in stored:
