@@ -21,6 +21,7 @@ from quanzi.kit.schemas import MAX_ID, PathId
 from quanzi.kit.web import render
 from quanzi.media.deps import MediaStorage, real_files, receive
 from quanzi.orders import pages as order_pages
+from quanzi.orders import service as orders
 from quanzi.reviews import service
 from quanzi.reviews.models import Review
 from quanzi.reviews.schemas import BODY_MAX
@@ -90,8 +91,6 @@ async def _form(request: Request, db: Database, me: Principal, line_id: int, *, 
             if exc.status == 404:
                 raise
             blocked = exc.text(i18n.short())
-            from quanzi.orders import service as orders
-
             line = await orders.get_line(s, line_id)
             order = await orders.order_for_buyer(s, line.order_id, me.user_id)
     return render(request, "reviews/form.html", {

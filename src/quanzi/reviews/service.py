@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -207,7 +207,5 @@ async def for_seller(s: AsyncSession, *, supplier_id: int | None, shop_id: int |
         conds.append(Review.shop_id == shop_id)
     if not conds:
         return []
-    from sqlalchemy import or_
-
     return list((await s.execute(select(Review).where(or_(*conds))
                                  .order_by(Review.reply_body.is_not(None), Review.id.desc()).limit(limit))).scalars())
