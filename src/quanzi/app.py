@@ -23,6 +23,7 @@ from quanzi.kit.logging import configure as configure_logging
 from quanzi.kit.ratelimit import RateLimiter
 from quanzi.kit.web import ERROR_RESPONSES, RequestContextMiddleware, install_error_handlers, security_headers
 from quanzi.kit.worker import run_worker
+from quanzi.media.limits import UploadBodyLimit
 from quanzi.notifications import channels as notification_channels
 from quanzi.payments import registry as payment_registry
 from quanzi.payments.providers import ProviderConfig
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
         jssdk = urlsplit(settings.wechat_jssdk_url)
         app.state.security_headers = security_headers((f"{jssdk.scheme}://{jssdk.netloc}",))
     flash_gate.configure(settings.redis_url, settings.flash_gate_prefix)
+    app.add_middleware(UploadBodyLimit, max_file_bytes=settings.media_max_bytes)
     app.add_middleware(RequestContextMiddleware)
     # Outermost, its own middleware: pages, JSON and text assets leave compressed (images are skipped by
     # Starlette's content-type check); request handling inside stays untouched.

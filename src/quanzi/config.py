@@ -79,6 +79,21 @@ class Settings(BaseSettings):
     cjk_font: Path | None = None
     # `quanzi serve` refuses to start without a CJK font (posters would show boxes); false: a loud warning.
     require_cjk_font: bool = True
+
+    # Where uploads are stored: "local" (media_dir, served under /media) or "s3" (any S3-compatible object
+    # storage through boto3; see docs/OPERATIONS.md).
+    media_storage: str = "local"
+    media_max_bytes: int = 10 * 1024 * 1024  # one uploaded file
+    media_upload_limit_per_user: str = "200/hour"
+    media_max_pixels: int = 40_000_000  # width × height; larger is refused before decoding (decompression bombs)
+    media_s3_bucket: str = ""
+    media_s3_endpoint_url: str | None = None  # e.g. https://cos.ap-shanghai.myqcloud.com, https://oss-cn-hangzhou.aliyuncs.com
+    media_s3_region: str | None = None
+    media_s3_access_key: str | None = None
+    media_s3_secret_key: str | None = None
+    media_s3_prefix: str = "media/"
+    # Public base URL of the stored objects (a CDN or the bucket's public URL); the key is appended.
+    media_public_url: str | None = None
     sandbox_key_dir: Path = ROOT / "var" / "sandbox-keys"
     login_code_ttl_seconds: int = 600
     # Rate limits (limits library syntax).

@@ -9,8 +9,8 @@ from types import ModuleType
 from fastapi import APIRouter
 
 DOMAINS = [
-    "accounts", "wechat", "backoffice", "policy", "ledger", "distribution", "referrals", "catalog", "shops", "cart", "orders",
-    "payments", "aftersales", "withdrawals", "flashsale", "bargain", "groupbuy", "web",
+    "accounts", "wechat", "media", "backoffice", "policy", "ledger", "distribution", "referrals", "catalog", "shops",
+    "cart", "orders", "payments", "aftersales", "reviews", "withdrawals", "flashsale", "bargain", "groupbuy", "web",
     "notifications",
 ]
 PARTS = ("models", "jobs", "api", "pages", "console")

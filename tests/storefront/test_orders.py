@@ -47,8 +47,11 @@ async def test_order_list_tabs_and_empty_state(client: httpx.AsyncClient, fan: B
     html = (await fan.get("/orders?tab=to_ship")).text
     assert f'order-{paid["id"]}"' in html and f'order-{unpaid["id"]}"' not in html
     assert re.search(r'data-testid="tab-to_ship"[^>]*>待发货<sup>1</sup>', html)
-    html = (await fan.get("/orders?tab=to_review")).text
-    assert 'data-testid="no-orders"' in html
+    # "To review" is the reviews domain's list of received, unreviewed lines (tests/reviews).
+    r = await fan.get("/orders?tab=to_review")
+    assert r.status_code == 303 and r.headers["location"] == "/reviews/pending"
+    html = (await fan.get("/reviews/pending")).text
+    assert 'data-testid="nothing-to-review"' in html and 'href="/reviews/pending" class="on" data-testid="tab-to_review"' in html
     assert 'href="/aftersales" class="" data-testid="tab-aftersale"' in html
     assert (await fan.get("/orders?tab=bogus")).status_code == 422
 

@@ -20,23 +20,30 @@ router = APIRouter(prefix="/api", tags=["aftersales"])
 async def request_aftersale(body: AfterSaleIn, db: DB, me: CurrentUser, key: IdempotencyKeyHeader) -> JSONResponse:
     async with db.write() as s:
         async def run() -> tuple[int, object]:
-            a = await service.request(s, me.user_id, body.order_id, body.line_id, body.kind, body.quantity, body.reason)
-            return 201, AfterSaleOut.model_validate(a).model_dump(mode="json")
+            a = await service.request(s, me.user_id, body.order_id, body.line_id, body.kind, body.quantity, body.reason,
+                                      media_ids=body.media_ids)
+            return 201, (await _out(s, [a]))[0].model_dump(mode="json")
 
         status, payload = await run_once(s, f"aftersales.request:{me.user_id}", key, body.model_dump(), run)
     return JSONResponse(payload, status_code=status)
 
 
+async def _out(s, items: list) -> list[AfterSaleOut]:  # noqa: ANN001
+    photos = await service.photos_of(s, [a.id for a in items])
+    return [AfterSaleOut.model_validate(a).model_copy(update={"photos": [m.url("full") for m in photos[a.id]]})
+            for a in items]
+
+
 @router.get("/aftersales")
 async def my_aftersales(db: DB, me: CurrentUser) -> list[AfterSaleOut]:
     async with db.read() as s:
-        return [AfterSaleOut.model_validate(a) for a in await service.list_for_buyer(s, me.user_id)]
+        return await _out(s, await service.list_for_buyer(s, me.user_id))
 
 
 @router.get("/aftersales/{aftersale_id}")
 async def get_aftersale(aftersale_id: PathId, db: DB, me: CurrentUser) -> AfterSaleOut:
     async with db.read() as s:
-        return AfterSaleOut.model_validate(await service.for_buyer(s, aftersale_id, me.user_id))
+        return (await _out(s, [await service.for_buyer(s, aftersale_id, me.user_id)]))[0]
 
 
 @router.post("/aftersales/{aftersale_id}/cancel")
@@ -60,7 +67,7 @@ async def _scope(s, me) -> int | None:  # noqa: ANN001
 @router.get("/supplier/aftersales")
 async def to_decide(db: DB, me: Supplier) -> list[AfterSaleOut]:
     async with db.read() as s:
-        return [AfterSaleOut.model_validate(a) for a in await service.list_for_decider(s, await _scope(s, me))]
+        return await _out(s, await service.list_for_decider(s, await _scope(s, me)))
 
 
 @router.post("/supplier/aftersales/{aftersale_id}/approve")

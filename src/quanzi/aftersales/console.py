@@ -55,7 +55,9 @@ async def aftersales(request: Request, db: DB, me: Supplier) -> Response:
             open_items = await service.list_for_decider(s, scope.supplier_id, open_only=True)
             closed = await _closed(s, scope.supplier_id)
         orders, lines = await _orders_and_lines(s, open_items + closed)
+        photos = await service.photos_of(s, [a.id for a in open_items])
     return page(request, "console/aftersales.html", {
+        "photos": photos,
         "active": "aftersales", "scope": scope, "open_items": open_items, "closed": closed, "orders": orders,
         "lines": lines,
     })

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +24,8 @@ from quanzi.kit.errors import DomainError
 from quanzi.kit.idempotency import check_key, run_once
 from quanzi.kit.schemas import MAX_ID, PathId
 from quanzi.kit.web import render
+from quanzi.media import service as media
+from quanzi.media.deps import MediaStorage, real_files, receive
 from quanzi.orders import service as orders
 from quanzi.orders.errors import OrderNotFound
 from quanzi.orders.models import Order, OrderLine
@@ -31,6 +33,7 @@ from quanzi.orders.models import Order, OrderLine
 router = APIRouter(include_in_schema=False)
 
 REASONS = ("changed_mind", "wrong_item", "quality", "not_as_described", "missing", "late", "other")
+MAX_PHOTOS = media.LIMITS["aftersale"]
 CARRIERS = ("顺丰速运", "中通快递", "圆通速递", "韵达快递", "申通快递", "京东物流", "中国邮政", "EMS")
 
 
@@ -111,7 +114,7 @@ async def _form_page(request: Request, db: Database, me: Principal, order_id: in
         "form": {"kind": form.get("kind") or ("refund_only" if order.status == "paid" else "return_refund"),
                  "quantity": form.get("quantity") or left, "reason": form.get("reason", ""),
                  "details": form.get("details", "")},
-        "idempotency_key": secrets.token_urlsafe(18), "tab": "orders",
+        "idempotency_key": secrets.token_urlsafe(18), "tab": "orders", "max_photos": MAX_PHOTOS,
     }, status_code=status)
 
 
@@ -128,7 +131,9 @@ async def request_submit(request: Request, order_id: PathId, me: CurrentUser, db
                          quantity: Annotated[int, Form(ge=1, le=9999)],
                          reason: Annotated[str, Form(max_length=30)],
                          idempotency_key: Annotated[str, Form(min_length=1, max_length=120)],
-                         details: Annotated[str, Form(max_length=150)] = "") -> Response:
+                         storage: MediaStorage,
+                         details: Annotated[str, Form(max_length=150)] = "",
+                         photos: Annotated[list[UploadFile] | None, File()] = None) -> Response:
     form = {"kind": kind, "quantity": quantity, "reason": reason, "details": details}
     label = reason_names().get(reason)
     if label is None:
@@ -144,10 +149,14 @@ async def request_submit(request: Request, order_id: PathId, me: CurrentUser, db
                                 error=i18n.gettext("Please check the form."))
     key = check_key(idempotency_key)
     try:
+        async with db.read() as s:  # refuse before any photo is stored
+            order, line = await _order_line(s, me.user_id, order_id, line_id)
+            service.eligibility(order, line, body.kind, clock.now())
+        items = await receive(request, me.user_id, real_files(photos), max_files=MAX_PHOTOS)
         async with db.write() as s:
             async def run() -> tuple[int, object]:
                 a = await service.request(s, me.user_id, body.order_id, body.line_id, body.kind,
-                                          body.quantity, body.reason)
+                                          body.quantity, body.reason, photos=items, storage=storage)
                 return 201, AfterSaleOut.model_validate(a).model_dump(mode="json")
 
             # The same scope as POST /api/aftersales.
@@ -163,7 +172,7 @@ async def request_submit(request: Request, order_id: PathId, me: CurrentUser, db
 
 @router.get("/aftersales")
 async def my_aftersales(request: Request, me: CurrentUser, db: DB) -> Response:
-    from quanzi.orders.pages import tab_names  # late: orders.pages imports this module
+    from quanzi.orders.pages import tab_links, tab_names  # late: orders.pages imports this module
 
     async with db.read() as s:
         items = await service.list_for_buyer(s, me.user_id)
@@ -171,7 +180,7 @@ async def my_aftersales(request: Request, me: CurrentUser, db: DB) -> Response:
     line_by_id = {x.id: x for ls in lines.values() for x in ls}
     return render(request, "aftersales/list.html", {
         "items": items, "lines": line_by_id, "status_text": status_text, "kinds": kind_names(),
-        "tabs": tab_names(), "current": "aftersale", "badge": {}, "tab": "orders",
+        "tabs": tab_names(), "tab_links": tab_links(), "current": "aftersale", "badge": {}, "tab": "orders",
     })
 
 
@@ -183,7 +192,9 @@ async def _detail(request: Request, db: Database, me: Principal, aftersale_id: i
         order = await orders.order_for_buyer(s, a.order_id, me.user_id)
         line = next(x for x in (await orders.lines_of(s, [a.order_id]))[a.order_id] if x.id == a.line_id)
         events = await service.events(s, a.id)
+        photos = (await service.photos_of(s, [a.id]))[a.id]
     return render(request, "aftersales/detail.html", {
+        "photos": photos,
         "a": a, "order": order, "line": line, "status_text": status_text(a.status),
         "kind_text": kind_names().get(a.kind, a.kind),
         "steps": steps(a),

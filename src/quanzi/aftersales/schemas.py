@@ -14,6 +14,7 @@ class AfterSaleIn(In):
     kind: Annotated[str, Field(pattern=r"^(refund_only|return_refund)$")]
     quantity: Quantity
     reason: Annotated[str, Field(min_length=1, max_length=200)]
+    media_ids: Annotated[list[Id], Field(max_length=6, description="Photos: uploads with purpose=aftersale")] = []
 
 
 class RejectIn(In):
@@ -41,3 +42,4 @@ class AfterSaleOut(Out):
     created_at: datetime
     decided_at: datetime | None
     closed_at: datetime | None
+    photos: list[str] = []

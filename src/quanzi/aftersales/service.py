@@ -29,6 +29,10 @@ from quanzi.kit import outbox
 from quanzi.kit.clock import clock
 from quanzi.kit.db import guarded_update
 from quanzi.kit.errors import IllegalTransition
+from quanzi.media import service as media
+from quanzi.media.images import Prepared
+from quanzi.media.models import Media
+from quanzi.media.storage import Storage
 from quanzi.orders import service as orders
 from quanzi.orders.errors import OrderNotFound
 from quanzi.orders.models import Order, OrderLine
@@ -91,8 +95,18 @@ async def _move(s: AsyncSession, a: AfterSale, target: str, **values: Any) -> No
     await s.refresh(a)
 
 
+def photo_ref(aftersale_id: int) -> str:
+    return f"aftersale:{aftersale_id}"
+
+
+async def photos_of(s: AsyncSession, aftersale_ids: list[int]) -> dict[int, list[Media]]:
+    by_ref = await media.of_refs(s, [photo_ref(i) for i in aftersale_ids])
+    return {i: by_ref[photo_ref(i)] for i in aftersale_ids}
+
+
 async def request(s: AsyncSession, buyer_id: int, order_id: int, line_id: int, kind: str, quantity: int,
-                  reason: str) -> AfterSale:
+                  reason: str, *, media_ids: list[int] | None = None, photos: list[Prepared] | None = None,
+                  storage: Storage | None = None) -> AfterSale:
     order = await orders.order_for_buyer(s, order_id, buyer_id)
     line = await s.get(OrderLine, line_id)
     if line is None or line.order_id != order.id:
@@ -124,6 +138,12 @@ async def request(s: AsyncSession, buyer_id: int, order_id: int, line_id: int, k
     if not await orders.aftersale_opened(s, order.id, while_status="paid" if order.status == "paid" else None):
         await s.refresh(order)
         raise OrderNotEligible(status=order.status)
+    # Photos of the problem (a broken box, the wrong item): the buyer's own uploads, up to six.
+    if media_ids:
+        await media.attach(s, buyer_id, media_ids, "aftersale", photo_ref(a.id))
+    if photos:
+        assert storage is not None
+        await media.record(s, storage, buyer_id, "aftersale", photos, ref=photo_ref(a.id))
     await orders.log_event(s, order.id, "aftersale_requested", buyer_id, {"aftersale_id": a.id, "kind": kind,
                                                                           "quantity": quantity})
     await _event(s, a, "requested", buyer_id, {"reason": reason})

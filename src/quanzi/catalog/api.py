@@ -7,10 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from quanzi.accounts.deps import Supplier
-from quanzi.catalog import service
+from quanzi.catalog import gallery, service
 from quanzi.catalog.models import Product, Sku
+from quanzi.media.models import Media
 from quanzi.catalog.schemas import (
     CategoryOut,
+    ImagesIn,
+    ProductImageOut,
     PriceIn,
     ProductIn,
     ProductOut,
@@ -64,7 +67,8 @@ async def get_product(product_id: PathId, db: DB) -> ProductOut:
     async with db.read() as s:
         product, skus = await service.published_product(s, product_id)
         refs = await service.reference_prices(s, [k.id for k in skus])
-    return product_out(product, skus, refs)
+        pictures = await gallery.images(s, product.id)
+    return product_out(product, skus, refs).model_copy(update={"images": [m.url("750") for m in pictures]})
 
 
 # --- supplier management ------------------------------------------------------------------------
@@ -142,3 +146,30 @@ async def adjust_stock(sku_id: PathId, body: StockIn, db: DB, me: Supplier) -> d
         await _owned_sku(s, sku_id, me)
         stock = await service.adjust_stock(s, sku_id, body.delta, ref=f"adjust:{me.user_id}:{clock.now().isoformat()}")
     return {"stock": stock}
+
+
+@router.get("/manage/products/{product_id}/images")
+async def product_images(product_id: PathId, db: DB, me: Supplier) -> list[ProductImageOut]:
+    async with db.read() as s:
+        p = await service.owned_product(s, product_id, await _supplier_id(s, me))
+        return [_image_out(m) for m in await gallery.images(s, p.id)]
+
+
+@router.post("/manage/products/{product_id}/images")
+async def add_product_images(product_id: PathId, body: ImagesIn, db: DB, me: Supplier) -> list[ProductImageOut]:
+    """Append uploads (purpose=product, your own) to the product's pictures; the first is the main image."""
+    async with db.write() as s:
+        p = await service.owned_product(s, product_id, await _supplier_id(s, me))
+        await gallery.add(s, p, me.user_id, media_ids=body.media_ids)
+        return [_image_out(m) for m in await gallery.images(s, p.id)]
+
+
+@router.delete("/manage/products/{product_id}/images/{media_id}", status_code=204)
+async def remove_product_image(product_id: PathId, media_id: PathId, db: DB, me: Supplier) -> None:
+    async with db.write() as s:
+        p = await service.owned_product(s, product_id, await _supplier_id(s, me))
+        await gallery.remove(s, p, media_id)
+
+
+def _image_out(m: Media) -> ProductImageOut:
+    return ProductImageOut(id=m.id, url=m.url("full"), medium_url=m.url("750"), thumb_url=m.url("240"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import Operator, Supplier
 from quanzi.accounts.service import Principal
-from quanzi.catalog import service
+from quanzi.catalog import gallery, service
 from quanzi.catalog.errors import DuplicateSkuCode, NotASupplier, ProductNotFound
 from quanzi.catalog.models import Category, PriceChange, Sku
 from quanzi.catalog.models import Supplier as SupplierRow
@@ -41,6 +41,8 @@ from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
 from quanzi.kit.schemas import PathId
+from quanzi.media.deps import MediaStorage, real_files, receive
+from quanzi.media.errors import Empty
 
 router = APIRouter(include_in_schema=False)
 
@@ -282,6 +284,7 @@ async def _edit_page(request: Request, db: Any, me: Principal, product_id: int,
         history = await _price_history(s, [k.id for k in skus])
         cats = [(c.id, _category_name(c)) for c in await service.categories(s)]
         supplier = (await _suppliers(s, {product.supplier_id})).get(product.supplier_id)
+        images = await gallery.images(s, product.id)
     form = form or {
         "title": product.title, "subtitle": product.subtitle, "description": product.description,
         "category_id": str(product.category_id or ""), "non_returnable": product.non_returnable,
@@ -291,7 +294,7 @@ async def _edit_page(request: Request, db: Any, me: Principal, product_id: int,
         "active": "products", "product": product, "skus": skus, "history": history, "categories": cats,
         "form": form, "errors": errors or {}, "supplier": supplier, "scope": scope,
         "new_sku": new_sku or _blank_sku(),
-        "add_sku_open": new_sku is not None,
+        "add_sku_open": new_sku is not None, "images": images, "max_images": gallery.MAX_IMAGES,
     }, status_code=status_code)
 
 
@@ -489,3 +492,42 @@ async def delete_synonyms(request: Request, group_id: PathId, db: DB, me: Operat
     async with db.write() as s:
         await search.delete_synonym_group(s, group_id, actor_id=me.user_id)
     return redirect(request, SYNONYMS, _("Synonym group deleted."))
+
+# --- pictures ---------------------------------------------------------------------------------------
+
+@router.post("/console/products/{product_id}/images")
+async def upload_images(request: Request, product_id: PathId, db: DB, me: Supplier, storage: MediaStorage,
+                        photos: Annotated[list[UploadFile] | None, File()] = None) -> Response:
+    anchor = f"{PRODUCTS}/{product_id}#images"
+    files = real_files(photos)
+    try:
+        async with db.read() as s:  # 404 and "full" before anything is stored
+            await service.owned_product(s, product_id, await acting_scope(s, me))
+            room = await gallery.room_left(s, product_id)
+        if not files:
+            raise Empty()
+        items = await receive(request, me.user_id, files, max_files=max(room, 0))
+        async with db.write() as s:
+            product = await service.owned_product(s, product_id, await acting_scope(s, me))
+            await gallery.add(s, product, me.user_id, photos=items, storage=storage)
+    except DomainError as exc:
+        if exc.status in (403, 404):  # not theirs, or no supplier profile: not a form problem
+            raise
+        return refused(request, anchor, exc)
+    return redirect(request, anchor, _("%(n)s picture(s) added.") % {"n": len(items)})
+
+
+@router.post("/console/products/{product_id}/images/{media_id}/remove")
+async def remove_image(request: Request, product_id: PathId, media_id: PathId, db: DB, me: Supplier) -> Response:
+    async with db.write() as s:
+        product = await service.owned_product(s, product_id, await acting_scope(s, me))
+        await gallery.remove(s, product, media_id)
+    return redirect(request, f"{PRODUCTS}/{product_id}#images", _("Picture removed."))
+
+
+@router.post("/console/products/{product_id}/images/{media_id}/main")
+async def main_image(request: Request, product_id: PathId, media_id: PathId, db: DB, me: Supplier) -> Response:
+    async with db.write() as s:
+        product = await service.owned_product(s, product_id, await acting_scope(s, me))
+        await gallery.make_main(s, product, media_id)
+    return redirect(request, f"{PRODUCTS}/{product_id}#images", _("Main picture changed."))

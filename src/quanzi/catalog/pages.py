@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import OptionalUser
-from quanzi.catalog import search, service
+from quanzi.catalog import gallery, search, service
 from quanzi.catalog.models import Sku
 from quanzi.kit import i18n
 from quanzi.kit.db import Database
@@ -26,6 +27,16 @@ from quanzi.shops import service as shops
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
+
+# Sections a higher domain adds below the product (reviews): given the read session and the product id,
+# a template to include and its context. Registered at import by that domain; catalog knows none of them.
+ProductSection = Callable[[AsyncSession, int], Awaitable[tuple[str, dict[str, Any]]]]
+PRODUCT_SECTIONS: list[ProductSection] = []
+
+
+def product_section(fn: ProductSection) -> ProductSection:
+    PRODUCT_SECTIONS.append(fn)
+    return fn
 
 
 def _local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -67,6 +78,8 @@ async def _product_page(request: Request, db: Database, product_id: int, shop_id
         product, skus = await service.published_product(s, product_id)
         refs = await crossed_out_prices(s, skus)
         pol = await policy.get(s, CommercePolicy)
+        pictures = await gallery.images(s, product.id)
+        sections = [await section(s, product.id) for section in PRODUCT_SECTIONS]
     in_stock = [k for k in skus if k.stock > 0]
     cheapest = min(skus, key=lambda k: k.price_fen) if skus else None
     chosen = min(in_stock, key=lambda k: k.price_fen) if in_stock else None
@@ -74,7 +87,7 @@ async def _product_page(request: Request, db: Database, product_id: int, shop_id
         "product": product, "skus": skus, "refs": refs, "shop": shop, "item": item, "cheapest": cheapest,
         "chosen": chosen, "sold_out": not in_stock, "one_price": len({k.price_fen for k in skus}) <= 1,
         "action_bar": True, "shipping_rule": shipping_rule(pol),
-        "added": bool(added),
+        "added": bool(added), "sections": sections, "pictures": pictures,
     })
 
 

@@ -39,6 +39,19 @@ class ProductPatch(In):
     non_returnable_reason: Annotated[str, Field(max_length=60)] | None = None
 
 
+class ImagesIn(In):
+    media_ids: Annotated[list[Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]],
+                         Field(min_length=1, max_length=9,
+                               description="Uploads with purpose=product (POST /api/media), appended in order")]
+
+
+class ProductImageOut(Out):
+    id: int
+    url: str
+    medium_url: str
+    thumb_url: str
+
+
 class StatusIn(In):
     status: Annotated[str, Field(pattern=r"^(published|unpublished)$")]
 
@@ -76,6 +89,7 @@ class ProductOut(Out):
     sales_count: int
     min_price_fen: int | None = None
     skus: list[SkuOut] = []
+    images: list[str] = Field(default=[], description="All pictures (750 px), main first; on the product's own page")
 
 
 class ProductPage(Out):

@@ -5,7 +5,7 @@ idempotency scope as the JSON API)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
@@ -100,6 +100,23 @@ def paid_landing(order: Order) -> str:
     page = CAMPAIGN_PAGES.get(order.kind)
     url = page.url.format(order_id=order.id) if page else f"/orders/{order.id}"
     return f"{url}?notice=paid"
+
+
+# Tabs a higher domain owns (reviews owns "to_review"): key → (its page, the buyer's badge count).
+# Registered at import by that domain, so orders imports none of them.
+OWNED_TABS: dict[str, tuple[str, Callable[[AsyncSession, int], Awaitable[int]]]] = {}
+
+
+def own_tab(key: str, url: str, count: Callable[[AsyncSession, int], Awaitable[int]]) -> None:
+    OWNED_TABS[key] = (url, count)
+
+
+def tab_links() -> dict[str, str]:
+    return {key: url for key, (url, _count) in OWNED_TABS.items()}
+
+
+async def owned_tab_badges(s: AsyncSession, buyer_id: int) -> dict[str, int]:
+    return {key: await count(s, buyer_id) for key, (_url, count) in OWNED_TABS.items()}
 
 
 def tab_names() -> list[tuple[str, str]]:
@@ -410,14 +427,18 @@ async def _my_orders(s: AsyncSession, buyer_id: int, statuses: tuple[str, ...], 
 async def my_orders(request: Request, me: CurrentUser, db: DB,
                     tab: Annotated[str, Query(pattern="^(all|unpaid|to_ship|shipped|to_review)$")] = "all",
                     page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
+    if tab in OWNED_TABS:
+        return RedirectResponse(OWNED_TABS[tab][0], status_code=303)
     async with db.read() as s:
         orders, total, counts = await _my_orders(s, me.user_id, TABS[tab], (page - 1) * PAGE_SIZE, PAGE_SIZE)
         lines = await service.lines_of(s, [o.id for o in orders])
         shop_by_id = await shops.shops_by_id(s, [o.shop_id for o in orders if o.shop_id])
+        owned_badges = await owned_tab_badges(s, me.user_id)
     badge = {t: sum(counts.get(st, 0) for st in sts) for t, sts in TABS.items() if sts}
+    badge.update(owned_badges)
     return render(request, "orders/list.html", {
         "orders": orders, "lines": lines, "shops": shop_by_id, "tab": "orders", "current": tab,
-        "tabs": tab_names(),
+        "tabs": tab_names(), "tab_links": tab_links(),
         "badge": badge, "status_text": status_text, "order_status": order_status, "page": page,
         "pages": max(1, -(-total // PAGE_SIZE)),
     })

@@ -7,15 +7,16 @@ from fastapi import APIRouter
 from quanzi.accounts.deps import CurrentUser, Shopkeeper
 from quanzi.kit.deps import DB
 from quanzi.kit.schemas import PathId
-from quanzi.shops import service
+from quanzi.shops import pictures, service
 from quanzi.shops.models import Shop
-from quanzi.shops.schemas import RecommendationIn, ShelfAddIn, ShelfItemOut, ShelfOrderIn, ShopIn, ShopOut, ShopPatch
+from quanzi.shops.schemas import PicturesIn, RecommendationIn, ShelfAddIn, ShelfItemOut, ShelfOrderIn, ShopIn, ShopOut, ShopPatch
 
 router = APIRouter(prefix="/api/shops", tags=["shops"])
 
 
 def shop_out(shop: Shop, entries: list[service.ShelfEntry]) -> ShopOut:
-    return ShopOut(id=shop.id, name=shop.name, intro=shop.intro, avatar_url=shop.avatar_url, shelf=[
+    return ShopOut(id=shop.id, name=shop.name, intro=shop.intro, avatar_url=shop.avatar_url,
+                   banner_url=shop.banner_url, shelf=[
         ShelfItemOut(product_id=e.product.id, title=e.product.title, image_url=e.product.image_url,
                      min_price_fen=e.min_price_fen, recommendation=e.item.recommendation, position=e.item.position)
         for e in entries
@@ -42,6 +43,17 @@ async def edit_shop(body: ShopPatch, db: DB, me: Shopkeeper) -> ShopOut:
     async with db.write() as s:
         shop = await service.my_shop(s, me.user_id)
         await service.update_shop(s, shop, **body.model_dump(exclude_unset=True))
+        return shop_out(shop, await service.shelf(s, shop.id, published_only=False))
+
+
+@router.put("/mine/pictures")
+async def set_pictures(body: PicturesIn, db: DB, me: Shopkeeper) -> ShopOut:
+    """Make your uploads (POST /api/media, purpose shop_avatar / shop_banner) the shop's avatar and banner."""
+    async with db.write() as s:
+        shop = await service.my_shop(s, me.user_id)
+        for kind, media_id in (("avatar", body.avatar_media_id), ("banner", body.banner_media_id)):
+            if media_id is not None:
+                await pictures.set_picture(s, shop, me.user_id, kind, media_id=media_id)
         return shop_out(shop, await service.shelf(s, shop.id, published_only=False))
 
 

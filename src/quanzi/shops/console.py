@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -21,7 +21,9 @@ from quanzi.kit.console import describe, page, redirect, refused
 from quanzi.kit.deps import DB
 from quanzi.kit.i18n import _
 from quanzi.kit.schemas import PathId
-from quanzi.shops import service
+from quanzi.media.deps import MediaStorage, real_files, receive
+from quanzi.media.errors import Empty
+from quanzi.shops import pictures, service
 from quanzi.shops.errors import ShopAlreadyOpen
 from quanzi.shops.models import Shop
 from quanzi.shops.schemas import RecommendationIn, ShopIn
@@ -106,6 +108,26 @@ async def edit_shop(request: Request, db: DB, me: Shopkeeper, name: Annotated[st
         mine = await service.my_shop(s, me.user_id)
         await service.update_shop(s, mine, name=form["name"], intro=form["intro"])
     return redirect(request, SHOP, _("Shop details saved."))
+
+
+@router.post("/console/shop/pictures")
+async def upload_pictures(request: Request, db: DB, me: Shopkeeper, storage: MediaStorage,
+                          avatar: Annotated[UploadFile | None, File()] = None,
+                          banner: Annotated[UploadFile | None, File()] = None) -> Response:
+    chosen = [(kind, f) for kind, f in (("avatar", avatar), ("banner", banner)) if real_files([f] if f else [])]
+    if await _shop_of(db, me) is None:
+        return _open_first(request)
+    try:
+        if not chosen:
+            raise Empty()
+        stored = [(kind, (await receive(request, me.user_id, [f], max_files=1))[0]) for kind, f in chosen]
+        async with db.write() as s:
+            shop = await service.my_shop(s, me.user_id)
+            for kind, photo in stored:
+                await pictures.set_picture(s, shop, me.user_id, kind, photo=photo, storage=storage)
+    except DomainError as exc:
+        return refused(request, f"{SHOP}#pictures", exc)
+    return redirect(request, f"{SHOP}#pictures", _("Shop pictures saved."))
 
 
 @router.post("/console/shop/shelf/{product_id}/recommendation")

@@ -17,6 +17,7 @@ class Shop(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
     name: Mapped[str] = mapped_column(String(40))
     avatar_url: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    banner_url: Mapped[str | None] = mapped_column(String(300), nullable=True)
     intro: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(12), default="open")  # open | closed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

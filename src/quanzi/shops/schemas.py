@@ -17,6 +17,13 @@ class ShopPatch(In):
     intro: Annotated[str, Field(max_length=500)] | None = None
 
 
+class PicturesIn(In):
+    avatar_media_id: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1,
+                                          description="An upload with purpose=shop_avatar")] | None = None
+    banner_media_id: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1,
+                                          description="An upload with purpose=shop_banner")] | None = None
+
+
 class ShelfAddIn(In):
     product_id: Id
     recommendation: Annotated[str, Field(max_length=200)] = ""
@@ -44,4 +51,5 @@ class ShopOut(Out):
     name: str
     intro: str
     avatar_url: str | None
+    banner_url: str | None = None
     shelf: list[ShelfItemOut] = []
