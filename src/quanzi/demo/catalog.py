@@ -315,6 +315,24 @@ def draw_images(media_dir: Path, specs: Sequence[ProductSpec] = PRODUCTS) -> int
     return len(missing)
 
 
+# Everyday names shoppers type for the same goods; the operator edits them at /console/search/synonyms.
+SYNONYMS = ("橙子 橙 脐橙 orange", "土豆 马铃薯 洋芋 potato", "草莓 strawberry", "芒果 芒 mango")
+
+
+async def seed_synonyms(s: AsyncSession) -> int:
+    """Add the demo synonym groups none of whose terms is in a group yet. Returns how many were added."""
+    from quanzi.catalog import search
+    from quanzi.catalog.models import SynonymTerm
+
+    added = 0
+    for terms in SYNONYMS:
+        if not (await s.execute(select(SynonymTerm.term).where(SynonymTerm.term.in_(search.parse_terms(terms)))
+                                .limit(1))).first():
+            await search.save_synonym_group(s, terms, note="demo", actor_id=None)
+            added += 1
+    return added
+
+
 async def seed_categories(s: AsyncSession) -> dict[str, int]:
     return {key: (await catalog.ensure_category(s, zh, en, sort)).id
             for key, (zh, en, sort) in CATEGORIES.items()}
@@ -346,6 +364,7 @@ async def seed_products(s: AsyncSession, supplier_ids: Sequence[int], supplier_o
         for i in range(len(spec.skus)):  # the spec grew a SKU since the last run
             if spec.sku_code(i) not in product_of_code:
                 await catalog.add_sku(s, existing, actor_id=owner, **_sku_values(spec, i))
+    await seed_synonyms(s)
     return ids
 
 
