@@ -39,7 +39,8 @@ from quanzi.kit import outbox
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.notifications.models import Notification
-from quanzi.orders.models import Order
+from quanzi.orders.models import Order, OrderLine
+from quanzi.reviews import service as reviews
 from quanzi.orders.service import CHINA
 from quanzi.shops import service as shops
 from quanzi.shops.models import ShelfItem
@@ -47,12 +48,14 @@ from quanzi.withdrawals import service as withdrawals
 from quanzi.withdrawals.models import Withdrawal
 from tests.commerce._support import pay, place_one, start_payment
 from tests.conftest import make_user
+from tests.media import images
 from tests.factories import buy, new_buyer, new_product, ship_and_receive, unlock
 
 # Routes anyone may call on anyone's object, and why. B calling them is not a hole.
 PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/api/catalog/products/{product_id}"): "a published product page is public",
     ("GET", "/api/shops/{shop_id}"): "an open shop's page is public",
+    ("GET", "/api/products/{product_id}/reviews"): "a published product's reviews are public",
     ("GET", "/posters/{kind}/{target_id}.png"):
         "any active distributor draws their own share poster for any public product or shop",
     ("POST", "/api/flashsale/{activity_id}/grab"): "a flash sale is open to every fan",
@@ -91,6 +94,7 @@ class Side:
     shop_id: int
     address_id: int
     cart_item_id: int
+    free_media: int = 0  # an uploaded product picture not attached to anything yet
 
 
 @dataclass
@@ -111,6 +115,8 @@ class Scene:
     paid_checkout: int
     pending_checkout: int
     notification_id: int
+    media_id: int
+    review_id: int
 
 
 async def _side(db: Database, phone: str, name: str, code: str) -> Side:
@@ -189,16 +195,37 @@ async def _scene(client: httpx.AsyncClient, db: Database) -> Scene:
     async with db.read() as s:
         notification_id = (await s.execute(select(Notification.id).where(Notification.user_id == a.user_id)
                                            .limit(1))).scalar_one()  # "order paid", written by the outbox
+    # Pictures: one on A's product, one free upload each (the body of "add pictures" names the caller's own).
+    attached = await _upload(client, a.headers)
+    r = await client.post(f"/api/catalog/manage/products/{a.product_id}/images", json={"media_ids": [attached]},
+                          headers=a.headers)
+    assert r.status_code == 200, r.text
+    a.free_media, b.free_media = await _upload(client, a.headers), await _upload(client, b.headers)
+    # A review of A's product by a buyer who received it: A (supplier and shopkeeper) may reply, B may not.
+    buyer = await new_buyer(db)
+    bought = await buy(db, buyer, [(a.sku_id, 1)], a.shop_id)
+    await ship_and_receive(db, bought)
+    async with db.write() as s:
+        line_id = (await s.execute(select(OrderLine.id).where(OrderLine.order_id == bought))).scalar_one()
+        review_id = (await reviews.write(s, buyer.user_id, line_id, stars=5, body="很甜", anonymous=False)).id
     return Scene(a, b, operator, paid["id"], pending["id"], otn, aftersale_id, withdrawal_id, acts[0], acts[1],
                  bargain_id, acts[2], group_id, paid["checkout_id"], pending["checkout_id"],
-                 notification_id)
+                 notification_id, attached, review_id)
+
+
+async def _upload(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    r = await client.post("/api/media", data={"purpose": "product"},
+                          files={"file": ("p.jpg", images.jpeg(), "image/jpeg")}, headers=headers)
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
 
 
 def _param(sc: Scene, path: str, name: str) -> int | str:
     """The first person's object for a path parameter. Unknown names fail: a new object route must be mapped."""
     known = {"product_id", "sku_id", "shop_id", "item_id", "address_id", "aftersale_id", "withdrawal_id",
              "bargain_id", "group_id", "out_trade_no", "user_id", "rank", "kind", "target_id", "order_id",
-             "activity_id", "checkout_id", "notification_id"}
+             "activity_id", "checkout_id", "notification_id",
+             "media_id", "review_id"}
     assert name in known, f"path parameter {{{name}}} of {path} is not mapped to an object in this walk"
     a = sc.a
     by_name: dict[str, int | str] = {
@@ -206,7 +233,7 @@ def _param(sc: Scene, path: str, name: str) -> int | str:
         "address_id": a.address_id, "aftersale_id": sc.aftersale_id, "withdrawal_id": sc.withdrawal_id,
         "bargain_id": sc.bargain_id, "group_id": sc.group_id, "out_trade_no": sc.out_trade_no,
         "user_id": a.user_id, "rank": 1, "kind": "p", "target_id": a.product_id,
-        "notification_id": sc.notification_id,
+        "notification_id": sc.notification_id, "media_id": sc.media_id, "review_id": sc.review_id,
     }
     if name == "order_id":
         # Paying, cancelling and paying again are for the unpaid order; the rest for the paid one.
@@ -235,6 +262,8 @@ def _body(sc: Scene, method: str, path: str, who: Side) -> dict[str, Any] | None
         ("PUT", "/api/cart/items/{item_id}"): {"quantity": 3},
         ("POST", "/api/orders/{order_id}/pay"): {"provider": "sandbox"},
         ("POST", "/api/checkouts/{checkout_id}/pay"): {"provider": "sandbox"},
+        ("POST", "/api/catalog/manage/products/{product_id}/images"): {"media_ids": [who.free_media]},
+        ("POST", "/api/reviews/{review_id}/reply"): {"body": "谢谢支持"},
         ("POST", "/api/supplier/orders/{order_id}/ship"): {"carrier": "顺丰", "tracking_no": "SF1234567890"},
         ("POST", "/api/aftersales/{aftersale_id}/ship-back"): {"carrier": "顺丰", "tracking_no": "SF9876543210"},
         ("POST", "/api/supplier/aftersales/{aftersale_id}/reject"): {"reason": "不符合条件"},
@@ -335,7 +364,7 @@ async def test_every_object_route_refuses_a_second_person(app, client, db) -> No
 
 
 async def test_an_unmapped_path_parameter_fails_the_walk() -> None:
-    sc = Scene(*(None,) * 16)  # type: ignore[arg-type]
+    sc = Scene(*(None,) * 18)  # type: ignore[arg-type]
     try:
         _param(sc, "/api/coupons/{coupon_id}", "coupon_id")
     except AssertionError as exc:
