@@ -27,6 +27,8 @@ class WechatDouble:
     tokens: dict[str, str] = field(default_factory=dict)  # access_token -> app id
     codes: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)  # code -> (app id, openid, unionid)
     used: set[str] = field(default_factory=set)
+    web_tokens: dict[str, str] = field(default_factory=dict)  # OAuth access_token -> openid
+    profiles: dict[str, dict[str, str]] = field(default_factory=dict)  # openid -> what snsapi_userinfo shares
     calls: dict[str, int] = field(default_factory=dict)
     ticket: str = "bxLdikRXVbTPdHSM05e5u5sUoXNKd8-41ZO3MhKoyN5OfkWITDGgnr2fwJ0m9E8NYzWKVZvdVtaUgWvsdshFKA"
 
@@ -86,11 +88,23 @@ class WechatDouble:
         if isinstance(got, JSONResponse):
             return got
         openid, unionid = got
-        body = {"access_token": secrets.token_urlsafe(32), "expires_in": 7200, "refresh_token": secrets.token_urlsafe(32),
+        token = secrets.token_urlsafe(32)
+        self.web_tokens[token] = openid
+        body = {"access_token": token, "expires_in": 7200, "refresh_token": secrets.token_urlsafe(32),
                 "openid": openid, "scope": "snsapi_base", "is_snapshotuser": 0}
         if unionid:
             body["unionid"] = unionid
         return JSONResponse(body)
+
+    async def userinfo(self, request: Request) -> JSONResponse:
+        self._count("userinfo")
+        openid = self.web_tokens.get(request.query_params.get("access_token", ""))
+        if openid is None or openid != request.query_params.get("openid"):
+            return _err(40001, "invalid credential, access_token is invalid or not latest")
+        profile = self.profiles.get(openid)
+        if profile is None:
+            return _err(48001, "api unauthorized")  # the person was asked with snsapi_base only
+        return JSONResponse({"openid": openid, **profile, "privilege": []})
 
     async def jscode2session(self, request: Request) -> JSONResponse:
         got = self._exchange(request, "jscode2session", "js_code")
@@ -105,4 +119,5 @@ class WechatDouble:
     def asgi(self) -> Starlette:
         return Starlette(routes=[
             Route("/cgi-bin/token", self.token), Route("/cgi-bin/ticket/getticket", self.getticket),
-            Route("/sns/oauth2/access_token", self.oauth), Route("/sns/jscode2session", self.jscode2session)])
+            Route("/sns/oauth2/access_token", self.oauth), Route("/sns/userinfo", self.userinfo),
+            Route("/sns/jscode2session", self.jscode2session)])

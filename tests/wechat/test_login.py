@@ -206,3 +206,31 @@ async def test_login_page_offers_wechat_only_inside_wechat(client) -> None:  # n
     r = await client.get("/login", params={"next": "/p/3"},
                          headers={**HTML, "user-agent": "Mozilla/5.0 MicroMessenger/8.0.50"})
     assert 'href="/wechat/login?next=/p/3"' in r.text
+
+
+async def test_with_snsapi_userinfo_a_new_account_takes_the_shared_nickname_and_avatar(
+        settings, db, double) -> None:  # noqa: ANN001
+    from quanzi.app import create_app
+    from quanzi.wechat.client import WechatClient
+
+    settings = settings.model_copy(update={"wechat_oauth_scope": "snsapi_userinfo"})
+    app = create_app(settings, db, start_worker=False)
+    app.state.wechat = WechatClient(settings, transport=httpx.ASGITransport(app=double.asgi()))
+    double.profiles["oMP-fan"] = {"nickname": "橙子爱好者", "headimgurl": "https://thirdwx.qlogo.cn/mmopen/abc/132"}
+    double.profiles["oMP-named"] = {"nickname": "微信名", "headimgurl": "https://thirdwx.qlogo.cn/mmopen/def/132"}
+    await make_user(db, "13822223333", nickname="自己起的名字")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        for openid, phone in (("oMP-fan", "13922223333"), ("oMP-named", "13822223333")):
+            client.cookies.clear()
+            r = await client.get("/wechat/login", params={"next": "/"})
+            state = parse_qs(urlsplit(r.headers["location"]).query)["state"][0]
+            assert "scope=snsapi_userinfo" in r.headers["location"]
+            r = await client.get("/wechat/callback", params={"code": double.issue_code(MP_APP_ID, openid),
+                                                             "state": state})
+            assert r.status_code == 303 and r.headers["location"].startswith("/wechat/bind"), r.text
+            assert (await phone_step(client, app, phone)).status_code == 303
+    async with db.read() as s:
+        got = dict((u.phone, (u.nickname, u.avatar_url)) for u in (await s.execute(select(User))).scalars())
+    assert got["+8613922223333"] == ("橙子爱好者", "https://thirdwx.qlogo.cn/mmopen/abc/132")
+    assert got["+8613822223333"] == ("自己起的名字", "https://thirdwx.qlogo.cn/mmopen/def/132")  # name kept
+    assert double.calls["userinfo"] == 2

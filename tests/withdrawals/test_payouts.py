@@ -255,6 +255,34 @@ async def test_a_lost_answer_is_retried_with_the_same_bill_number_and_pays_once(
     assert await ledger_problems(db) == []
 
 
+async def test_a_payout_whose_outbox_gave_up_is_picked_up_by_the_sweep(
+        client, db, earner: Earner, channels, keys) -> None:  # noqa: ANN001
+    from sqlalchemy import update
+
+    working = payouts.get("alipay")
+    wid = (await withdraw(client, earner, 3_000, "alipay", {"name": "李小美", "account": "xiaomei@example.com"})).json()["id"]
+    await approve(client, earner, wid)
+    async with db.write() as s:  # as if every delivery attempt had failed (hours of SYSTEM_ERROR)
+        await s.execute(update(OutboxMessage).where(OutboxMessage.topic == "withdrawal.approved").values(status="dead"))
+    assert await query_transfers(db, clock.now()) == 0  # not before an hour
+    down = AlipayTransfer(AlipayConfig(app_id=ALIPAY_APP_ID, app_private_key=private_pem(keys["app"]),
+                                       alipay_public_key=public_pem(keys["alipay"]),
+                                       gateway_url="http://127.0.0.1:9/gateway.do"))
+    payouts.set_channels({"alipay": down})  # and Alipay is still unreachable at first
+    clock.advance(timedelta(minutes=61))
+    assert await query_transfers(db, clock.now()) == 0
+    assert await query_transfers(db, clock.now()) == 0  # postponed, not retried on every run
+    (w,) = await rows(db, Withdrawal)
+    assert (w.status, w.attempts) == ("approved", 1)
+    payouts.set_channels({"alipay": working})
+    clock.advance(timedelta(minutes=11))
+    assert await query_transfers(db, clock.now()) == 1
+    assert (await mine(client, earner, wid))["status"] == "paid"
+    b = await balances(db, earner.user_id)
+    assert (b["available"], b["withdrawing"], b["paid_out"]) == (7_000, 0, 3_000)
+    assert await ledger_problems(db) == []
+
+
 async def test_an_answer_not_signed_by_wechat_pay_is_not_believed(
         client, db, earner: Earner, channels, wx_double: WechatTransfers) -> None:  # noqa: ANN001
     await bind_openid(db, earner.user_id)

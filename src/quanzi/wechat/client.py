@@ -160,6 +160,19 @@ class WechatClient:
         return await self._code_call("/sns/oauth2/access_token", {
             "appid": app.app_id, "secret": app.secret, "code": code, "grant_type": "authorization_code"})
 
+    async def userinfo(self, access_token: str, openid: str) -> dict[str, str]:
+        """snsapi_userinfo only: the nickname and avatar the person agreed to share; {} if WeChat will not say."""
+        try:
+            body = await self._get("/sns/userinfo", {"access_token": access_token, "openid": openid, "lang": "zh_CN"})
+        except (WechatApiError, WechatUnavailable):
+            return {}  # the profile is a nicety: logging in must not depend on it
+        out = {}
+        if isinstance(body.get("nickname"), str) and body["nickname"].strip():
+            out["nickname"] = body["nickname"].strip()[:40]
+        if isinstance(body.get("headimgurl"), str) and body["headimgurl"].startswith("https://"):
+            out["avatar_url"] = body["headimgurl"][:300]
+        return out
+
     async def code2session(self, js_code: str) -> dict[str, Any]:
         """Mini program wx.login() code → openid, session_key (+ unionid)."""
         app = self.mini_program()

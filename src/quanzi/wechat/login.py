@@ -15,7 +15,7 @@ from quanzi.wechat import service
 
 async def login_or_pending(db: Database, settings: Settings, app_id: str, openid: str, unionid: str | None,
                            kind: str, ip: str, *, current_user_id: int | None = None,
-                           share_token: str | None = None,
+                           share_token: str | None = None, profile: dict[str, str] | None = None,
                            ) -> tuple[User, str | None, frozenset[str]] | str:
     """A verified openid: the logged-in caller binds it; a known one logs its person in (a new session of
     `kind`); an unknown one gets a bind token (str) for the phone step."""
@@ -27,7 +27,7 @@ async def login_or_pending(db: Database, settings: Settings, app_id: str, openid
             return user, None, await accounts.roles_of(s, user.id)
         user_id = await service.resolve(s, app_id, openid, unionid)
         if user_id is None:
-            return service.make_bind_token(settings.secret_key, app_id, openid, unionid)
+            return service.make_bind_token(settings.secret_key, app_id, openid, unionid, profile)
         user = await s.get(User, user_id)
         if user is None or not user.is_active:
             raise Forbidden()
@@ -42,8 +42,10 @@ async def bind_with_code(db: Database, settings: Settings, limiter: RateLimiter,
                          ) -> tuple[User, str, frozenset[str]]:
     """The phone step: the one-time code logs the person in (creating the account if the phone is new, as
     the phone login does), then the openid from the bind token is bound to that account."""
-    app_id, openid, unionid = service.read_bind_token(settings.secret_key, bind_token)
+    app_id, openid, unionid, profile = service.read_bind_token_full(settings.secret_key, bind_token)
     user, token, roles = await login_code(db, settings, limiter, phone, code, kind, ip, share_token=share_token)
     async with db.write() as s:
         await service.bind(s, user.id, app_id, openid, unionid)
+        if profile:
+            await service.adopt_profile(s, user.id, profile)
     return user, token, roles

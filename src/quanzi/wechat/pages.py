@@ -71,9 +71,13 @@ async def wechat_callback(request: Request, wx: Wechat, db: DB, settings: AppSet
     if len(code) > 128:
         raise BadCode()
     answer = await wx.oauth_exchange(code)
+    profile = None
+    if settings.wechat_oauth_scope == "snsapi_userinfo" and isinstance(answer.get("access_token"), str):
+        profile = await wx.userinfo(answer["access_token"], answer["openid"])
     result = await login.login_or_pending(
         db, settings, wx.official().app_id, answer["openid"], answer.get("unionid"), "cookie", ip,
-        current_user_id=me.user_id if me else None, share_token=request.cookies.get(SHARE_COOKIE))
+        current_user_id=me.user_id if me else None, share_token=request.cookies.get(SHARE_COOKIE),
+        profile=profile)
     if isinstance(result, str):
         resp = RedirectResponse(f"/wechat/bind?next={quote(next_url)}", status_code=303)
         _cookie(resp, BIND_COOKIE, result, int(service.BIND_TTL.total_seconds()), settings)

@@ -96,16 +96,26 @@ def check_state(secret: str, state: str, cookie: str | None) -> str:
     return str(payload.get("next") or "/")
 
 
-def make_bind_token(secret: str, app_id: str, openid: str, unionid: str | None) -> str:
-    """Carries a verified openid to the phone-verification step (15 minutes)."""
-    return _pack(secret, "wechat-bind", {"a": app_id, "o": openid, "u": unionid, "t": int(clock.now().timestamp())})
+def make_bind_token(secret: str, app_id: str, openid: str, unionid: str | None,
+                    profile: dict[str, str] | None = None) -> str:
+    """Carries a verified openid (and, with snsapi_userinfo, the shared nickname/avatar) to the
+    phone-verification step (15 minutes)."""
+    return _pack(secret, "wechat-bind", {"a": app_id, "o": openid, "u": unionid, "p": profile or {},
+                                         "t": int(clock.now().timestamp())})
 
 
 def read_bind_token(secret: str, token: str) -> tuple[str, str, str | None]:
+    app_id, openid, unionid, _profile = read_bind_token_full(secret, token)
+    return app_id, openid, unionid
+
+
+def read_bind_token_full(secret: str, token: str) -> tuple[str, str, str | None, dict[str, str]]:
     payload = _unpack(secret, "wechat-bind", token, BIND_TTL)
     if payload is None or not payload.get("a") or not payload.get("o"):
         raise BadBindToken()
-    return str(payload["a"]), str(payload["o"]), (str(payload["u"]) if payload.get("u") else None)
+    profile = payload.get("p") if isinstance(payload.get("p"), dict) else {}
+    return (str(payload["a"]), str(payload["o"]), (str(payload["u"]) if payload.get("u") else None),
+            {k: str(v) for k, v in profile.items() if k in ("nickname", "avatar_url")})
 
 
 # ----------------------------------------------------------------------------------------- identities
@@ -165,3 +175,20 @@ async def openid_for(s: AsyncSession, user_id: int, app_id: str) -> str | None:
 async def identities_of(s: AsyncSession, user_id: int) -> list[WechatIdentity]:
     return list((await s.execute(select(WechatIdentity).where(WechatIdentity.user_id == user_id)
                                  .order_by(WechatIdentity.id))).scalars())
+
+
+async def adopt_profile(s: AsyncSession, user_id: int, profile: dict[str, str]) -> None:
+    """Take the WeChat nickname and avatar the person shared (snsapi_userinfo) — only where the account still
+    has the placeholder ("用户1234", no avatar): a name the person chose is never overwritten."""
+    from quanzi.accounts.models import User
+
+    user = await s.get(User, user_id)
+    if user is None:
+        return
+    values: dict[str, str] = {}
+    if profile.get("nickname") and user.nickname == f"用户{user.phone[-4:]}":
+        values["nickname"] = profile["nickname"][:40]
+    if profile.get("avatar_url") and not user.avatar_url:
+        values["avatar_url"] = profile["avatar_url"][:300]
+    if values:
+        await s.execute(update(User).where(User.id == user_id).values(**values))

@@ -31,6 +31,7 @@ async def query_transfers(db: Database, now: datetime) -> int:
         try:
             await service.pay_out(db, withdrawal_id)
             done += 1
-        except DomainError as exc:  # provider unreachable: still due, asked again on the next run
+        except DomainError as exc:  # provider unreachable: asked again a little later
             log.warning("withdrawal.query_failed", withdrawal_id=withdrawal_id, error=repr(exc))
+            await service.postpone(db, withdrawal_id)
     return done

@@ -40,6 +40,8 @@ from quanzi.withdrawals.errors import (
 from quanzi.withdrawals.models import Withdrawal
 
 REMARK = "圈子佣金提现"
+STUCK_AFTER = timedelta(hours=1)
+RETRY_AFTER = timedelta(minutes=10)
 # How long to wait before asking again about a transfer that is still processing (attempt n waits the n-th).
 QUERY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 
@@ -90,7 +92,10 @@ async def _move(s: AsyncSession, w: Withdrawal, frm: str | tuple[str, ...], to: 
 async def approve(s: AsyncSession, w: Withdrawal, actor_id: int) -> Withdrawal:
     from quanzi.backoffice.audit import record
 
-    await _move(s, w, "requested", "approved", decided_at=clock.now(), decided_by=actor_id)
+    # A provider payout is also picked up by the query sweep after STUCK_AFTER, should its outbox message
+    # have given up (e.g. the merchant balance was short for hours): the transfer is idempotent, so safe.
+    backstop = None if w.provider == payouts.OFFLINE else clock.now() + STUCK_AFTER
+    await _move(s, w, "requested", "approved", decided_at=clock.now(), decided_by=actor_id, next_check_at=backstop)
     record(s, actor_id, "withdrawal.approve", "withdrawals", w.id, {"amount_fen": w.amount_fen})
     if w.provider != payouts.OFFLINE:
         await outbox.emit(s, "withdrawal.approved", {"withdrawal_id": w.id})
@@ -177,9 +182,20 @@ async def check_now(db: Database, withdrawal_id: int, user_id: int) -> None:
 
 
 async def due_for_query(s: AsyncSession, now: datetime, limit: int = 50) -> list[int]:
-    stmt = (select(Withdrawal.id).where(Withdrawal.status == "paying", Withdrawal.next_check_at <= now)
+    """Transfers still processing whose next check is due, and provider payouts approved long ago that
+    never got an answer (their outbox message gave up)."""
+    stmt = (select(Withdrawal.id).where(Withdrawal.status.in_(("paying", "approved")),
+                                        Withdrawal.provider != payouts.OFFLINE, Withdrawal.next_check_at <= now)
             .order_by(Withdrawal.next_check_at).limit(limit))
     return list((await s.execute(skip_locked(s, stmt))).scalars())
+
+
+async def postpone(db: Database, withdrawal_id: int) -> None:
+    """The provider could not be asked: try again in a while, not on every sweep."""
+    async with db.write() as s:
+        await s.execute(update(Withdrawal).where(Withdrawal.id == withdrawal_id,
+                                                 Withdrawal.status.in_(("paying", "approved")))
+                        .values(next_check_at=clock.now() + RETRY_AFTER))
 
 
 async def confirm_offline(s: AsyncSession, w: Withdrawal, actor_id: int, reference: str) -> Withdrawal:
