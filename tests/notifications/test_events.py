@@ -49,7 +49,7 @@ async def test_every_event_reaches_the_message_centre_once_despite_failures_and_
     # Withdrawal paid (sandbox wallet payout after approval) and rejected (with a reason).
     _, _operator = await make_user(db, "13800000001", Role.OPERATOR)
     async with db.write() as s:
-        w1 = await withdrawals.request(s, keeper, 3000, "wallet", PAYEE)
+        w1 = await withdrawals.request(s, keeper, 3000, "alipay", PAYEE)
         await withdrawals.approve(s, w1, actor_id=1)
         w2 = await withdrawals.request(s, keeper, 2000, "bank", PAYEE)
         await withdrawals.reject(s, w2, 1, "收款账户姓名不一致")

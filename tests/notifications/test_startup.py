@@ -28,16 +28,16 @@ ALIYUN = {"sms_provider": "aliyun", "sms_aliyun_access_key_id": "LTAI5t", "sms_a
     ({**ALIYUN, "sms_templates": {}}, "no 'login_code' template"),
 ])
 def test_production_without_a_real_sms_provider_refuses_to_start(db_url: str, overrides: dict, says: str) -> None:
-    settings = make_settings(db_url, environment="production", **overrides)
+    settings = make_settings(db_url, environment="production", payout_sandbox=False, **overrides)
     with pytest.raises(ProductionConfigError, match="Refusing to start with QUANZI_ENVIRONMENT=production") as exc:
         create_app(settings, start_worker=False)
     assert says in str(exc.value)
 
 
 def test_production_with_aliyun_or_tencent_starts(db_url: str, db) -> None:  # noqa: ANN001
-    create_app(make_settings(db_url, environment="production", **ALIYUN), db, start_worker=False)
+    create_app(make_settings(db_url, environment="production", payout_sandbox=False, **ALIYUN), db, start_worker=False)
     assert isinstance(sms(), AliyunSms)
-    create_app(make_settings(db_url, environment="production", sms_provider="tencent", sms_tencent_secret_id="AKID",
+    create_app(make_settings(db_url, environment="production", payout_sandbox=False, sms_provider="tencent", sms_tencent_secret_id="AKID",
                              sms_tencent_secret_key="k", sms_tencent_app_id="1400000000",
                              sms_templates={"login_code": "1"}), db, start_worker=False)
     assert isinstance(sms(), TencentSms)
