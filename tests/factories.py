@@ -155,7 +155,7 @@ async def new_shopkeeper(db: Database, upline: int | None = None) -> tuple[int, 
 
 def share_token(sharer_id: int, kind: str = "s", target_id: int = 1) -> str:
     from quanzi.kit.clock import clock
-    from quanzi.referrals import tokens
+    from quanzi.kit import sharetokens as tokens
 
     return tokens.issue(SHARE_SECRET, sharer_id, kind, target_id, clock.now())
 
@@ -164,7 +164,7 @@ async def bind_via_token(db: Database, fan_id: int, sharer_id: int, *, is_new_us
     """Bind exactly as a share link does: a signed token, verified, then referrals.bind. Returns the outcome."""
     from quanzi.kit.clock import clock
     from quanzi.referrals import service as referrals
-    from quanzi.referrals import tokens
+    from quanzi.kit import sharetokens as tokens
 
     tok = tokens.verify(SHARE_SECRET, share_token(sharer_id), clock.now(), 30)
     async with db.write() as s:

@@ -7,7 +7,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict

@@ -9,9 +9,9 @@ from types import ModuleType
 from fastapi import APIRouter
 
 DOMAINS = [
-    "accounts", "wechat", "media", "backoffice", "policy", "ledger", "distribution", "referrals", "catalog", "shops",
+    "accounts", "wechat", "media", "audit", "policy", "ledger", "distribution", "referrals", "catalog", "shops",
     "cart", "orders", "payments", "aftersales", "reviews", "withdrawals", "flashsale", "bargain", "groupbuy", "web",
-    "notifications",
+    "notifications", "backoffice",
 ]
 PARTS = ("models", "jobs", "api", "pages", "console")
 

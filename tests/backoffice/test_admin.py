@@ -13,7 +13,7 @@ from sqlalchemy import event, select, text
 
 from quanzi.accounts import service
 from quanzi.accounts.models import User, UserRole
-from quanzi.backoffice.models import AuditLog
+from quanzi.audit.models import AuditLog
 from quanzi.kit.db import Database
 from quanzi.kit.errors import Forbidden
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 
 from quanzi.accounts.models import Role
-from quanzi.backoffice.models import AuditLog
+from quanzi.audit.models import AuditLog
 from quanzi.catalog import search
 from quanzi.catalog import service as catalog
 from quanzi.catalog.errors import SynonymTermTaken, TooFewSynonyms

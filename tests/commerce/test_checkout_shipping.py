@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import select, update
 
-from quanzi.backoffice.models import AuditLog
+from quanzi.audit.models import AuditLog
 from quanzi.kit import outbox
 from quanzi.orders.models import Checkout, Order
 from quanzi.payments.models import CheckoutPayment, Payment

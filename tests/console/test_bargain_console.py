@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from quanzi.backoffice.models import AuditLog
+from quanzi.audit.models import AuditLog
 from quanzi.bargain import service
 from quanzi.bargain.models import BargainActivity
 from quanzi.kit.clock import clock

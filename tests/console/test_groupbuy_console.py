@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from quanzi.backoffice.models import AuditLog
+from quanzi.audit.models import AuditLog
 from quanzi.groupbuy import service
 from quanzi.groupbuy.models import GroupActivity, GroupSku
 from quanzi.kit import outbox, sweeps

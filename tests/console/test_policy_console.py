@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from quanzi.backoffice.models import AuditLog
+from quanzi.audit.models import AuditLog
 from quanzi.policy import service as policy
 from quanzi.policy.service import CommercePolicy
 from tests.console.helpers import browser

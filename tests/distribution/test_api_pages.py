@@ -17,7 +17,7 @@ from quanzi.kit import outbox, sweeps
 from quanzi.kit.clock import clock
 from quanzi.ledger import service as ledger
 from quanzi.referrals import service as referrals
-from quanzi.referrals import tokens
+from quanzi.kit import sharetokens as tokens
 from quanzi.shops import service as shops
 from quanzi.withdrawals.models import Withdrawal
 from tests.commerce._support import err, rows

@@ -21,8 +21,8 @@ from quanzi.kit.db import Database
 from quanzi.orders import service as orders
 from quanzi.orders.models import Order
 from quanzi.referrals import service as referrals
-from quanzi.referrals import tokens
-from quanzi.referrals.errors import BadShareToken, ExpiredShareToken
+from quanzi.kit import sharetokens as tokens
+from quanzi.kit.sharetokens import BadShareToken, ExpiredShareToken
 from quanzi.referrals.models import Binding, BindingEvent, ShareVisit
 from tests.commerce._support import count, rows
 from tests.conftest import make_user

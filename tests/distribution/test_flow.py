@@ -9,7 +9,7 @@ from quanzi.kit import outbox, sweeps
 from quanzi.kit.clock import clock
 from quanzi.ledger import service as ledger
 from quanzi.referrals import service as referrals
-from quanzi.referrals import tokens
+from quanzi.kit import sharetokens as tokens
 from quanzi.withdrawals import service as withdrawals
 from tests.conftest import make_user
 from tests.factories import make_world

@@ -45,7 +45,7 @@ from quanzi.orders import service as orders
 from quanzi.orders.models import Order, OrderLine
 from quanzi.payments import registry
 from quanzi.referrals import service as referrals
-from quanzi.referrals import tokens
+from quanzi.kit import sharetokens as tokens
 from quanzi.shops import service as shops
 from quanzi.withdrawals import service as withdrawals
 from quanzi.withdrawals.models import Withdrawal

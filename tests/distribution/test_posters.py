@@ -15,7 +15,7 @@ from quanzi.catalog import service as catalog
 from quanzi.distribution import posters
 from quanzi.distribution import service as distribution
 from quanzi.kit.clock import clock
-from quanzi.referrals import tokens
+from quanzi.kit import sharetokens as tokens
 from quanzi.shops import service as shops
 from tests.conftest import make_settings, make_user
 from tests.factories import make_world

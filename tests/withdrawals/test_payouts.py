@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from quanzi.app import configure_payments, create_app
-from quanzi.backoffice.models import AuditLog
+from quanzi.audit.models import AuditLog
 from quanzi.config import Settings
 from quanzi.kit import outbox
 from quanzi.kit.clock import clock

@@ -4,6 +4,7 @@ cancel. Who may ask for what, and when, is decided by aftersales.service (eligib
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -26,6 +27,7 @@ from quanzi.kit.schemas import MAX_ID, PathId
 from quanzi.kit.web import render
 from quanzi.media import service as media
 from quanzi.media.deps import MediaStorage, real_files, receive
+from quanzi.orders import pages as order_pages
 from quanzi.orders import service as orders
 from quanzi.orders.errors import OrderNotFound
 from quanzi.orders.models import Order, OrderLine
@@ -230,3 +232,32 @@ async def ship_back(request: Request, aftersale_id: PathId, me: CurrentUser, db:
         a = await service.for_buyer(s, aftersale_id, me.user_id)
         await service.ship_back(s, a, me.user_id, body.carrier, body.tracking_no)
     return RedirectResponse(f"/aftersales/{aftersale_id}", status_code=303)
+
+
+# --- the after-sale panel of the buyer's order page (orders/pages.py runs it) ---------------------
+
+def _line_aftersale(order: Order, line: OrderLine, open_by_line: dict[int, AfterSale], now: datetime,
+                    ) -> dict[str, Any]:
+    """What the detail page offers for one line: the open request, a button, or the reason why not."""
+    if line.id in open_by_line:
+        return {"open": open_by_line[line.id]}
+    if order.status not in {"paid", "shipped", "received", "completed"}:
+        return {}
+    if service.refundable_qty(line) <= 0:
+        return {"blocked": i18n.gettext("Fully refunded")}
+    if order.status == "completed":
+        return {"blocked": i18n.gettext("The after-sale period has ended")}
+    try:
+        service.eligibility(order, line, "refund_only", now)
+    except DomainError as exc:
+        return {"blocked": exc.text(i18n.short())}
+    return {"can": True}
+
+
+@order_pages.detail_panel
+async def _order_panel(s: AsyncSession, order: Order, lines: list[OrderLine]) -> dict[str, Any]:
+    requests = await service.of_order(s, order.id)
+    open_by_line = {a.line_id: a for a in requests if a.status in OPEN_STATES}
+    now = clock.now()
+    return {"aftersale": {line.id: _line_aftersale(order, line, open_by_line, now) for line in lines},
+            "requests": requests, "aftersale_status": status_text}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -283,3 +283,14 @@ async def of_order(s: AsyncSession, order_id: int) -> list[AfterSale]:
 async def events(s: AsyncSession, aftersale_id: int) -> list[AfterSaleEvent]:
     return list((await s.execute(select(AfterSaleEvent).where(AfterSaleEvent.aftersale_id == aftersale_id)
                                  .order_by(AfterSaleEvent.id))).scalars())
+
+
+async def supplier_counts(s: AsyncSession, supplier_id: int | None) -> dict[str, int]:
+    """Open after-sales and those waiting for the supplier's decision (all suppliers' for None)."""
+    open_as = select(func.count(AfterSale.id)).where(AfterSale.status.in_(OPEN_STATES))
+    waiting = select(func.count(AfterSale.id)).where(AfterSale.status.in_(("requested", "returned")))
+    if supplier_id is not None:
+        open_as = open_as.where(AfterSale.supplier_id == supplier_id)
+        waiting = waiting.where(AfterSale.supplier_id == supplier_id)
+    return {"open_aftersales": (await s.execute(open_as)).scalar_one(),
+            "to_decide": (await s.execute(waiting)).scalar_one()}

@@ -21,9 +21,9 @@ from wtforms.validators import InputRequired, NumberRange
 from quanzi.accounts import service as accounts
 from quanzi.accounts.deps import COOKIE
 from quanzi.accounts.models import AuthSession, Role, User, UserRole
-from quanzi.backoffice.audit import AuditedSession, current_actor
+from quanzi.audit.service import AuditedSession, current_actor
 from quanzi.backoffice.i18n import N_, i18n_config, localize
-from quanzi.backoffice.models import AuditLog
+from quanzi.audit.models import AuditLog
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.errors import CsrfFailed

@@ -14,15 +14,14 @@ from quanzi.accounts.deps import OptionalUser
 from quanzi.catalog import gallery, search, service
 from quanzi.catalog.models import Sku
 from quanzi.kit import i18n
+from quanzi.kit.clock import CHINA
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.money import yuan
 from quanzi.kit.schemas import PathId
 from quanzi.kit.web import render, templates
-from quanzi.orders.service import CHINA
 from quanzi.policy import service as policy
 from quanzi.policy.service import CommercePolicy
-from quanzi.shops import service as shops
 
 router = APIRouter(include_in_schema=False)
 
@@ -68,13 +67,14 @@ async def crossed_out_prices(s: AsyncSession, skus: list[Sku]) -> dict[int, int]
     return await service.reference_prices(s, [k.id for k in skus])
 
 
-async def _product_page(request: Request, db: Database, product_id: int, shop_id: int | None, added: int,
-                        ) -> Response:
+# Reads (shop, shelf item) for a product shown inside a shop; shops/pages.py passes one (catalog knows no shop).
+ShopContext = Callable[[AsyncSession], Awaitable[tuple[Any, Any]]]
+
+
+async def product_page_response(request: Request, db: Database, product_id: int, added: int,
+                                in_shop: ShopContext | None = None) -> Response:
     async with db.read() as s:
-        shop = item = None
-        if shop_id is not None:
-            shop = await shops.public_shop(s, shop_id)
-            item = await shops.shelf_item(s, shop_id, product_id)  # 404 unless on this shop's shelf
+        shop, item = await in_shop(s) if in_shop is not None else (None, None)
         product, skus = await service.published_product(s, product_id)
         refs = await crossed_out_prices(s, skus)
         pol = await policy.get(s, CommercePolicy)
@@ -94,13 +94,7 @@ async def _product_page(request: Request, db: Database, product_id: int, shop_id
 @router.get("/p/{product_id}")
 async def product_page(request: Request, product_id: PathId, db: DB, me: OptionalUser,
                        added: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
-    return await _product_page(request, db, product_id, None, added)
-
-
-@router.get("/s/{shop_id}/p/{product_id}")
-async def shop_product_page(request: Request, shop_id: PathId, product_id: PathId, db: DB, me: OptionalUser,
-                            added: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
-    return await _product_page(request, db, product_id, shop_id, added)
+    return await product_page_response(request, db, product_id, added)
 
 
 @router.get("/search")

@@ -174,7 +174,7 @@ async def synonym_groups(s: AsyncSession) -> list[GroupView]:
 async def save_synonym_group(s: AsyncSession, raw_terms: str, *, note: str = "", group_id: int | None = None,
                              actor_id: int | None) -> SynonymGroup:
     """Create or replace a group of interchangeable terms (at least two; a term is in one group only)."""
-    from quanzi.backoffice.audit import record
+    from quanzi.audit.service import record
     from quanzi.catalog.errors import SynonymGroupNotFound, SynonymTermTaken, TooFewSynonyms, TooLongSynonym
     from quanzi.kit.clock import clock
 
@@ -211,7 +211,7 @@ async def save_synonym_group(s: AsyncSession, raw_terms: str, *, note: str = "",
 
 
 async def delete_synonym_group(s: AsyncSession, group_id: int, *, actor_id: int | None) -> None:
-    from quanzi.backoffice.audit import record
+    from quanzi.audit.service import record
     from quanzi.catalog.errors import SynonymGroupNotFound
 
     group = await s.get(SynonymGroup, group_id)

@@ -28,7 +28,6 @@ from quanzi.kit.schemas import Fen, In, Out, PathId
 from quanzi.kit.web import ERROR_RESPONSES
 from quanzi.ledger import service as ledger
 from quanzi.orders.service import CHINA
-from quanzi.referrals import service as referrals
 
 router = APIRouter(tags=["distribution"], responses=ERROR_RESPONSES)
 
@@ -304,7 +303,7 @@ async def me_out(s: AsyncSession, user_id: int) -> MeOut:
     rank = d.level_rank if d else 0
     level = await level_of(s, rank)
     l1_bp, l2_bp = await service.rates_for(s, user_id, pol)
-    l1, l2 = await referrals.fan_counts(s, user_id)
+    l1, l2 = await service.fan_counts(s, user_id)
     return MeOut(
         user_id=user_id, status=d.status if d else "none", level_rank=rank, level_name=level.name if level else None,
         rates=RatesOut(l1_bp=l1_bp, l2_bp=l2_bp if pol.levels == 2 else 0),
@@ -348,8 +347,8 @@ async def list_commissions(db: DB, me: CurrentUser,
 
 
 async def fans_out(s: AsyncSession, user_id: int, level: int, limit: int = 200) -> FansOut:
-    l1, l2 = await referrals.fan_counts(s, user_id)
-    rows = await referrals.fans(s, user_id, level, limit=limit)
+    l1, l2 = await service.fan_counts(s, user_id)
+    rows = await service.fans(s, user_id, level, limit=limit)
     who = await people(s, {b.fan_id for b in rows})
     return FansOut(level=level, count=l1 if level == 1 else l2, items=[
         FanOut(nickname=who.get(b.fan_id, ("?", "****"))[0], phone=who.get(b.fan_id, ("?", "****"))[1],

@@ -1,5 +1,5 @@
 """Share posters (分享海报): a PNG a distributor saves and posts to their circle — the picture, the platform
-price, the shop, the sharer, a call to action and a QR code of a signed share link (referrals.tokens).
+price, the shop, the sharer, a call to action and a QR code of a signed share link (kit/sharetokens.py).
 
 What a poster shows comes from a small registry of target kinds (shop, product; campaigns plug in with
 `@target("c")`). Posters are cached under media_dir/posters/<sharer>/<kind>-<target>-<hash>.png, where the
@@ -35,7 +35,7 @@ from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.errors import DomainError, NotFound
 from quanzi.kit.money import yuan
-from quanzi.referrals import tokens
+from quanzi.kit import sharetokens as tokens
 
 W, H = 750, 1334
 LAYOUT = "2"  # bump when the drawing changes: every cached poster is redrawn
@@ -78,7 +78,7 @@ TARGETS: dict[str, Resolver] = {}
 
 def target(kind: str) -> Callable[[Resolver], Resolver]:
     """Register what a poster of `kind` shows: `async def f(session, sharer_id, target_id) -> PosterContent`
-    (raise a 404 DomainError for a target that cannot be shared). Kinds are those of referrals.tokens."""
+    (raise a 404 DomainError for a target that cannot be shared). Kinds are those of kit/sharetokens.py."""
     if kind not in tokens.KINDS:
         raise ValueError(f"unknown share kind {kind!r}")
 

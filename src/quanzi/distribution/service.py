@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,7 @@ from quanzi.ledger import service as ledger
 from quanzi.ledger.service import platform, user
 from quanzi.policy import service as policy
 from quanzi.policy.service import CommercePolicy
+from quanzi.shops import service as shops
 
 ALLOWED_CRITERIA = {"attributed_sales_fen": "min_sales_fen", "commission_fen": "min_commission_fen"}
 HEADCOUNT_CRITERIA = {"recruits", "invitees", "team_size", "downline_count", "fans", "team_sales_fen", "referrals"}
@@ -68,6 +69,28 @@ async def is_active_distributor(s: AsyncSession, user_id: int) -> bool:
     return False
 
 
+# A distributor's fans are bindings, which referrals owns (it sits above distribution and registers these
+# at load): (session, user) → (level-1 count, level-2 count), and (session, user, level, limit) → the fans.
+FanCounts = Callable[[AsyncSession, int], Awaitable[tuple[int, int]]]
+FanList = Callable[[AsyncSession, int, int, int], Awaitable[list[Any]]]
+_fan_counts: FanCounts | None = None
+_fan_list: FanList | None = None
+
+
+def register_fans(counts: FanCounts, listing: FanList) -> None:
+    global _fan_counts, _fan_list
+    _fan_counts, _fan_list = counts, listing
+
+
+async def fan_counts(s: AsyncSession, user_id: int) -> tuple[int, int]:
+    return await _fan_counts(s, user_id) if _fan_counts else (0, 0)
+
+
+async def fans(s: AsyncSession, user_id: int, level: int, limit: int = 200) -> list[Any]:
+    """Bindings (fan_id, bound_at, expires_at) of my level-1 or level-2 fans."""
+    return await _fan_list(s, user_id, level, limit) if _fan_list else []
+
+
 async def get_distributor(s: AsyncSession, user_id: int) -> Distributor | None:
     return await s.get(Distributor, user_id)
 
@@ -88,9 +111,14 @@ async def join(s: AsyncSession, user_id: int, note: str = "") -> Distributor:
     return d
 
 
+@shops.shop_opened.register
+async def _join_when_a_shop_opens(s: AsyncSession, owner_id: int) -> None:
+    await join(s, owner_id)
+
+
 async def decide(s: AsyncSession, user_id: int, status: str, actor_id: int, note: str = "") -> Distributor:
     """Operator: approve (active), reject, freeze, revoke, or reactivate a distributor."""
-    from quanzi.backoffice.audit import record
+    from quanzi.audit.service import record
 
     d = await s.get(Distributor, user_id)
     if d is None:
@@ -129,7 +157,7 @@ def validate_criteria(criteria: Sequence[dict[str, Any]]) -> dict[str, int]:
 
 async def put_level(s: AsyncSession, *, rank: int, name: str, l1_bp: int, l2_bp: int,
                     criteria: Sequence[dict[str, Any]], actor_id: int) -> DistributorLevel:
-    from quanzi.backoffice.audit import record
+    from quanzi.audit.service import record
     from quanzi.distribution.errors import RateCapExceeded
 
     pol = await get_policy(s)

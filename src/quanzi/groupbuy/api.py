@@ -27,7 +27,7 @@ from quanzi.kit.clock import clock
 from quanzi.kit.deps import DB, AppSettings, IdempotencyKeyHeader, Limiter
 from quanzi.kit.idempotency import run_once
 from quanzi.kit.schemas import PathId
-from quanzi.referrals import tokens
+from quanzi.kit import sharetokens as tokens
 
 router = APIRouter(prefix="/api/groupbuy", tags=["groupbuy"])
 

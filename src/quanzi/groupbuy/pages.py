@@ -35,8 +35,9 @@ from quanzi.orders import service as orders
 from quanzi.orders.models import Order
 from quanzi.orders.pages import CampaignPage, campaign_page
 from quanzi.orders.service import CHINA
-from quanzi.referrals import links, tokens
-from quanzi.referrals.tokens import ShareToken
+from quanzi.kit import sharetokens as tokens
+from quanzi.referrals import links
+from quanzi.kit.sharetokens import ShareToken
 
 router = APIRouter(include_in_schema=False)
 

@@ -94,7 +94,7 @@ async def create_activity(
     commission_enabled: bool = False, complete_ratio_bp: int | None = None, actor_id: int | None = None,
 ) -> GroupActivity:
     """skus: (sku_id, group_price_fen). Every SKU must belong to the (published) product."""
-    from quanzi.backoffice.audit import record
+    from quanzi.audit.service import record
 
     if not all(2000 <= t.year <= 2100 for t in (starts_at, ends_at)):  # before any arithmetic can overflow
         raise BadTerms({"zh": "活动时间须在 2000 至 2100 年之间", "en": "The activity must run between 2000 and 2100"})

@@ -7,6 +7,10 @@ demo or a browser test can jump ahead ("8 days later") while time still flows.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+# Stored times are UTC; people read them (and days begin) in China time.
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 class Clock:

@@ -12,20 +12,19 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, ValidationError
 
+from quanzi.kit.clock import CHINA
 from quanzi.kit import i18n
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
 from quanzi.kit.schemas import MAX_ID
 from quanzi.kit.web import render
 
-CHINA = ZoneInfo("Asia/Shanghai")
 FLASH_COOKIE = "quanzi_flash"
 FLASH_MAX_AGE = 120  # seconds: a flash is read by the page the redirect lands on, or dropped
 # Console form fields arrive as text; generous caps here, the domain schemas judge the real limits.

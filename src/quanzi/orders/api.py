@@ -23,15 +23,12 @@ from quanzi.orders.schemas import (
     BulkShipOut,
     CheckoutOut,
     EventOut,
-    IntentOut,
     LineOut,
     OrderList,
     OrderOut,
-    PayIn,
     PlaceOrderIn,
     ShipIn,
 )
-from quanzi.payments import service as payments
 from quanzi.shops import service as shops
 
 router = APIRouter(prefix="/api", tags=["orders"])
@@ -129,14 +126,6 @@ async def confirm_receipt(order_id: PathId, db: DB, me: CurrentUser) -> OrderOut
         await service.confirm_receipt(s, order, actor_id=me.user_id)
         await s.refresh(order)
         return await order_out(s, order, with_events=True)
-
-
-@router.post("/orders/{order_id}/pay")
-async def pay(order_id: PathId, body: PayIn, db: DB, me: CurrentUser) -> IntentOut:
-    """Start paying with a provider (sandbox by default). Safe to repeat: the open attempt is reused."""
-    intent = await payments.start_payment(db, order_id, me.user_id, body.provider, "圈子订单")
-    return IntentOut(provider=intent.provider, out_trade_no=intent.out_trade_no, amount_fen=intent.amount_fen,
-                     client_params=intent.client_params)
 
 
 # --- supplier / operator fulfilment -------------------------------------------------------------

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts import service as accounts
 from quanzi.accounts.deps import Shopkeeper, Supplier
-from quanzi.aftersales.models import OPEN_STATES, AfterSale
 from quanzi.catalog.console import acting_scope, supplier_scope
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
@@ -100,19 +99,6 @@ def chart_option(days: list[str], amounts_fen: list[int]) -> dict[str, Any]:
                     "lineStyle": {"color": "#e4393c", "width": 2}, "itemStyle": {"color": "#e4393c"},
                     "areaStyle": {"color": "rgba(228,57,60,0.08)"}}],
     }
-
-
-async def supplier_counts(s: AsyncSession, supplier_id: int | None) -> dict[str, int]:
-    to_ship = select(func.count(Order.id)).where(Order.status == "paid", Order.hold_reason.is_(None))
-    open_as = select(func.count(AfterSale.id)).where(AfterSale.status.in_(OPEN_STATES))
-    waiting = select(func.count(AfterSale.id)).where(AfterSale.status.in_(("requested", "returned")))
-    if supplier_id is not None:
-        to_ship = to_ship.where(Order.supplier_id == supplier_id)
-        open_as = open_as.where(AfterSale.supplier_id == supplier_id)
-        waiting = waiting.where(AfterSale.supplier_id == supplier_id)
-    return {"to_ship": (await s.execute(to_ship)).scalar_one(),
-            "open_aftersales": (await s.execute(open_as)).scalar_one(),
-            "to_decide": (await s.execute(waiting)).scalar_one()}
 
 
 # --- a shop's orders ---------------------------------------------------------------------------------

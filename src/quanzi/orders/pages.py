@@ -7,7 +7,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -19,16 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser
 from quanzi.accounts.service import Principal
-from quanzi.aftersales import service as aftersales
-from quanzi.aftersales.models import OPEN_STATES, AfterSale
-from quanzi.aftersales.pages import status_text as aftersale_status
 from quanzi.cart import service as cart
 from quanzi.cart.pages import check_shop_product
 from quanzi.cart.schemas import AddressIn
 from quanzi.catalog import service as catalog
 from quanzi.catalog.pages import money
 from quanzi.kit import i18n
-from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
 from quanzi.kit.errors import DomainError, IllegalTransition
@@ -444,22 +439,16 @@ async def my_orders(request: Request, me: CurrentUser, db: DB,
     })
 
 
-def _line_aftersale(order: Order, line: OrderLine, open_by_line: dict[int, AfterSale], now: datetime,
-                    ) -> dict[str, Any]:
-    """What the detail page offers for one line: the open request, a button, or the reason why not."""
-    if line.id in open_by_line:
-        return {"open": open_by_line[line.id]}
-    if order.status not in {"paid", "shipped", "received", "completed"}:
-        return {}
-    if aftersales.refundable_qty(line) <= 0:
-        return {"blocked": i18n.gettext("Fully refunded")}
-    if order.status == "completed":
-        return {"blocked": i18n.gettext("The after-sale period has ended")}
-    try:
-        aftersales.eligibility(order, line, "refund_only", now)
-    except DomainError as exc:
-        return {"blocked": exc.text(i18n.short())}
-    return {"can": True}
+# (session, order, lines) → more of the order page's context. aftersales registers its panel (the per-line
+# after-sale button or reason and the requests) so that orders, the lower domain, never imports it.
+DetailPanel = Callable[[AsyncSession, Order, list[OrderLine]], Awaitable[dict[str, Any]]]
+DETAIL_PANELS: list[DetailPanel] = []
+
+
+def detail_panel(fn: DetailPanel) -> DetailPanel:
+    if fn not in DETAIL_PANELS:
+        DETAIL_PANELS.append(fn)
+    return fn
 
 
 @router.get("/orders/{order_id}")
@@ -469,12 +458,12 @@ async def order_detail(request: Request, order_id: PathId, me: CurrentUser, db: 
         order = await service.order_for_buyer(s, order_id, me.user_id)
         lines = (await service.lines_of(s, [order.id]))[order.id]
         events = await service.events_of(s, order.id)
-        requests = await aftersales.of_order(s, order.id)
+        panels: dict[str, Any] = {"aftersale": {}, "requests": []}
+        for panel in DETAIL_PANELS:
+            panels.update(await panel(s, order, lines))
         shop = await shops.public_shop(s, order.shop_id) if order.shop_id else None
         pol = await policy.get(s, CommercePolicy)
         siblings = await unpaid_siblings(s, order) if order.status == "pending_payment" else []
-    open_by_line = {a.line_id: a for a in requests if a.status in OPEN_STATES}
-    now = clock.now()
     _ = i18n.gettext
     notices = {"paid": _("Payment received. Thank you!"), "cancelled": _("The order was cancelled."),
                "received": _("Receipt confirmed. Enjoy!"),
@@ -486,8 +475,7 @@ async def order_detail(request: Request, order_id: PathId, me: CurrentUser, db: 
         "held_note": held[1] if held else None,
         "campaign": {"url": campaign.url.format(order_id=order.id), "link": campaign.link()} if campaign else None,
         "timeline": [(e, *event_text(e.kind, e.data or {})) for e in reversed(events)],
-        "aftersale": {line.id: _line_aftersale(order, line, open_by_line, now) for line in lines},
-        "requests": requests, "aftersale_status": aftersale_status,
+        **panels,
         "auto_receive_days": pol.auto_receive_days, "siblings": siblings, "tab": "orders",
         "notice": notices.get(notice or ""), "notice_kind": "ok" if notice != "late" else "info",
     })

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +24,7 @@ from quanzi.cart.models import Address
 from quanzi.catalog import service as catalog
 from quanzi.catalog.errors import SkuUnavailable
 from quanzi.kit import outbox
-from quanzi.kit.clock import clock
+from quanzi.kit.clock import CHINA, clock
 from quanzi.kit.db import guarded_update
 from quanzi.kit.errors import IllegalTransition
 from quanzi.orders.errors import (
@@ -39,10 +38,8 @@ from quanzi.orders.errors import (
 from quanzi.orders.models import Checkout, Order, OrderEvent, OrderLine
 from quanzi.policy import service as policy
 from quanzi.policy.service import CommercePolicy
-from quanzi.referrals import service as referrals
 from quanzi.shops import service as shops
 
-CHINA = ZoneInfo("Asia/Shanghai")
 log = structlog.get_logger("quanzi.orders")
 
 # Allowed transitions as data (DESIGN rule 8). "closed" = every line fully refunded.
@@ -67,6 +64,31 @@ class Wanted:
 
 
 MAX_PACKAGES = 50  # WeChat Pay's combined payment takes at most 50 sub-orders; order numbers have 2 digits
+
+
+class Credit(Protocol):
+    """Who earns from an order: level 1 and level 2 (never more)."""
+
+    level1_id: int | None
+    level2_id: int | None
+
+
+@dataclass(frozen=True)
+class _Nobody:
+    level1_id: int | None = None
+    level2_id: int | None = None
+
+
+NOBODY = _Nobody()
+# (session, buyer_id, owner of the shop the order came through or None) → Credit. referrals registers the
+# rules (bindings, self-purchase, level 2) at load; orders only snapshots the answer onto the order.
+AttributionSource = Callable[[AsyncSession, int, "int | None"], Awaitable[Credit]]
+_attribution: AttributionSource | None = None
+
+
+def set_attribution(source: AttributionSource | None) -> None:
+    global _attribution
+    _attribution = source
 
 
 def order_no_for(checkout_id: int, index: int, now: datetime) -> str:
@@ -140,14 +162,14 @@ async def place_orders(
     s.add(checkout)
     await s.flush()
     rows: list[dict[str, Any]] = []
-    credit: dict[int | None, referrals.Attribution] = {}
+    credit: dict[int | None, Credit] = {}
     for index, (supplier_id, shop_id, items, goods, shipping) in enumerate(plans, start=1):
         if shop_id not in credit:
             seller = None
             if shop_id is not None:
                 on_this_shop = {snaps[w.sku_id].product_id for w in wanted if w.shop_id == shop_id}
                 seller = await shops.seller_of(s, shop_id, on_this_shop)
-            credit[shop_id] = await referrals.attribution(s, buyer_id, seller)
+            credit[shop_id] = await _attribution(s, buyer_id, seller) if _attribution else NOBODY
         who = credit[shop_id]
         rows.append(dict(
             order_no=order_no_for(checkout.id, index, now), checkout_id=checkout.id, buyer_id=buyer_id,
@@ -427,3 +449,11 @@ async def due_completion(s: AsyncSession, now: datetime, limit: int = 200) -> li
     stmt = (select(Order.id).where(Order.status == "received", Order.return_deadline <= now,
                                    Order.open_aftersales == 0).order_by(Order.id).limit(limit))
     return list((await s.execute(stmt)).scalars())
+
+
+async def count_to_ship(s: AsyncSession, supplier_id: int | None) -> int:
+    """Paid orders waiting for the supplier's parcel (all suppliers' for None), held ones excepted."""
+    stmt = select(func.count(Order.id)).where(Order.status == "paid", Order.hold_reason.is_(None))
+    if supplier_id is not None:
+        stmt = stmt.where(Order.supplier_id == supplier_id)
+    return (await s.execute(stmt)).scalar_one()

@@ -20,6 +20,16 @@ notifications = APIRouter(prefix="/api/payments", tags=["payments"])
 
 
 checkouts = APIRouter(prefix="/api/checkouts", tags=["payments"])
+order_payments = APIRouter(prefix="/api/orders", tags=["orders"])
+
+
+@order_payments.post("/{order_id}/pay")
+async def pay_order(order_id: PathId, body: PayIn, db: DB, me: CurrentUser) -> IntentOut:
+    """Start paying one order with a provider (sandbox by default). Safe to repeat: the open attempt is reused.
+    An order of a checkout with several unpaid orders is paid with the checkout (`/api/checkouts/{id}/pay`)."""
+    intent = await service.start_payment(db, order_id, me.user_id, body.provider, "圈子订单")
+    return IntentOut(provider=intent.provider, out_trade_no=intent.out_trade_no, amount_fen=intent.amount_fen,
+                     client_params=intent.client_params)
 
 
 @checkouts.post("/{checkout_id}/pay")
@@ -80,3 +90,4 @@ async def sandbox_pay_api(out_trade_no: str, db: DB, me: CurrentUser) -> dict[st
 router = APIRouter()
 router.include_router(notifications)
 router.include_router(checkouts)
+router.include_router(order_payments)

@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quanzi.backoffice.audit import record
+from quanzi.audit.service import record
 from quanzi.kit.clock import clock
 from quanzi.kit.errors import DomainError, InvalidInput
 from quanzi.kit.money import split_largest_remainder

@@ -13,7 +13,7 @@ from quanzi.distribution.errors import NotADistributor
 from quanzi.kit.clock import clock
 from quanzi.kit.deps import DB, AppSettings
 from quanzi.kit.schemas import Id, In, Out
-from quanzi.referrals import tokens
+from quanzi.kit import sharetokens as tokens
 
 router = APIRouter(prefix="/api/share-links", tags=["distribution"])
 

@@ -8,7 +8,8 @@ from quanzi.accounts.login import post_login_hooks
 from quanzi.config import Settings
 from quanzi.kit.clock import clock
 from quanzi.kit.errors import DomainError
-from quanzi.referrals import service, tokens
+from quanzi.kit import sharetokens as tokens
+from quanzi.referrals import service
 
 
 async def bind_after_login(s: AsyncSession, settings: Settings, user_id: int, created: bool,

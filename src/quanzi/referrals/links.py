@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quanzi.referrals.tokens import ShareToken
+from quanzi.kit.sharetokens import ShareToken
 
 Resolver = Callable[[AsyncSession, ShareToken], Awaitable[str]]
 _resolvers: dict[str, Resolver] = {}

@@ -13,7 +13,8 @@ from quanzi.kit.clock import clock
 from quanzi.kit.deps import DB, AppSettings
 from quanzi.kit.errors import DomainError
 from quanzi.kit.web import render
-from quanzi.referrals import links, service, tokens
+from quanzi.kit import sharetokens as tokens
+from quanzi.referrals import links, service
 
 router = APIRouter(include_in_schema=False)
 

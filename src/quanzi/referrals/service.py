@@ -15,8 +15,9 @@ from quanzi.distribution import service as distribution
 from quanzi.distribution.policy import DistributionPolicy
 from quanzi.kit.clock import clock
 from quanzi.kit.db import guarded_update, insert_ignore
+from quanzi.orders import service as orders
 from quanzi.referrals.models import Binding, BindingEvent, ShareVisit
-from quanzi.referrals.tokens import ShareToken
+from quanzi.kit.sharetokens import ShareToken
 
 MAX_CHAIN = 10_000
 
@@ -143,6 +144,9 @@ async def attribution(s: AsyncSession, buyer_id: int, shop_owner_id: int | None)
     return Attribution(l1, l2)
 
 
+
+orders.set_attribution(attribution)  # checkout snapshots who earns through this rule
+
 async def record_visit(s: AsyncSession, token: ShareToken, visitor_id: int | None) -> None:
     s.add(ShareVisit(sharer_id=token.sharer_id, kind=token.kind, target_id=token.target_id, visitor_id=visitor_id,
                      token_digest=token.digest, at=clock.now()))
@@ -167,3 +171,6 @@ async def fan_counts(s: AsyncSession, sharer_id: int) -> tuple[int, int]:
     firsts = select(Binding.fan_id).where(Binding.sharer_id == sharer_id, active)
     l2 = (await s.execute(select(func.count()).where(Binding.sharer_id.in_(firsts), active))).scalar_one()
     return l1, l2
+
+
+distribution.register_fans(fan_counts, fans)  # a distributor's pages count and list their bound fans

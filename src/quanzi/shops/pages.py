@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import OptionalUser
+from quanzi.catalog.pages import product_page_response
 from quanzi.kit.deps import DB
 from quanzi.kit.schemas import PathId
 from quanzi.kit.web import render
@@ -20,3 +24,13 @@ async def shop_page(request: Request, shop_id: PathId, db: DB, me: OptionalUser)
         shop = await service.public_shop(s, shop_id)
         shelf = await service.shelf(s, shop.id)
     return render(request, "shops/shop.html", {"shop": shop, "shelf": shelf, "tab": "home"})
+
+
+@router.get("/s/{shop_id}/p/{product_id}")
+async def shop_product_page(request: Request, shop_id: PathId, product_id: PathId, db: DB, me: OptionalUser,
+                            added: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+    """A product as a shop shows it: the shopkeeper's recommendation line; 404 unless on this shop's shelf."""
+    async def in_shop(s: AsyncSession) -> tuple[Any, Any]:
+        return await service.public_shop(s, shop_id), await service.shelf_item(s, shop_id, product_id)
+
+    return await product_page_response(request, db, product_id, added, in_shop)

@@ -14,6 +14,7 @@ from quanzi.catalog import service as catalog
 from quanzi.catalog.models import Product
 from quanzi.kit.clock import clock
 from quanzi.kit.db import insert_ignore
+from quanzi.kit.hooks import Hook
 from quanzi.shops.errors import BadShelfOrder, NoShop, NotOnShelf, ShopAlreadyOpen, ShopNotFound
 from quanzi.shops.models import ShelfItem, Shop
 
@@ -25,6 +26,10 @@ class ShelfEntry:
     min_price_fen: int
 
 
+# Run with (session, owner_id) when a shop opens.
+shop_opened = Hook("shops.opened")
+
+
 async def open_shop(s: AsyncSession, owner_id: int, name: str, intro: str = "", avatar_url: str | None = None) -> Shop:
     created = await insert_ignore(
         s, Shop, {"owner_id": owner_id, "name": name, "intro": intro, "avatar_url": avatar_url, "status": "open",
@@ -33,10 +38,9 @@ async def open_shop(s: AsyncSession, owner_id: int, name: str, intro: str = "", 
     if not created:
         raise ShopAlreadyOpen()
     await accounts.add_role(s, owner_id, Role.SHOPKEEPER)
-    # Opening a shop is free and makes you a distributor (or an applicant, if the operator approves them).
-    from quanzi.distribution import service as distribution
-
-    await distribution.join(s, owner_id)
+    # Opening a shop is free and makes you a distributor (or an applicant, if the operator approves them):
+    # distribution registers that on this hook, in this transaction.
+    await shop_opened.run(s, owner_id)
     return await my_shop(s, owner_id)
 
 

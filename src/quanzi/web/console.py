@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from quanzi.accounts.deps import CurrentUser, Operator
+from quanzi.aftersales import service as aftersales
 from quanzi.bargain import service as bargain
 from quanzi.catalog.console import supplier_scope
 from quanzi.flashsale import service as flashsale
@@ -19,7 +20,8 @@ from quanzi.groupbuy import service as groupbuy
 from quanzi.kit.clock import clock
 from quanzi.kit.console import CHINA, page
 from quanzi.kit.deps import DB
-from quanzi.orders.console import chart_option, shop_stats, supplier_counts
+from quanzi.orders import service as orders
+from quanzi.orders.console import chart_option, shop_stats
 from quanzi.referrals import service as referrals
 from quanzi.shops import service as shops
 from quanzi.web import dashboard as board
@@ -49,7 +51,8 @@ async def overview(request: Request, db: DB, me: CurrentUser, preset: Annotated[
             scope = await supplier_scope(s, me)
             ctx["scope"] = scope
             if not scope.missing_profile:
-                ctx["supply"] = await supplier_counts(s, scope.supplier_id)
+                ctx["supply"] = {"to_ship": await orders.count_to_ship(s, scope.supplier_id),
+                                 **await aftersales.supplier_counts(s, scope.supplier_id)}
         if me.has("operator"):
             rng, errors = board.parse_range(today, preset, first, last)
             n = await board.numbers(s, rng)

@@ -90,7 +90,7 @@ async def _move(s: AsyncSession, w: Withdrawal, frm: str | tuple[str, ...], to: 
 
 
 async def approve(s: AsyncSession, w: Withdrawal, actor_id: int) -> Withdrawal:
-    from quanzi.backoffice.audit import record
+    from quanzi.audit.service import record
 
     # A provider payout is also picked up by the query sweep after STUCK_AFTER, should its outbox message
     # have given up (e.g. the merchant balance was short for hours): the transfer is idempotent, so safe.
@@ -112,7 +112,7 @@ async def _give_back(s: AsyncSession, w: Withdrawal, why: str) -> None:
 
 
 async def reject(s: AsyncSession, w: Withdrawal, actor_id: int, reason: str) -> Withdrawal:
-    from quanzi.backoffice.audit import record
+    from quanzi.audit.service import record
 
     await _move(s, w, "requested", "rejected", decided_at=clock.now(), decided_by=actor_id, reject_reason=reason)
     await _give_back(s, w, "reject")
@@ -201,7 +201,7 @@ async def postpone(db: Database, withdrawal_id: int) -> None:
 async def confirm_offline(s: AsyncSession, w: Withdrawal, actor_id: int, reference: str) -> Withdrawal:
     """The operator paid an approved bank/wallet withdrawal outside the system: record it with the bank's
     reference (audited) and move the money to paid_out."""
-    from quanzi.backoffice.audit import record
+    from quanzi.audit.service import record
 
     if w.provider != payouts.OFFLINE:
         raise NotOffline()
@@ -217,7 +217,7 @@ async def confirm_offline(s: AsyncSession, w: Withdrawal, actor_id: int, referen
 
 async def fail_offline(s: AsyncSession, w: Withdrawal, actor_id: int, reason: str) -> Withdrawal:
     """The offline payment could not be made (e.g. the bank returned it): the money returns to available."""
-    from quanzi.backoffice.audit import record
+    from quanzi.audit.service import record
 
     if w.provider != payouts.OFFLINE:
         raise NotOffline()

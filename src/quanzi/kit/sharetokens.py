@@ -1,5 +1,8 @@
 """Signed, expiring share tokens: HMAC over (sharer, kind, target, issue time). A raw user id never binds.
 
+The codec lives in kit because both distribution (posters, share links) and referrals (landing, binding)
+read it and distribution sits below referrals; what a token does when it lands is referrals' rule.
+
 Format: v1.<sharer>.<kind>.<target>.<issued, base 36>.<signature>   kinds: s shop, p product, c campaign
 """
 
@@ -9,8 +12,27 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from enum import StrEnum
+
+from quanzi.kit.errors import DomainError
 from quanzi.kit.security import sign, verify_signature
-from quanzi.referrals.errors import BadShareToken, ExpiredShareToken
+
+class ShareCode(StrEnum):
+    BAD_TOKEN = "share.bad_token"
+    EXPIRED = "share.expired"
+
+
+class BadShareToken(DomainError):
+    status = 400
+    code = ShareCode.BAD_TOKEN
+    message = {"zh": "分享链接无效或已被篡改", "en": "This share link is invalid or has been altered"}
+
+
+class ExpiredShareToken(DomainError):
+    status = 410
+    code = ShareCode.EXPIRED
+    message = {"zh": "分享链接已过期，请向分享人索取新链接", "en": "This share link has expired; ask for a new one"}
+
 
 KINDS = {"s": "shop", "p": "product", "c": "campaign", "g": "group", "b": "bargain"}
 PURPOSE = "share-v1"

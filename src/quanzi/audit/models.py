@@ -1,4 +1,4 @@
-"""Back office: the audit log of operator changes."""
+"""The audit log of operator changes (one row per object created, changed or deleted)."""
 
 from __future__ import annotations
 

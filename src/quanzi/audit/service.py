@@ -15,7 +15,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from quanzi.backoffice.models import AuditLog
+from quanzi.audit.models import AuditLog
 from quanzi.kit.clock import clock
 
 current_actor: ContextVar[int | None] = ContextVar("audit_actor", default=None)
