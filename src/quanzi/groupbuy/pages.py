@@ -12,13 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser, OptionalUser
 from quanzi.accounts.service import Principal
 from quanzi.cart import service as cart
-from quanzi.cart.schemas import AddressIn
 from quanzi.catalog import service as catalog
 from quanzi.catalog.pages import money
 from quanzi.groupbuy import service
@@ -275,19 +273,3 @@ async def join_group(request: Request, group_id: PathId, db: DB, me: CurrentUser
         return await _group_page(request, db, me, settings, group_id, error=exc.text(i18n.short()),
                                  status=exc.status)
     return RedirectResponse(f"/orders/{order_id}/pay", status_code=303)
-
-
-@router.post("/groupbuy/address")
-async def add_address(me: CurrentUser, db: DB, next_: Annotated[str, Form(alias="next", max_length=200)],
-                      name: Annotated[str, Form(max_length=60)] = "", phone: Annotated[str, Form(max_length=40)] = "",
-                      region: Annotated[str, Form(max_length=120)] = "",
-                      detail: Annotated[str, Form(max_length=240)] = "") -> Response:
-    """A first delivery address from a group page, then back to it (only to our own group-buy pages)."""
-    back = next_ if next_.startswith("/groupbuy/") and "//" not in next_ else "/groupbuy"
-    try:
-        body = AddressIn(name=name, phone=phone, region=region, detail=detail)
-        async with db.write() as s:
-            await cart.add_address(s, me.user_id, **body.model_dump())
-    except (ValidationError, DomainError):
-        return RedirectResponse(back + "?address=invalid", status_code=303)
-    return RedirectResponse(back, status_code=303)
