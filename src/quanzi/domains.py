@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 DOMAINS = [
     "accounts", "backoffice", "policy", "ledger", "distribution", "referrals", "catalog", "shops", "cart", "orders",
-    "payments", "aftersales", "withdrawals", "flashsale", "bargain", "groupbuy", "web",
+    "payments", "aftersales", "withdrawals", "flashsale", "bargain", "groupbuy", "me", "web",
 ]
 PARTS = ("models", "jobs", "api", "pages", "console")
 

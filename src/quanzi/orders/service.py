@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.cart import service as cart
@@ -347,3 +347,10 @@ async def due_completion(s: AsyncSession, now: datetime, limit: int = 200) -> li
     stmt = (select(Order.id).where(Order.status == "received", Order.return_deadline <= now,
                                    Order.open_aftersales == 0).order_by(Order.id).limit(limit))
     return list((await s.execute(stmt)).scalars())
+
+
+async def counts_by_status(s: AsyncSession, buyer_id: int) -> dict[str, int]:
+    """A buyer's orders per status (the "我的" page's badges)."""
+    rows = await s.execute(select(Order.status, func.count()).where(Order.buyer_id == buyer_id)
+                           .group_by(Order.status))
+    return {status: n for status, n in rows.all()}
