@@ -144,6 +144,17 @@ async def consume_login_code(session: AsyncSession, phone: str, code: str) -> bo
     return used == 1  # False if a concurrent request used it first
 
 
+async def live_code(session: AsyncSession, phone: str) -> LoginCode | None:
+    """The code a login form may still accept for `phone` (unused, unexpired, not burnt), or None: the page
+    keeps the code field open while there is one and counts down to the next send from its creation."""
+    return (await session.execute(
+        select(LoginCode)
+        .where(LoginCode.phone == phone, LoginCode.used_at.is_(None), LoginCode.expires_at > clock.now())
+        .order_by(LoginCode.id.desc())
+        .limit(1)
+    )).scalar_one_or_none()
+
+
 async def login_with_code(session: AsyncSession, phone: str, code: str, *, kind: str, days: int,
                           ip: str | None) -> tuple[User, str, bool] | None:
     """Consume the code, create the account on first login, start a session. None if the code is bad.

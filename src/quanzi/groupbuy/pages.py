@@ -21,7 +21,7 @@ from quanzi.catalog import service as catalog
 from quanzi.catalog.pages import money
 from quanzi.groupbuy import service
 from quanzi.groupbuy.models import GroupActivity, GroupMember
-from quanzi.kit import i18n
+from quanzi.kit import flash, i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB, AppSettings, Limiter
@@ -148,7 +148,9 @@ async def _activity_page(request: Request, db: Database, me: Principal | None, a
 
 @router.get("/groupbuy/activities/{activity_id}")
 async def activity_page(request: Request, activity_id: PathId, db: DB, me: OptionalUser) -> Response:
-    return await _activity_page(request, db, me, activity_id)
+    refused = flash.take(request)
+    resp = await _activity_page(request, db, me, activity_id, error=refused[1] if refused else None)
+    return flash.forget(request, resp)
 
 
 @router.post("/groupbuy/activities/{activity_id}/open")
@@ -160,8 +162,8 @@ async def open_group(request: Request, activity_id: PathId, db: DB, me: CurrentU
         order_id = await _enter(db, f"groupbuy.open:{me.user_id}:{activity_id}", idempotency_key,
                                 {"sku_id": sku_id, "quantity": qty, "address_id": address_id},
                                 lambda s: service.open_group(s, me.user_id, activity_id, sku_id, qty, address_id))
-    except DomainError as exc:
-        return await _activity_page(request, db, me, activity_id, error=exc.text(i18n.short()), status=exc.status)
+    except DomainError as exc:  # sold out, over the limit, already in a group…: said on the activity's page
+        return flash.back_with(request, f"/groupbuy/activities/{activity_id}", exc)
     return RedirectResponse(f"/orders/{order_id}/pay", status_code=303)
 
 
@@ -245,7 +247,9 @@ async def _group_page(request: Request, db: Database, me: Principal | None, sett
 async def group_page(request: Request, group_id: PathId, db: DB, me: OptionalUser, settings: AppSettings,
                      notice: Annotated[str | None, Query(max_length=20)] = None) -> Response:
     text = i18n.gettext("Payment received. Thank you!") if notice == "paid" and me is not None else None
-    return await _group_page(request, db, me, settings, group_id, notice=text)
+    refused = flash.take(request)
+    resp = await _group_page(request, db, me, settings, group_id, notice=text, error=refused[1] if refused else None)
+    return flash.forget(request, resp)
 
 
 @router.get("/groupbuy/orders/{order_id}")
@@ -269,7 +273,6 @@ async def join_group(request: Request, group_id: PathId, db: DB, me: CurrentUser
         order_id = await _enter(db, f"groupbuy.join:{me.user_id}:{group_id}", idempotency_key,
                                 {"sku_id": sku_id, "quantity": qty, "address_id": address_id},
                                 lambda s: service.join_group(s, me.user_id, group_id, sku_id, qty, address_id))
-    except DomainError as exc:
-        return await _group_page(request, db, me, settings, group_id, error=exc.text(i18n.short()),
-                                 status=exc.status)
+    except DomainError as exc:  # full, closed, over the limit…: said on the group's own page
+        return flash.back_with(request, f"/groupbuy/groups/{group_id}", exc)
     return RedirectResponse(f"/orders/{order_id}/pay", status_code=303)
