@@ -219,6 +219,9 @@ async def edit_address(request: Request, address_id: PathId, me: CurrentUser, db
 
 async def _book_form(request: Request, me: Principal, db: Any, address_id: int | None, values: dict[str, Any],
                      ) -> Response:
+    if address_id is not None:  # someone else's address is not found, whatever the form says
+        async with db.read() as s:
+            await service.owned_address(s, me.user_id, address_id)
     try:
         await _save(db, me, values, address_id)
     except DomainError as exc:
