@@ -68,7 +68,7 @@ async def summary(s: AsyncSession, user_id: int) -> Summary:
     out.waiting = [{"product_id": w.product_id, "title": title.get(w.product_id, "")} for w in waits]
 
     d = await distribution.get_distributor(s, user_id)
-    if d is not None:
+    if d is not None and d.status not in ("pending", "rejected"):  # an applicant has no wallet yet
         out.distributor_status = d.status
         out.wallet = await ledger.balances(s, user_id)
     addrs = await cart.addresses(s, user_id)
