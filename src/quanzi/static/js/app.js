@@ -118,6 +118,36 @@
   window.addEventListener("pageshow", function (e) {
     if (e.persisted) document.querySelectorAll("form[data-busy]").forEach(clearBusy);
   });
+  // Address picker: choosing a province or a city asks the server for the next level's choices
+  // (GET /addresses/picker) and swaps the picker in place. Listening on the document, not on each select, so a
+  // choice made the moment a fresh picker arrives is never missed; an older answer never overwrites a newer.
+  var pickerSeq = 0;
+  document.addEventListener("change", function (e) {
+    var sel = e.target;
+    if (!sel.matches || !sel.matches(".region-picker select[data-cascade]")) return;
+    var picker = sel.closest(".region-picker");
+    var params = new URLSearchParams();
+    picker.querySelectorAll("select").forEach(function (s) { params.set(s.name, s.value); });
+    var seq = ++pickerSeq;
+    picker.setAttribute("aria-busy", "true");
+    fetch("/addresses/picker?" + params.toString(), { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (r) { return r.text(); })
+      .then(function (html) {
+        if (seq !== pickerSeq || !picker.isConnected) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(".region-picker");
+        if (!fresh) return;
+        // A choice made while the answer was on its way stays, if it is one of the fresh choices.
+        fresh.querySelectorAll("select").forEach(function (f) {
+          var old = picker.querySelector('select[name="' + f.name + '"]');
+          if (old && old.value && f.querySelector('option[value="' + old.value + '"]')) f.value = old.value;
+        });
+        picker.replaceWith(fresh);
+        var next = fresh.querySelector(sel.name === "province_code" ? "[name=city_code]" : "[name=district_code]");
+        if (next && !next.disabled) next.focus();
+      })
+      .catch(function () { picker.removeAttribute("aria-busy"); });
+  });
+
   // Share links: <button data-share="#input-with-the-link" data-copied="…" data-copy-failed="…"> copies the
   // link; where the browser may not, it selects it for a long press.
   document.addEventListener("click", function (e) {
