@@ -193,13 +193,18 @@ def test_a_submit_button_is_busy_and_cannot_send_twice(page: Page, e2e_server: E
     page.goto("/p/1")
     held: list[Route] = []
     page.route("**/cart/add", lambda route: held.append(route))
-    page.get_by_test_id("add-to-cart").click(no_wait_after=True)
-    page.wait_for_timeout(400)
-    # (Read through page.evaluate: a locator would wait for the held navigation to finish.)
-    busy = page.evaluate("document.querySelector('[data-testid=add-to-cart]').getAttribute('aria-busy')")
+    # One script taps, looks at the button while the request is held, and taps again (a locator would wait
+    # for the held navigation to finish).
+    busy = page.evaluate("""async () => {
+        const b = document.querySelector('[data-testid=add-to-cart]');
+        b.click();
+        await new Promise(r => setTimeout(r, 400));
+        const busy = b.getAttribute('aria-busy');
+        b.click();
+        await new Promise(r => setTimeout(r, 400));
+        return busy;
+    }""")
     assert busy == "true"
-    page.evaluate("document.querySelector('[data-testid=add-to-cart]').click()")  # a second tap meanwhile
-    page.wait_for_timeout(800)
     assert len(held) == 1, f"{len(held)} requests for one form"
     for route in held:
         route.continue_()
@@ -236,11 +241,13 @@ def _flash(server: E2EServer) -> tuple[int, int, datetime, datetime]:
 
 def _move_to(server: E2EServer, at: datetime) -> None:
     now = datetime.fromisoformat(server.move_clock(0))
-    server.move_clock(int((at - now).total_seconds()))
+    moved = datetime.fromisoformat(server.move_clock(int((at - now).total_seconds())))
+    assert abs((moved - at).total_seconds()) < 2, (now, at, moved)
 
 
-def test_countdowns_flip_the_page_at_zero(page: Page, e2e_own_server: E2EServer, screenshot) -> None:  # noqa: ANN001
+def test_countdowns_flip_the_page_at_zero(new_context, e2e_own_server: E2EServer, screenshot) -> None:  # noqa: ANN001
     act, slot, starts, ends = _flash(e2e_own_server)
+    page = new_context(e2e_own_server).new_page()
     offer = page.locator(f"[data-testid=fs-offer-{act}]")
 
     page.goto("/healthz")  # a first request, so the timed part below does not wait for a cold server
