@@ -54,7 +54,7 @@ def test_me_page_orders_addresses_privacy(page: Page, e2e_server: E2EServer, log
     screenshot(page, "new-address")
     page.get_by_test_id("save-address").click()
     page.wait_for_url(re.compile(r"/me/addresses\?notice=saved$"))
-    new = page.locator("[data-testid^=address-]", has_text="四川省 成都市 武侯区")
+    new = page.locator("section.addr-item", has_text="四川省 成都市 武侯区")
     expect(new).to_have_count(1)
     new_id = (new.get_attribute("data-testid") or "").rsplit("-", 1)[1]
     page.get_by_test_id(f"edit-{new_id}").click()
