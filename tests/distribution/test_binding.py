@@ -129,21 +129,24 @@ async def test_share_link_lands_in_the_sharers_shop_records_the_visit_and_binds(
     assert [v.visitor_id for v in await rows(db, ShareVisit, order_by=ShareVisit.id)] == [None, fan]
 
 
-async def test_tampered_or_expired_share_link_is_a_clear_4xx_and_records_nothing(client: httpx.AsyncClient,  # noqa: ANN001
+async def test_tampered_or_expired_share_link_credits_nobody_and_records_nothing(client: httpx.AsyncClient,  # noqa: ANN001
                                                                                   db) -> None:
+    """A link whose sharer or signature was altered, or that expired, still opens the shop it names — plainly
+    marked, crediting nobody; one whose target cannot be trusted to exist is a clear 4xx with ways on."""
     keeper, shop_id = await new_shopkeeper(db)
     await new_shopkeeper(db)  # a tampered sharer id may well name another real distributor
     fan, headers = await make_user(db, "13900000124")
     good = share_token(keeper, "s", shop_id)
-    for part in (1, 3, 5):  # sharer, target, signature
+    for part in (1, 5):  # sharer, signature: the target is still readable
         for who in (headers, {}):  # logged in or not
             r = await client.get(f"/r/{tamper(good, part)}", headers=who, follow_redirects=False)
-            assert r.status_code == 400, (part, r.text)
-            assert 'data-testid="bad-share-link"' in r.text and "share.bad_token" in r.text
+            assert r.status_code == 303 and r.headers["location"] == f"/s/{shop_id}?link=partial", (part, r.text)
             assert not r.cookies.get("qz_share")  # nothing remembered for a later login either
+    r = await client.get(f"/r/{tamper(good, 3)}", headers=headers, follow_redirects=False)  # no such shop
+    assert r.status_code == 400 and 'data-testid="bad-share-link"' in r.text and "share.bad_token" in r.text
     clock.advance(timedelta(days=31))
     r = await client.get(f"/r/{good}", headers=headers, follow_redirects=False)
-    assert r.status_code == 410 and "share.expired" in r.text
+    assert r.status_code == 303 and r.headers["location"] == f"/s/{shop_id}?link=partial"
     assert (await count(db, ShareVisit), await count(db, Binding), await count(db, BindingEvent)) == (0, 0, 0)
 
 

@@ -184,7 +184,11 @@ def test_fan_buys_two_options_pays_returns_one_and_is_refunded(
     if page.locator("[data-testid^=address-] input[name=address_id]").count() == 0:
         page.get_by_test_id("addr-name").fill("王小红")
         page.get_by_test_id("addr-phone").fill(FAN)
-        page.get_by_test_id("addr-region").fill("上海市 浦东新区")
+        page.get_by_test_id("addr-province").select_option(label="上海市")
+        expect(page.get_by_test_id("addr-city")).to_be_enabled()
+        page.get_by_test_id("addr-city").select_option(label="上海市")
+        expect(page.get_by_test_id("addr-district")).to_be_enabled()
+        page.get_by_test_id("addr-district").select_option(label="浦东新区")
         page.get_by_test_id("addr-detail").fill("世纪大道 100 号 8 楼")
         page.get_by_test_id("save-address").click()
         page.wait_for_url(re.compile(r"/checkout\?.*address_id="))

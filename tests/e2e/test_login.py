@@ -102,8 +102,10 @@ def test_a_wrong_code_shows_the_chinese_error(page: Page, e2e_server, screenshot
 
     error = page.get_by_test_id("login-error")
     expect(error).to_be_visible()
-    expect(error).to_have_text(BadCode.message["zh"])
+    # The code sent is still good: the page says so instead of asking for a new one (BadCode's own words).
     expect(error).to_contain_text("验证码")
+    expect(error).not_to_have_text(BadCode.message["zh"])
+    expect(page.get_by_test_id("code")).to_be_enabled()
     expect(page).to_have_url(re.compile(r"/login$"))
     expect(page.get_by_test_id("greeting")).to_have_count(0)
     expect(page.get_by_test_id("logout")).to_have_count(0)  # no session was started

@@ -39,7 +39,10 @@ async def test_open_and_join_through_the_pages(app, client, db) -> None:  # noqa
     await outbox.drain(db)
     r = await client.post(f"/groupbuy/activities/{act}/open", headers=w.fan_headers,
                           data={**form, "idempotency_key": "another"})
-    assert r.status_code == 409 and 'data-testid="gb-error"' in r.text  # one open group per person
+    # One open group per person: said on the activity's own page (its address, not the POST's).
+    assert r.status_code == 303 and r.headers["location"] == f"/groupbuy/activities/{act}"
+    refused = await client.get(r.headers["location"], headers=w.fan_headers, cookies=r.cookies)
+    assert 'data-testid="gb-error"' in refused.text
 
     gid = (await client.get(f"/api/groupbuy/activities/{act}")).json()["groups"][0]["id"]
     page = await client.get(f"/groupbuy/activities/{act}", headers=w.fan_headers)

@@ -162,22 +162,6 @@ async def test_cart_checkout_and_friendly_domain_errors(fan: Browser, db: Databa
     assert (await fan.get("/checkout?" + "&".join(f"item={i}" for i in ids))).headers["location"] == "/cart"
 
 
-async def test_inline_address_form(fan: Browser, db: Database, world: World) -> None:
-    base = {"sku_id": world.sku_ids[0], "qty": 1}
-    r = await fan.post("/checkout/address", {**base, "name": "李四", "phone": "12345", "region": "北京市 朝阳区",
-                                             "detail": "建国路 1 号"})
-    assert r.status_code == 422 and "请输入有效的手机号码" in r.text and 'value="李四"' in r.text
-    r = await fan.post("/checkout/address", {**base, "name": "", "phone": "13911112222", "region": "北", "detail": ""})
-    assert r.status_code == 422 and "请填写收货人" in r.text
-    r = await fan.post("/checkout/address", {**base, "name": "李四", "phone": "139 1111 2222",
-                                             "region": "北京市 朝阳区", "detail": "建国路 1 号"})
-    assert r.status_code == 303
-    new_id = int(r.headers["location"].rsplit("address_id=", 1)[1])
-    html = (await fan.get(r.headers["location"])).text
-    assert re.search(rf'name="address_id" value="{new_id}" form="place-form" checked', html)
-    assert "建国路 1 号" in html and "13911112222" in html
-
-
 async def test_sandbox_payment_pages_mark_the_order_paid(fan: Browser, db: Database, world: World) -> None:
     page = await fan.get(f"/checkout?sku_id={world.sku_ids[1]}&qty=2&shop_id={world.shop_id}")
     r = await fan.post("/checkout", {"address_id": world.address_id, "sku_id": world.sku_ids[1], "qty": 2,
@@ -237,7 +221,7 @@ async def test_someone_elses_payment_and_order_are_404(client: httpx.AsyncClient
                 f"/orders/{order['id']}/aftersale?line_id={order['lines'][0]['id']}"):
         r = await other.get(url)
         assert r.status_code == 404, url
-        assert r.headers["content-type"].startswith("text/html") and "<h1>404</h1>" in r.text
+        assert r.headers["content-type"].startswith("text/html") and 'data-status="404"' in r.text
     r = await other.post(f"/pay/sandbox/{out_trade_no}")
     assert r.status_code == 404
     r = await other.post(f"/orders/{order['id']}/cancel")

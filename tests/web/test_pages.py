@@ -144,7 +144,7 @@ async def test_console_links_follow_roles(client: httpx.AsyncClient, db: Databas
 async def test_browser_404_is_an_html_page(client: httpx.AsyncClient) -> None:
     r = await client.get("/no/such/page", headers=HTML)
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
-    assert "<h1>404</h1>" in r.text and "<code>not_found</code>" in r.text
+    assert 'data-status="404"' in r.text and "<code>not_found</code>" in r.text
     assert NotFound.message["zh"] in r.text and zh("Back to home") in r.text
     r = await client.get("/no/such/page?lang=en", headers=HTML)
     assert NotFound.message["en"] in r.text and translations("en").ugettext("Back to home") in r.text

@@ -20,6 +20,7 @@ from quanzi.accounts.sms import SmsProvider
 from quanzi.kit.deps import get_db
 from quanzi.kit.errors import CsrfFailed, Forbidden, NotFound, Unauthenticated
 from quanzi.kit.security import sign, token_hash, verify_signature
+from quanzi.kit.web import set_visitor_lookup
 
 COOKIE = "quanzi_session"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -109,3 +110,20 @@ def get_sms(request: Request) -> SmsProvider:
 
 
 Sms = Annotated[SmsProvider, Depends(get_sms)]
+
+
+async def _visitor_of_error_page(request: Request) -> Principal | None:
+    """The person behind the session cookie, for an error page no route looked at (e.g. a 404). Reading only:
+    no CSRF check, a bearer token is ignored (an API error is JSON, not a page)."""
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return None
+    async with get_db(request).read() as s:
+        principal = await service.principal_for(s, cookie, "cookie")
+    if principal is not None:
+        request.state.csrf_token = csrf_token_for(request, cookie)
+    request.state.principal = principal
+    return principal
+
+
+set_visitor_lookup(_visitor_of_error_page)

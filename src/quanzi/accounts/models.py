@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quanzi.kit.db import Base, UTCDateTime
@@ -27,6 +28,9 @@ class User(Base):
     avatar_url: Mapped[str | None] = mapped_column(String(300), nullable=True)
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Privacy (PIPL): may shopkeepers and distributors this person buys through see the masked number
+    # (138****5678)? Off: they see none. The full number is never shown to them.
+    show_phone_to_shops: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     def __str__(self) -> str:

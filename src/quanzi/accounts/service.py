@@ -89,8 +89,20 @@ async def profiles(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, 
     ids = set(user_ids)
     if not ids:
         return {}
-    rows = await session.execute(select(User.id, User.nickname, User.avatar_url, User.phone).where(User.id.in_(ids)))
-    return {uid: Profile(uid, nick, avatar, mask_phone(phone)) for uid, nick, avatar, phone in rows.all()}
+    rows = await session.execute(select(User.id, User.nickname, User.avatar_url, User.phone, User.show_phone_to_shops)
+                                 .where(User.id.in_(ids)))
+    # A person who turned off "show my masked number" (the 我的 page's privacy switch) shows none at all.
+    return {uid: Profile(uid, nick, avatar, mask_phone(phone) if shown else "")
+            for uid, nick, avatar, phone, shown in rows.all()}
+
+
+async def shows_phone_to_shops(session: AsyncSession, user_id: int) -> bool:
+    return bool((await session.execute(select(User.show_phone_to_shops).where(User.id == user_id))).scalar_one())
+
+
+async def set_show_phone_to_shops(session: AsyncSession, user_id: int, shown: bool) -> None:
+    """The person's consent (PIPL Art. 14) to shopkeepers and distributors seeing their masked number."""
+    await session.execute(update(User).where(User.id == user_id).values(show_phone_to_shops=shown))
 
 
 # --- one-time codes -----------------------------------------------------------------------------
@@ -131,6 +143,17 @@ async def consume_login_code(session: AsyncSession, phone: str, code: str) -> bo
         session, update(LoginCode).where(LoginCode.id == row.id, LoginCode.used_at.is_(None)).values(used_at=now)
     )
     return used == 1  # False if a concurrent request used it first
+
+
+async def live_code(session: AsyncSession, phone: str) -> LoginCode | None:
+    """The code a login form may still accept for `phone` (unused, unexpired, not burnt), or None: the page
+    keeps the code field open while there is one and counts down to the next send from its creation."""
+    return (await session.execute(
+        select(LoginCode)
+        .where(LoginCode.phone == phone, LoginCode.used_at.is_(None), LoginCode.expires_at > clock.now())
+        .order_by(LoginCode.id.desc())
+        .limit(1)
+    )).scalar_one_or_none()
 
 
 async def login_with_code(session: AsyncSession, phone: str, code: str, *, kind: str, days: int,

@@ -19,7 +19,7 @@ from quanzi.bargain.models import BargainActivity
 from quanzi.cart import service as cart
 from quanzi.catalog import service as catalog
 from quanzi.catalog.pages import money
-from quanzi.kit import i18n
+from quanzi.kit import flash, i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
@@ -58,8 +58,10 @@ async def activities_page(request: Request, db: DB, me: OptionalUser) -> Respons
     async with db.read() as s:
         offers = await _offers(s, list(await service.activities(s)))
     now = clock.now()
-    return render(request, "bargain/list.html", {"offers": offers, "now": now, "tab": "home",
-                                                 "next": request.url.path})
+    refused = flash.take(request)
+    return flash.forget(request, render(request, "bargain/list.html", {
+        "offers": offers, "now": now, "tab": "home", "next": request.url.path,
+        "error": refused[1] if refused else None}))
 
 
 @router.post("/bargain/activities/{activity_id}/launch")
@@ -69,11 +71,7 @@ async def launch(request: Request, activity_id: PathId, db: DB, me: CurrentUser)
             b = await service.launch(s, me.user_id, activity_id)
             bargain_id = b.id
     except DomainError as exc:
-        async with db.read() as s:
-            offers = await _offers(s, list(await service.activities(s)))
-        return render(request, "bargain/list.html", {"offers": offers, "now": clock.now(), "tab": "home",
-                                                     "next": "/bargain", "error": exc.text(i18n.short())},
-                      status_code=exc.status)
+        return flash.back_with(request, "/bargain", exc)
     return RedirectResponse(f"/bargains/{bargain_id}", status_code=303)
 
 
@@ -115,7 +113,10 @@ async def _bargain_page(request: Request, db: Database, me: Principal | None, ba
 @router.get("/bargains/{bargain_id}")
 async def bargain_page(request: Request, bargain_id: PathId, db: DB, me: OptionalUser,
                        notice: Annotated[str | None, Query(max_length=20)] = None) -> Response:
-    return await _bargain_page(request, db, me, bargain_id, just_helped=notice == "helped")
+    refused = flash.take(request)
+    resp = await _bargain_page(request, db, me, bargain_id, just_helped=notice == "helped",
+                               error=refused[1] if refused else None)
+    return flash.forget(request, resp)
 
 
 @router.post("/bargains/{bargain_id}/help")
@@ -126,7 +127,7 @@ async def help_cut(request: Request, bargain_id: PathId, db: DB, me: CurrentUser
     except DomainError as exc:
         if exc.status == 404:
             raise
-        return await _bargain_page(request, db, me, bargain_id, error=exc.text(i18n.short()), status=exc.status)
+        return flash.back_with(request, f"/bargains/{bargain_id}", exc)
     # Back to the bargain's own address: a reload does not press "help" again, and the page says the cut.
     return RedirectResponse(f"/bargains/{bargain_id}?notice=helped", status_code=303)
 
@@ -140,5 +141,5 @@ async def buy(request: Request, bargain_id: PathId, db: DB, me: CurrentUser, add
     except DomainError as exc:
         if exc.status == 404:
             raise
-        return await _bargain_page(request, db, me, bargain_id, error=exc.text(i18n.short()), status=exc.status)
+        return flash.back_with(request, f"/bargains/{bargain_id}", exc)
     return RedirectResponse(f"/orders/{order_id}/pay", status_code=303)

@@ -292,3 +292,10 @@ async def console_summary(s: AsyncSession, *, limit: int = 100) -> list[Activity
                             succeeded=c.get("succeeded", 0) + c.get("purchased", 0), expired=c.get("expired", 0),
                             purchased=c.get("purchased", 0))
             for a in acts for c in [counts[a.id]]]
+
+
+async def launched_by(s: AsyncSession, user_id: int, limit: int = 20) -> list[tuple[Bargain, BargainActivity]]:
+    """A person's own bargains, newest first, with their activities (the "我的" page)."""
+    return [(b, a) for b, a in (await s.execute(
+        select(Bargain, BargainActivity).join(BargainActivity, BargainActivity.id == Bargain.activity_id)
+        .where(Bargain.initiator_id == user_id).order_by(Bargain.id.desc()).limit(limit))).all()]

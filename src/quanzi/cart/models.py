@@ -30,7 +30,11 @@ class Address(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(30))
     phone: Mapped[str] = mapped_column(String(20))  # E.164
-    region: Mapped[str] = mapped_column(String(60))  # 省 市 区
+    region: Mapped[str] = mapped_column(String(60))  # 省 市 区, as written on a parcel
+    # GB/T 2260 codes from the division picker (cart/divisions.py); NULL for an address saved before it
+    province_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    city_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    district_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
     detail: Mapped[str] = mapped_column(String(120))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -8,7 +8,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.service import normalize_phone
-from quanzi.cart.errors import AddressLimit, AddressNotFound, QuantityTooLarge, TooManyItems
+from quanzi.cart import divisions
+from quanzi.cart.errors import AddressLimit, AddressNotFound, InvalidRegion, QuantityTooLarge, TooManyItems
 from quanzi.cart.models import Address, CartItem
 from quanzi.catalog import service as catalog
 from quanzi.catalog.errors import SkuUnavailable
@@ -98,20 +99,77 @@ async def count(s: AsyncSession, user_id: int) -> int:
 
 # --- addresses ----------------------------------------------------------------------------------
 
-async def add_address(s: AsyncSession, user_id: int, *, name: str, phone: str, region: str, detail: str,
-                      is_default: bool = False) -> Address:
+MAX_ADDRESSES = 20
+
+
+def resolve_place(province_code: str | None, city_code: str | None, district_code: str | None,
+                  region: str | None = None) -> divisions.Place | None:
+    """The picked place, checked against the division data: the district must be in the city, the city in the
+    province. Codes win; without any, a region written as names is resolved when it can be (seeded and old
+    addresses), else None. Fans' forms and the API always send codes (schemas require them)."""
+    if district_code or province_code or city_code:
+        if not district_code:
+            raise InvalidRegion()
+        found = (divisions.place(province_code, city_code, district_code) if province_code or city_code
+                 else divisions.place_of_district(district_code))
+        if found is None:
+            raise InvalidRegion()
+        return found
+    return divisions.find(region) if region else None
+
+
+async def add_address(s: AsyncSession, user_id: int, *, name: str, phone: str, detail: str,
+                      region: str | None = None, province_code: str | None = None, city_code: str | None = None,
+                      district_code: str | None = None, is_default: bool = False) -> Address:
     e164 = normalize_phone(phone)
+    place = resolve_place(province_code, city_code, district_code, region)
+    if place is None and not region:
+        raise InvalidRegion()
     existing = (await s.execute(select(func.count()).where(Address.user_id == user_id))).scalar_one()
-    if existing >= 20:
+    if existing >= MAX_ADDRESSES:
         raise AddressLimit()
     make_default = is_default or existing == 0
     if make_default:
         await s.execute(update(Address).where(Address.user_id == user_id).values(is_default=False))
-    addr = Address(user_id=user_id, name=name, phone=e164, region=region, detail=detail, is_default=make_default,
-                   created_at=clock.now())
+    addr = Address(user_id=user_id, name=name.strip(), phone=e164, detail=detail.strip(), is_default=make_default,
+                   created_at=clock.now(), **_place_columns(place, region))
     s.add(addr)
     await s.flush()
     return addr
+
+
+def _place_columns(place: divisions.Place | None, region: str | None) -> dict[str, str | None]:
+    if place is None:
+        return {"region": (region or "").strip(), "province_code": None, "city_code": None, "district_code": None}
+    return {"region": place.text, "province_code": place.province.code, "city_code": place.city.code,
+            "district_code": place.district.code}
+
+
+async def update_address(s: AsyncSession, user_id: int, address_id: int, *, name: str, phone: str, detail: str,
+                         province_code: str | None, city_code: str | None, district_code: str | None,
+                         is_default: bool = False) -> Address:
+    """Edit one's own address (the picker's codes are required: an edit always leaves a checked place).
+    Orders keep the copy of the address they were placed with."""
+    addr = await owned_address(s, user_id, address_id)
+    e164 = normalize_phone(phone)
+    place = resolve_place(province_code, city_code, district_code)
+    if place is None:
+        raise InvalidRegion()
+    if is_default and not addr.is_default:
+        await s.execute(update(Address).where(Address.user_id == user_id).values(is_default=False))
+    for key, value in {"name": name.strip(), "phone": e164, "detail": detail.strip(),
+                       **_place_columns(place, None)}.items():
+        setattr(addr, key, value)
+    addr.is_default = addr.is_default or is_default
+    await s.flush()
+    return addr
+
+
+async def set_default_address(s: AsyncSession, user_id: int, address_id: int) -> None:
+    await owned_address(s, user_id, address_id)
+    await s.execute(update(Address).where(Address.user_id == user_id, Address.id != address_id)
+                    .values(is_default=False))
+    await s.execute(update(Address).where(Address.id == address_id).values(is_default=True))
 
 
 async def addresses(s: AsyncSession, user_id: int) -> list[Address]:
@@ -127,5 +185,13 @@ async def owned_address(s: AsyncSession, user_id: int, address_id: int) -> Addre
 
 
 async def delete_address(s: AsyncSession, user_id: int, address_id: int) -> None:
+    """Delete one's own address; if it was the default, the oldest remaining one becomes the default."""
     addr = await owned_address(s, user_id, address_id)
+    was_default = addr.is_default
     await s.delete(addr)
+    await s.flush()
+    if was_default:
+        next_id = (await s.execute(select(Address.id).where(Address.user_id == user_id)
+                                   .order_by(Address.id).limit(1))).scalar_one_or_none()
+        if next_id is not None:
+            await s.execute(update(Address).where(Address.id == next_id).values(is_default=True))

@@ -16,7 +16,7 @@ from quanzi.cart import service as cart
 from quanzi.catalog import service as catalog
 from quanzi.flashsale import gate, service
 from quanzi.flashsale.models import FlashActivity, FlashItem, FlashSlot
-from quanzi.kit import i18n
+from quanzi.kit import flash, i18n
 from quanzi.kit.clock import clock, window_state
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB
@@ -92,7 +92,9 @@ async def flash_page(request: Request, db: DB, me: OptionalUser,
                      slot: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                      notice: Annotated[str | None, Query(max_length=20)] = None) -> Response:
     text = i18n.gettext("We will tell you when the next batch arrives.") if notice == "waitlist" and me else None
-    return await _page(request, db, me, slot, notice=text)
+    refused = flash.take(request)
+    resp = await _page(request, db, me, slot, notice=text, error=refused[1] if refused else None)
+    return flash.forget(request, resp)
 
 
 @router.post("/flashsale/{activity_id}/grab")
@@ -104,8 +106,8 @@ async def grab(request: Request, activity_id: PathId, db: DB, me: CurrentUser, s
             act = await s.get(FlashActivity, activity_id)
             slot_id = act.slot_id if act else None
         r = await service.grab(db, gate.current(), me.user_id, activity_id, sku_id, qty, address_id)
-    except DomainError as exc:
-        return await _page(request, db, me, slot_id, error=exc.text(i18n.short()), status=exc.status)
+    except DomainError as exc:  # sold out, limit reached, not open yet…: said on the page the fan was on
+        return flash.back_with(request, f"/flashsale?slot={slot_id}" if slot_id else "/flashsale", exc)
     return RedirectResponse(f"/orders/{r.order_id}/pay", status_code=303)
 
 

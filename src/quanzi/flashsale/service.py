@@ -365,3 +365,18 @@ async def notify_waitlist(s: AsyncSession, product_id: int) -> int:
                                                            "since": w.created_at.isoformat()})
         w.notified_at = clock.now()
     return len(rows)
+
+
+async def reservations_of(s: AsyncSession, user_id: int, limit: int = 20,
+                          ) -> list[tuple[FlashReservation, FlashActivity]]:
+    """A person's flash-sale grabs (reserved, paid or released), newest first (the "我的" page)."""
+    return [(r, a) for r, a in (await s.execute(
+        select(FlashReservation, FlashActivity).join(FlashActivity, FlashActivity.id == FlashReservation.activity_id)
+        .where(FlashReservation.user_id == user_id).order_by(FlashReservation.id.desc()).limit(limit))).all()]
+
+
+async def waitlist_of(s: AsyncSession, user_id: int, limit: int = 20) -> list[FlashWaitlist]:
+    """The products a person asked to hear about when the next batch arrives (not yet told)."""
+    return list((await s.execute(select(FlashWaitlist).where(FlashWaitlist.user_id == user_id,
+                                                              FlashWaitlist.notified_at.is_(None))
+                                 .order_by(FlashWaitlist.id.desc()).limit(limit))).scalars())

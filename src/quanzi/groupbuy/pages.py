@@ -12,18 +12,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser, OptionalUser
 from quanzi.accounts.service import Principal
 from quanzi.cart import service as cart
-from quanzi.cart.schemas import AddressIn
 from quanzi.catalog import service as catalog
 from quanzi.catalog.pages import money
 from quanzi.groupbuy import service
 from quanzi.groupbuy.models import GroupActivity, GroupMember
-from quanzi.kit import i18n
+from quanzi.kit import flash, i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.deps import DB, AppSettings, Limiter
@@ -151,7 +149,9 @@ async def _activity_page(request: Request, db: Database, me: Principal | None, a
 
 @router.get("/groupbuy/activities/{activity_id}")
 async def activity_page(request: Request, activity_id: PathId, db: DB, me: OptionalUser) -> Response:
-    return await _activity_page(request, db, me, activity_id)
+    refused = flash.take(request)
+    resp = await _activity_page(request, db, me, activity_id, error=refused[1] if refused else None)
+    return flash.forget(request, resp)
 
 
 @router.post("/groupbuy/activities/{activity_id}/open")
@@ -163,8 +163,8 @@ async def open_group(request: Request, activity_id: PathId, db: DB, me: CurrentU
         order_id = await _enter(db, f"groupbuy.open:{me.user_id}:{activity_id}", idempotency_key,
                                 {"sku_id": sku_id, "quantity": qty, "address_id": address_id},
                                 lambda s: service.open_group(s, me.user_id, activity_id, sku_id, qty, address_id))
-    except DomainError as exc:
-        return await _activity_page(request, db, me, activity_id, error=exc.text(i18n.short()), status=exc.status)
+    except DomainError as exc:  # sold out, over the limit, already in a group…: said on the activity's page
+        return flash.back_with(request, f"/groupbuy/activities/{activity_id}", exc)
     return RedirectResponse(f"/orders/{order_id}/pay", status_code=303)
 
 
@@ -248,7 +248,9 @@ async def _group_page(request: Request, db: Database, me: Principal | None, sett
 async def group_page(request: Request, group_id: PathId, db: DB, me: OptionalUser, settings: AppSettings,
                      notice: Annotated[str | None, Query(max_length=20)] = None) -> Response:
     text = i18n.gettext("Payment received. Thank you!") if notice == "paid" and me is not None else None
-    return await _group_page(request, db, me, settings, group_id, notice=text)
+    refused = flash.take(request)
+    resp = await _group_page(request, db, me, settings, group_id, notice=text, error=refused[1] if refused else None)
+    return flash.forget(request, resp)
 
 
 @router.get("/groupbuy/orders/{order_id}")
@@ -272,23 +274,6 @@ async def join_group(request: Request, group_id: PathId, db: DB, me: CurrentUser
         order_id = await _enter(db, f"groupbuy.join:{me.user_id}:{group_id}", idempotency_key,
                                 {"sku_id": sku_id, "quantity": qty, "address_id": address_id},
                                 lambda s: service.join_group(s, me.user_id, group_id, sku_id, qty, address_id))
-    except DomainError as exc:
-        return await _group_page(request, db, me, settings, group_id, error=exc.text(i18n.short()),
-                                 status=exc.status)
+    except DomainError as exc:  # full, closed, over the limit…: said on the group's own page
+        return flash.back_with(request, f"/groupbuy/groups/{group_id}", exc)
     return RedirectResponse(f"/orders/{order_id}/pay", status_code=303)
-
-
-@router.post("/groupbuy/address")
-async def add_address(me: CurrentUser, db: DB, next_: Annotated[str, Form(alias="next", max_length=200)],
-                      name: Annotated[str, Form(max_length=60)] = "", phone: Annotated[str, Form(max_length=40)] = "",
-                      region: Annotated[str, Form(max_length=120)] = "",
-                      detail: Annotated[str, Form(max_length=240)] = "") -> Response:
-    """A first delivery address from a group page, then back to it (only to our own group-buy pages)."""
-    back = next_ if next_.startswith("/groupbuy/") and "//" not in next_ else "/groupbuy"
-    try:
-        body = AddressIn(name=name, phone=phone, region=region, detail=detail)
-        async with db.write() as s:
-            await cart.add_address(s, me.user_id, **body.model_dump())
-    except (ValidationError, DomainError):
-        return RedirectResponse(back + "?address=invalid", status_code=303)
-    return RedirectResponse(back, status_code=303)

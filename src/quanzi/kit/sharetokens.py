@@ -87,3 +87,17 @@ def verify(secret: str, token: str, now: datetime, max_age_days: int) -> ShareTo
     if now - issued_at > timedelta(days=max_age_days):
         raise ExpiredShareToken()
     return ShareToken(sharer_id, parts[2], target_id, issued_at, token)
+
+
+def salvage(token: str) -> tuple[str, int] | None:
+    """(kind, target id) of a link that failed `verify` — its signature cut off or altered, or expired — when the
+    target can still be read without guessing: the parts after it (issue time, signature) show where it ends.
+    Never a sharer: such a link credits nobody."""
+    parts = (token or "").strip().split(".")
+    if len(parts) < 5 or parts[0] != "v1" or parts[2] not in KINDS or len(token) > 200:
+        return None
+    try:
+        target = int(parts[3])
+    except ValueError:
+        return None
+    return (parts[2], target) if 0 < target < 2**31 else None

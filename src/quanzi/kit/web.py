@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jinja2
@@ -181,15 +182,53 @@ class RequestContextMiddleware:
             LATENCY.labels(scope["method"], route_path).observe(elapsed)
 
 
-def error_response(request: Request, exc: DomainError) -> Response:
-    resp = _error_response(request, exc)
+# Who is looking at an error page. A 404 for an unknown address runs no route, so no dependency has looked at
+# the session cookie: accounts registers how to (kit never imports accounts), and the page shows the top bar
+# with the person, as every other page does.
+VisitorLookup = Callable[[Request], Awaitable[Any]]
+_visitor_lookup: VisitorLookup | None = None
+
+
+def set_visitor_lookup(lookup: VisitorLookup) -> None:
+    global _visitor_lookup
+    _visitor_lookup = lookup
+
+
+async def _visitor(request: Request) -> Any:
+    if hasattr(request.state, "principal") or _visitor_lookup is None:
+        return getattr(request.state, "principal", None)
+    try:
+        return await _visitor_lookup(request)
+    except Exception:  # an error page must render even when the session cannot be read
+        log.warning("error_page_visitor_lookup_failed", exc_info=True)
+        return None
+
+
+def error_words(status: int) -> tuple[str, str]:
+    """(icon class, headline) of an error page: what happened, in plain words; the code goes in small print."""
+    _ = i18n.gettext
+    return {
+        400: ("ic-orders", _("That did not work")),
+        401: ("ic-me", _("Please log in first")),
+        403: ("ic-me", _("This page is not open to you")),
+        404: ("ic-search", _("We could not find that page")),
+        405: ("ic-orders", _("That did not work")),
+        409: ("ic-orders", _("Things changed in the meantime")),
+        410: ("ic-orders", _("This has expired")),
+        422: ("ic-card", _("Something in the form needs a look")),
+        429: ("ic-orders", _("Too many tries: take a short break")),
+    }.get(status, ("ic-orders", _("Something went wrong on our side")))
+
+
+def error_response(request: Request, exc: DomainError, me: Any = None) -> Response:
+    resp = _error_response(request, exc, me)
     retry = exc.detail.get("retry_after_seconds")
     if isinstance(retry, int) and retry > 0:  # a 429 that knows when the caller may try again says so
         resp.headers["Retry-After"] = str(retry)
     return resp
 
 
-def _error_response(request: Request, exc: DomainError) -> Response:
+def _error_response(request: Request, exc: DomainError, me: Any = None) -> Response:
     lang = i18n.short()
     if wants_html(request) and exc.status == 401:
         from urllib.parse import quote
@@ -199,18 +238,25 @@ def _error_response(request: Request, exc: DomainError) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
     if wants_html(request):
+        icon, headline = error_words(exc.status)
         return templates.TemplateResponse(
             request, "error.html",
-            {"error": exc, "message": exc.text(lang), "status": exc.status, "me": getattr(request.state, "principal", None)},
+            {"error": exc, "message": exc.text(lang), "status": exc.status, "icon": icon, "headline": headline,
+             "me": me if me is not None else getattr(request.state, "principal", None)},
             status_code=exc.status,
         )
     return JSONResponse({"error": exc.to_json(lang)}, status_code=exc.status)
 
 
+async def render_error(request: Request, exc: DomainError) -> Response:
+    me = await _visitor(request) if wants_html(request) and exc.status != 401 else None
+    return error_response(request, exc, me)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        return error_response(request, exc)
+        return await render_error(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -219,16 +265,16 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ][:20]
         err = InvalidInput(fields=fields)
-        return error_response(request, err)
+        return await render_error(request, err)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
-            return error_response(request, NotFound())
+            return await render_error(request, NotFound())
         err = DomainError({"zh": "请求无法处理", "en": str(exc.detail)})
         err.status = exc.status_code  # type: ignore[misc]
         err.code = {405: "method_not_allowed", 401: "auth.required"}.get(exc.status_code, "http_error")  # type: ignore[misc]
-        resp = error_response(request, err)
+        resp = await render_error(request, err)
         if exc.headers:
             resp.headers.update(exc.headers)
         if exc.status_code == 405:
@@ -243,8 +289,21 @@ def install_error_handlers(app: FastAPI) -> None:
         body = {"error": {"code": "internal_error", "message": "服务器开小差了，请稍后再试" if i18n.short() == "zh"
                           else "Something went wrong on our side; please try again"}}
         if wants_html(request):
-            return HTMLResponse("<h1>500</h1><p>" + body["error"]["message"] + "</p>", status_code=500)
+            return _bug_page(request, body["error"]["message"])
         return JSONResponse(body, status_code=500)
+
+
+def _bug_page(request: Request, message: str) -> Response:
+    """A 500 in the site's own look (plain words, the code in small print); bare HTML if even that fails."""
+    try:
+        icon, headline = error_words(500)
+        err = DomainError({"zh": message, "en": message})
+        err.code = "internal_error"  # type: ignore[misc]
+        return templates.TemplateResponse(request, "error.html", {
+            "error": err, "message": message, "status": 500, "icon": icon, "headline": headline,
+            "me": getattr(request.state, "principal", None)}, status_code=500)
+    except Exception:
+        return HTMLResponse(f"<h1>500</h1><p>{message}</p>", status_code=500)
 
 
 def _allowed_methods(request: Request) -> list[str]:

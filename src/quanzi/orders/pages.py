@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +19,6 @@ from quanzi.accounts.deps import CurrentUser
 from quanzi.accounts.service import Principal
 from quanzi.cart import service as cart
 from quanzi.cart.pages import check_shop_product
-from quanzi.cart.schemas import AddressIn
 from quanzi.catalog import service as catalog
 from quanzi.catalog.pages import money
 from quanzi.kit import i18n
@@ -310,33 +308,6 @@ async def buy_now(me: CurrentUser, db: DB, sku_id: Annotated[int, Form(ge=1, le=
         await check_shop_product(s, sku_id, shop_id)
     sel = Selection(sku_id=sku_id, qty=qty, shop_id=shop_id)
     return RedirectResponse("/checkout?" + sel.query(), status_code=303)
-
-
-@router.post("/checkout/address")
-async def add_address(request: Request, me: CurrentUser, db: DB,
-                      name: Annotated[str, Form(max_length=60)] = "",
-                      phone: Annotated[str, Form(max_length=40)] = "",
-                      region: Annotated[str, Form(max_length=120)] = "",
-                      detail: Annotated[str, Form(max_length=240)] = "",
-                      item: Annotated[list[int], Form(max_length=50)] = [],  # noqa: B006
-                      sku_id: FId = None, qty: Annotated[int, Form(ge=1, le=cart.MAX_QTY)] = 1,
-                      shop_id: FId = None) -> Response:
-    sel = _selection(item, sku_id, qty, shop_id)
-    form = {"name": name, "phone": phone, "region": region, "detail": detail}
-    try:
-        body = AddressIn(**form)
-    except ValidationError:
-        why = i18n.gettext(
-            "Please fill in the recipient, a mobile number, the region and the street address.")
-        return await _checkout_page(request, db, me, sel, address_form=form, status=422, address_error=why)
-    try:
-        async with db.write() as s:
-            addr = await cart.add_address(s, me.user_id, **body.model_dump())
-            new_id = addr.id
-    except DomainError as exc:
-        return await _checkout_page(request, db, me, sel, address_form=form, status=exc.status,
-                                    address_error=exc.text(i18n.short()))
-    return RedirectResponse("/checkout?" + sel.query(address_id=new_id), status_code=303)
 
 
 @router.post("/checkout")

@@ -457,3 +457,10 @@ async def count_to_ship(s: AsyncSession, supplier_id: int | None) -> int:
     if supplier_id is not None:
         stmt = stmt.where(Order.supplier_id == supplier_id)
     return (await s.execute(stmt)).scalar_one()
+
+
+async def counts_by_status(s: AsyncSession, buyer_id: int) -> dict[str, int]:
+    """A buyer's orders per status (the "我的" page's badges)."""
+    rows = await s.execute(select(Order.status, func.count()).where(Order.buyer_id == buyer_id)
+                           .group_by(Order.status))
+    return {status: n for status, n in rows.all()}
