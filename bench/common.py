@@ -63,14 +63,17 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, db_url: str, workers: int = 1, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, db_url: str, workers: int = 1, extra_env: dict[str, str] | None = None, *,
+                 serve_args: list[str] | None = None, target: str | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "DATABASE_URL": db_url, "QUANZI_EMBEDDED_WORKER": "0", "QUANZI_LOG_LEVEL": "WARNING",
                "QUANZI_SECRET_KEY": "bench", **(extra_env or {})}
         self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([str(BIN / "quanzi"), "serve", "--port", str(self.port), "--workers",
-                                      str(workers)], env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        cmd = [str(BIN / "quanzi"), "serve", "--port", str(self.port), "--workers", str(workers), *(serve_args or [])]
+        if target:  # e.g. the bare app: served with exactly the same settings as ours
+            cmd += ["--target", target]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.time() + 30
         while time.time() < deadline:
             try:

@@ -58,16 +58,27 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
     workers: Annotated[int | None, typer.Option(help="server processes")] = None,
+    loop: Annotated[str, typer.Option(help="event loop: auto (uvloop when installed) | asyncio | uvloop")] = "auto",
+    http: Annotated[str, typer.Option(help="HTTP version: 1 | 2 | auto")] = "1",
+    backpressure: Annotated[int | None, typer.Option(help="requests in flight per worker before new "
+                                                              "connections wait (default: granian's)")] = None,
+    target: Annotated[str, typer.Option(hidden=True, help="ASGI app to serve (benchmarks serve a bare app "
+                                                          "with exactly these settings)")] = "quanzi.asgi:app",
 ) -> None:
     """Serve the web app (granian). In embedded mode the background worker runs in-process."""
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces, Loops
 
     s = get_settings()
     h, p, w = host or s.host, port or s.port, workers or s.workers
+    # The app's processes learn how many siblings they have: a per-process cache that is only safe in a
+    # single process (the session cache without Redis) turns itself off when there are several.
+    import os
+
+    os.environ["QUANZI_WORKERS"] = str(w)
     typer.echo(f"Quanzi is serving on http://{h}:{p}  (database: {s.database_url.split('://')[0]})")
-    Granian("quanzi.asgi:app", address=h, port=p, workers=w, interface=Interfaces.ASGI,
-            log_access=False).serve()
+    Granian(target, address=h, port=p, workers=w, interface=Interfaces.ASGI, loop=Loops(loop), http=HTTPModes(http),
+            backpressure=backpressure, log_access=False).serve()
 
 
 @app.command()
