@@ -19,7 +19,7 @@ from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.logging import configure as configure_logging
 from quanzi.kit.ratelimit import RateLimiter
-from quanzi.kit.web import ERROR_RESPONSES, RequestContextMiddleware, install_error_handlers
+from quanzi.kit.web import ERROR_RESPONSES, RequestContextMiddleware, index_routes, install_error_handlers
 from quanzi.kit.worker import run_worker
 from quanzi.flashsale import gate as flash_gate
 from quanzi.payments import registry as payment_registry
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     install_error_handlers(app)
     for router in domains.routers():
         app.include_router(router)
+    index_routes(app)
     app.mount("/static/vendor/htmx", StaticFiles(directory=VENDOR["htmx"], check_dir=False), name="vendor-htmx")
     app.mount("/static/vendor/alpine", StaticFiles(directory=VENDOR["alpine"], check_dir=False), name="vendor-alpine")
     app.mount("/static/vendor/echarts", StaticFiles(directory=VENDOR["echarts"], check_dir=False),
