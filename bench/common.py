@@ -84,12 +84,42 @@ class Server:
         self.stop()
         raise RuntimeError(f"server did not start; see {self.log.name}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server and all its worker processes."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in _tree(self.proc.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        return total
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def _tree(root: int) -> list[int]:
+    """`root` and its descendants (granian's workers are children of its main process)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(parents.get(pid, []))
+    return out
 
 
 @dataclass

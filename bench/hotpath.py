@@ -217,11 +217,11 @@ def main() -> None:
                 for _ in range(rounds):
                     for label, srv in (("bare", bare_server), ("ping", server)):
                         before = books.snapshot()
-                        r = run_wrk(srv.base, label, "get", seconds=secs / 2, connections=c)
+                        r = run_wrk(srv.base, label, "get", seconds=secs / 2, connections=c, server_cpu=srv.cpu_seconds)
                         r.extra["check"] = books.check(label, before, r)[1]
                         ceiling_runs.setdefault(label, []).append(r)
                         print(f"{label}: {r.rps} /s p50 {r.p50_ms} ms p99 {r.p99_ms} ms wrk cpu {r.wrk_cpu} "
-                              f"load {r.load_after}", file=sys.stderr)
+                              f"load {r.load_after} server cpu/req {r.server_cpu_us} us", file=sys.stderr)
 
             ceiling_runs: dict[str, list[WrkResult]] = {}
             ceilings(args.rounds)
@@ -237,7 +237,8 @@ def main() -> None:
                     continue
                 before = books.snapshot()
                 opts = {"seconds": secs, "connections": c, **kw}
-                r = run_wrk(server.base, label, scenario, env=extra, **opts)  # type: ignore[arg-type]
+                r = run_wrk(server.base, label, scenario, env=extra, server_cpu=server.cpu_seconds,
+                            **opts)  # type: ignore[arg-type]
                 ok, note = books.check(label, before, r)
                 r.extra["check"] = note
                 results.append(r)
@@ -273,8 +274,8 @@ def markdown(results: list[WrkResult], args: argparse.Namespace) -> str:
     bare, ping = by.get("bare"), by.get("ping")
     head = (f"{args.db}, {args.workers} worker(s){', Redis' if args.redis else ''}, wrk -c{args.connections}, "
             f"{args.seconds:g} s, at {walltime.strftime('%H:%M UTC', walltime.gmtime())}\n\n"
-            "| request | req/s | p50 ms | p99 ms | ÷ bare | ÷ our ping | load avg | wrk CPU | check |\n"
-            "|---|---|---|---|---|---|---|---|---|\n")
+            "| request | req/s | p50 ms | p99 ms | ÷ bare | ÷ our ping | server CPU µs/req | load avg | wrk CPU | check |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in results:
         rb = f"{r.rps / bare.rps:.3f}" if bare and bare.rps else "–"
@@ -285,7 +286,7 @@ def markdown(results: list[WrkResult], args: argparse.Namespace) -> str:
         if r.void:
             rate += " (void: client-bound)"
         unit = " journeys/s" if r.label == "checkout" else ""
-        lines.append(f"| {r.label}{unit} | {rate} | {r.p50_ms:g} | {r.p99_ms:g} | {rb} | {rp} | "
+        lines.append(f"| {r.label}{unit} | {rate} | {r.p50_ms:g} | {r.p99_ms:g} | {rb} | {rp} | {r.server_cpu_us:,.0f} | "
                      f"{r.load_before:.1f}→{r.load_after:.1f} | {r.wrk_cpu:.2f} | {r.extra.get('check', 'ok')} |")
     return head + "\n".join(lines) + "\n"
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class WrkResult:
     load_before: float
     load_after: float
     void: bool
+    server_cpu_us: float = 0.0
     extra: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
@@ -52,13 +54,15 @@ def wrk_binary() -> str:
 
 
 def run_wrk(base: str, label: str, scenario: str, *, seconds: float = 10, connections: int = 32,
-            threads: int = 1, env: dict[str, str] | None = None, per_journey: bool = False) -> WrkResult:
+            threads: int = 1, env: dict[str, str] | None = None, per_journey: bool = False,
+            server_cpu: Callable[[], float] | None = None) -> WrkResult:
     """One wrk run. `per_journey`: the rate is completed journeys (checkout → pay → notify) per second."""
     run_env = {**os.environ, "BENCH_SCENARIO": scenario, "BENCH_THREADS": str(threads),
                "BENCH_RUN": f"{label}-{time.time_ns()}", **(env or {})}
     cmd = [wrk_binary(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "10s",
            "-s", str(SCRIPT), base]
     load_before = os.getloadavg()[0]
+    cpu0 = server_cpu() if server_cpu else 0.0
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -67,6 +71,7 @@ def run_wrk(base: str, label: str, scenario: str, *, seconds: float = 10, connec
     out = proc.stdout.read() if proc.stdout else ""
     err = proc.stderr.read() if proc.stderr else ""
     load_after = os.getloadavg()[0]
+    server_cpu_s = (server_cpu() - cpu0) if server_cpu else 0.0
     line = next((ln for ln in out.splitlines() if ln.startswith("WRKJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk gave no result (exit {proc.returncode}):\n{out}\n{err}")
@@ -83,4 +88,6 @@ def run_wrk(base: str, label: str, scenario: str, *, seconds: float = 10, connec
         socket_errors=sum(data[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_timeout")),
         wrk_cpu=round(cpu, 2), load_before=round(load_before, 2), load_after=round(load_after, 2),
         void=cpu >= VOID_CPU,
+        # the server's own CPU per answered request: unlike req/s, barely moved by other load on the machine
+        server_cpu_us=round(server_cpu_s / answered * 1e6, 1) if answered and server_cpu else 0.0,
     )

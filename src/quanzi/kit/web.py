@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from prometheus_client import Counter, Histogram
 from fastapi.routing import (  # private: pinned FastAPI; tests/kit/test_routing_index.py guards the contract
     _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY,
+    _FASTAPI_INCLUDED_ROUTER_KEY,
     _SCOPE_MISSING,
     APIRoute,
     APIRouter,
@@ -361,47 +362,83 @@ class _IndexedIncludedRouter(_IncludedRouter):
 class _IndexedRouter(APIRouter):
     """The app's router, with the routes a path could possibly match looked up instead of tried in turn.
 
-    FastAPI tries every included router in order (and, inside the one that matches, walks its routes
-    twice), so a request to a router included late paid for dozens of routers' regexes first — most of
-    the fixed toll per request. Here each route (an included router, a mount, a plain route) is indexed
-    by the literal start of its paths; a request tries, in the original order, only the routes whose
-    literal start is compatible with its first two path segments, and the first FULL match wins exactly
-    as before (a route left out cannot match the path at all). Anything else — a method mismatch (405),
-    a trailing-slash redirect, a 404, the lifespan — goes through FastAPI's own loop unchanged.
+    FastAPI tries every included router in order and, inside the one that matches, walks its routes twice
+    (`matches`, then `_handle_selected`), so a request to a router included late paid for dozens of
+    routers' regexes first: most of the fixed toll per request. Here every endpoint of every included
+    router (and every mount and plain route) is indexed by the literal start of its path; a request
+    tries, in the original order, only the endpoints compatible with its first two path segments, and
+    the first FULL match wins exactly as in FastAPI's loop (an endpoint left out cannot match the path).
+    The selected endpoint is then run the way `_IncludedRouter.handle`/`_handle_selected` (fastapi
+    0.165.0) run it. Anything else — a method mismatch (405), a trailing-slash redirect, a 404, the
+    lifespan — goes through FastAPI's own loop unchanged. tests/kit/test_routing_index.py checks that
+    every route resolves to the same endpoint both ways.
     """
 
-    _quanzi_index: dict[str, list[BaseRoute]]
-    _quanzi_prefixes: list[tuple[BaseRoute, tuple[str, ...]]]
-    _quanzi_version: int | None
+    _quanzi_entries: list[tuple[tuple[Any, Any], tuple[str, ...]]]
+    _quanzi_index: dict[str, list[tuple[Any, Any]]]
+    _quanzi_version: Any
 
     def _reindex(self) -> None:
-        self._quanzi_prefixes = [(r, _route_prefixes(r)) for r in self.routes]
+        entries: list[tuple[tuple[Any, Any], tuple[str, ...]]] = []
+        for route in self.routes:
+            if isinstance(route, _IncludedRouter):
+                leaves = route.effective_candidates()
+                if all(not isinstance(c, _IncludedRouter) and isinstance(c.original_route, APIRoute)
+                       for c in leaves):
+                    entries.extend(((route, c), _route_prefixes(c)) for c in leaves)
+                    continue
+            entries.append(((None, route), _route_prefixes(route)))
+        self._quanzi_entries = entries
         self._quanzi_index = {}
-        self._quanzi_version = (self._routes_version, len(self.routes))  # type: ignore[assignment]
+        self._quanzi_version = (self._routes_version, len(self.routes))
 
-    def _candidates(self, path: str) -> list[BaseRoute]:
+    def _candidates(self, path: str) -> list[tuple[Any, Any]]:
         if self._quanzi_version != (self._routes_version, len(self.routes)):
             self._reindex()
         key = _section(path)
         found = self._quanzi_index.get(key)
         if found is None:
-            found = [r for r, prefixes in self._quanzi_prefixes if _compatible(key, prefixes)]
+            found = [entry for entry, prefixes in self._quanzi_entries if _compatible(key, prefixes)]
             if len(self._quanzi_index) < 2048:  # sections are few; do not let odd paths grow it forever
                 self._quanzi_index[key] = found
         return found
 
-    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for route in self._candidates(get_route_path(scope)):
+    def select(self, scope: Scope) -> tuple[Any, Any, Scope] | None:
+        """(inclusion or None, endpoint context or route, child scope) of the first FULL match, if any."""
+        for inclusion, route in self._candidates(get_route_path(scope)):
+            if inclusion is None:
                 match, child_scope = route.matches(scope)
-                if match == Match.FULL:
-                    _apply_router_form_limits(scope, self.form_limits)
-                    scope.setdefault("router", self)
-                    _update_scope(scope, child_scope)
-                    _route_selected(scope=scope, path=getattr(route, "path_format", None),
-                                    mount=isinstance(route, Mount))
-                    await route.handle(scope, receive, send)
-                    return
+            else:
+                fastapi_scope = _get_fastapi_scope(scope)
+                previous = fastapi_scope.get(_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY, _SCOPE_MISSING)
+                fastapi_scope[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = route
+                try:
+                    match, child_scope = route.original_route.matches(scope)
+                finally:
+                    _restore_fastapi_scope_key(scope, _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY, previous)
+            if match == Match.FULL:
+                return inclusion, route, child_scope
+        return None
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (selected := self.select(scope)) is not None:
+            inclusion, route, child_scope = selected
+            _apply_router_form_limits(scope, self.form_limits)
+            scope.setdefault("router", self)
+            if inclusion is None:
+                _update_scope(scope, child_scope)
+                _route_selected(scope=scope, path=getattr(route, "path_format", None), mount=isinstance(route, Mount))
+                await route.handle(scope, receive, send)
+                return
+            _apply_router_form_limits(scope, inclusion.include_context.form_limits)
+            fastapi_scope = _get_fastapi_scope(scope)
+            fastapi_scope[_FASTAPI_INCLUDED_ROUTER_KEY] = inclusion
+            _update_scope(scope, child_scope)
+            _route_selected(scope=scope, path=getattr(route.starlette_route, "path_format", None) or route.path_format)
+            fastapi_scope[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = route
+            scope["route"] = route.original_route
+            await route.original_route.handle(scope, receive, send)
+            return
         await super().app(scope, receive, send)
 
 
