@@ -38,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.errors import DomainError, InvalidInput, NotFound
+from quanzi.kit.logging import REQUEST as REQUEST_LOG
 from quanzi.kit.money import yuan
 from quanzi.kit.schemas import ErrorOut
 
@@ -172,8 +173,7 @@ class RequestContextMiddleware:
         rid = rid or os.urandom(16).hex()
         rid_header = (b"x-request-id", rid.encode())
         i18n.set_locale(pick_locale(scope))
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=rid, method=scope["method"], path=scope["path"])
+        REQUEST_LOG.set((rid, scope["method"], scope["path"]))
         scope.setdefault("state", {})["request_id"] = rid
         start = time.perf_counter()
         status = 500
