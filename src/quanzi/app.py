@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from quanzi import domains
+from quanzi.accounts.deps import make_auth_cache
 from quanzi.accounts.sms import make_provider
 from quanzi.backoffice.admin import mount_admin
 from quanzi.config import ROOT, Settings, get_settings
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.state.db = db
     app.state.limiter = RateLimiter(settings.redis_url, settings.ratelimit_prefix)
     app.state.sms = make_provider(settings.sms_provider)
+    app.state.auth_cache = make_auth_cache(settings, db)
     configure_payments(settings)
     flash_gate.configure(settings.redis_url, settings.flash_gate_prefix)
     app.add_middleware(RequestContextMiddleware)
