@@ -180,28 +180,31 @@ def outbox_status() -> None:
 
 @flash_app.command("reconcile")
 def flashsale_reconcile() -> None:
-    """Make Redis agree with the database for current and coming flash sales (after any failure)."""
+    """Return the unsold set-aside quota of ended sales to stock, then make Redis agree with the database."""
     from quanzi import domains
     from quanzi.flashsale import gate, service
     from quanzi.kit.db import Database
 
     domains.load_all()
     s = get_settings()
-    if not s.redis_url:
-        typer.echo("no REDIS_URL: the database alone decides grabs; nothing to reconcile")
-        return
 
-    async def main() -> dict[int, int]:
+    async def main() -> tuple[dict[int, int], dict[int, int]]:
         db = Database(s.database_url)
-        g = gate.configure(s.redis_url, s.flash_gate_prefix)
-        assert g is not None
+        g = gate.configure(s.redis_url, s.flash_gate_prefix) if s.redis_url else None
         try:
-            return await service.reconcile(db, g)
+            settled = await service.settle_ended(db)
+            return settled, (await service.reconcile(db, g) if g is not None else {})
         finally:
             await db.dispose()
-            await g.redis.aclose()
+            if g is not None:
+                await g.redis.aclose()
 
-    items = asyncio.run(main())
+    settled, items = asyncio.run(main())
+    typer.echo(f"returned the unsold quota of {len(settled)} ended flash-sale items to stock: "
+               + ", ".join(f"#{k}+{v}" for k, v in settled.items()))
+    if not s.redis_url:
+        typer.echo("no REDIS_URL: the database alone decides grabs; no gate to reconcile")
+        return
     typer.echo(f"reconciled {len(items)} flash-sale items: " + ", ".join(f"#{k}={v}" for k, v in items.items()))
 
 
