@@ -123,6 +123,7 @@ class Books:
                                       a=self.seed.flash_activity),
                 "flash_remaining": one("SELECT remaining FROM flash_items WHERE activity_id = :a",
                                        a=self.seed.flash_activity),
+                "flash_stock": one("SELECT stock FROM skus WHERE id = :k", k=self.seed.flash_sku),
             }
 
     def check(self, scenario: str, before: dict[str, int], r: WrkResult) -> tuple[bool, str]:
@@ -152,6 +153,8 @@ class Books:
                 problems.append(f"quota drift: {after['flash_reserved']} + {after['flash_remaining']} != {q}")
             if scenario == "crowd" and after["flash_reserved"] != q:
                 problems.append(f"undersold: {after['flash_reserved']} of {q}")
+            if after["flash_stock"] != self.seed.quota:  # seeded 2 × quota, the quota set aside: wins take from it
+                problems.append(f"flash SKU stock {after['flash_stock']} != {self.seed.quota}")
             if scenario == "grab" and set(r.codes) - {"409"}:
                 problems.append(f"a grab after sell-out was not refused: {r.codes}")
         if scenario in ("bare", "ping", "me") and set(r.codes) - {"200"}:
