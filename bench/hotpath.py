@@ -235,6 +235,8 @@ def main() -> None:
                 ("grab", "grab", flash, {}),
                 ("checkout", "checkout", common, {"threads": 16, "connections": 16, "per_journey": True}),
             ]
+            if "me" in only:  # steady state: every token's principal cached in every worker (authcache.py)
+                run_wrk(server.base, "warm-up", "me", seconds=max(2.0, secs / 3), connections=c, env=common)
             for label, scenario, extra, kw in plan:
                 if label not in only:
                     continue
