@@ -59,7 +59,7 @@ def run_wrk(base: str, label: str, scenario: str, *, seconds: float = 10, connec
     """One wrk run. `per_journey`: the rate is completed journeys (checkout → pay → notify) per second."""
     run_env = {**os.environ, "BENCH_SCENARIO": scenario, "BENCH_THREADS": str(threads),
                "BENCH_RUN": f"{label}-{time.time_ns()}", **(env or {})}
-    cmd = [wrk_binary(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "10s",
+    cmd = [wrk_binary(), "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
            "-s", str(SCRIPT), base]
     load_before = os.getloadavg()[0]
     cpu0 = server_cpu() if server_cpu else 0.0

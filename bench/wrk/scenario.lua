@@ -1,13 +1,12 @@
 -- One wrk script for every benchmark scenario; bench/wrk.py sets the environment.
 --
--- BENCH_SCENARIO  get | me | orders | grab | crowd | checkout
+-- BENCH_SCENARIO  get | me | orders | grab | checkout
 -- BENCH_PATH      the path for `get`
 -- BENCH_DATA      a file of rows "token address_id" (one buyer a line), rotated through
--- BENCH_SKUS      "sku,sku" (orders, checkout) or the flash SKU (grab, crowd)
--- BENCH_SHOP      shop id (orders, checkout); BENCH_ACTIVITY: flash activity id (grab, crowd)
+-- BENCH_SKUS      "sku,sku" (orders, checkout) or the flash SKU (grab)
+-- BENCH_SHOP      shop id (orders, checkout); BENCH_ACTIVITY: flash activity id (grab)
 -- BENCH_RUN       a run id: Idempotency-Keys are "<run>-<thread>-<n>", unique across the whole run
 --
--- `crowd` sends exactly one request per buyer and stops each thread when its share is done.
 -- `checkout` is a three-request journey (order, pay, sandbox notification) and needs one connection per
 -- thread (-t N -c N) so that each thread's requests and responses strictly alternate.
 -- done() prints one JSON line: per-status counts, journeys completed, latency percentiles (µs).
@@ -52,11 +51,6 @@ function init(args)
   order_id = nil
   trade_no = nil
   row = nil
-  if scenario == "crowd" then
-    -- this thread's buyers: tid+1, tid+1+nthreads, ...
-    mine = {}
-    for i = tid + 1, #rows, nthreads do table.insert(mine, rows[i]) end
-  end
 end
 
 local function next_row()
@@ -85,19 +79,8 @@ function request()
     local h = auth(r)
     h["Idempotency-Key"] = string.format("%s-%d-%d", run, tid, n)
     return wrk.format("POST", "/api/orders", h, order_body(r))
-  elseif scenario == "grab" or scenario == "crowd" then
-    local r
-    if scenario == "crowd" then
-      n = n + 1
-      r = mine[n]
-      if r == nil then
-        -- every buyer of this thread has asked; keep the other connections busy with a harmless ping
-        -- until the last grab is answered (response() then stops the thread)
-        return wrk.format("GET", "/api/ping")
-      end
-    else
-      r = next_row()
-    end
+  elseif scenario == "grab" then
+    local r = next_row()
     local body = string.format('{"sku_id": %s, "quantity": 1, "address_id": %s}', skus[1], r.address)
     return wrk.format("POST", "/api/flashsale/" .. activity .. "/grab", auth(r), body)
   elseif scenario == "checkout" then
@@ -115,11 +98,6 @@ function request()
 end
 
 function response(status, headers, body)
-  if scenario == "crowd" then
-    if body == '{"ok":true}' then return end
-    answered = (answered or 0) + 1
-    if answered >= #mine then wrk.thread:stop() end
-  end
   codes[status] = (codes[status] or 0) + 1
   if scenario == "checkout" then
     if step == 1 and status == 201 then

@@ -292,6 +292,12 @@ def _route_prefixes(route: Any) -> tuple[str, ...]:
     return tuple(sorted({p.split("{", 1)[0] for p in paths}))
 
 
+def _static_path(ctx: Any) -> str | None:
+    """The path of an endpoint without parameters (it matches that exact path only), else None."""
+    path = ctx.path_format or getattr(ctx.starlette_route, "path_format", None)
+    return path if path and "{" not in path else None
+
+
 def _section(path: str) -> str:
     """A path's first two segments: `/api/flashsale/7/grab` → `/api/flashsale`."""
     cut = path.find("/", path.find("/", 1) + 1)
@@ -374,25 +380,25 @@ class _IndexedRouter(APIRouter):
     every route resolves to the same endpoint both ways.
     """
 
-    _quanzi_entries: list[tuple[tuple[Any, Any], tuple[str, ...]]]
-    _quanzi_index: dict[str, list[tuple[Any, Any]]]
+    _quanzi_entries: list[tuple[tuple[Any, Any, str | None], tuple[str, ...]]]
+    _quanzi_index: dict[str, list[tuple[Any, Any, str | None]]]
     _quanzi_version: Any
 
     def _reindex(self) -> None:
-        entries: list[tuple[tuple[Any, Any], tuple[str, ...]]] = []
+        entries: list[tuple[tuple[Any, Any, str | None], tuple[str, ...]]] = []
         for route in self.routes:
             if isinstance(route, _IncludedRouter):
                 leaves = route.effective_candidates()
                 if all(not isinstance(c, _IncludedRouter) and isinstance(c.original_route, APIRoute)
                        for c in leaves):
-                    entries.extend(((route, c), _route_prefixes(c)) for c in leaves)
+                    entries.extend(((route, c, _static_path(c)), _route_prefixes(c)) for c in leaves)
                     continue
-            entries.append(((None, route), _route_prefixes(route)))
+            entries.append(((None, route, None), _route_prefixes(route)))
         self._quanzi_entries = entries
         self._quanzi_index = {}
         self._quanzi_version = (self._routes_version, len(self.routes))
 
-    def _candidates(self, path: str) -> list[tuple[Any, Any]]:
+    def _candidates(self, path: str) -> list[tuple[Any, Any, str | None]]:
         if self._quanzi_version != (self._routes_version, len(self.routes)):
             self._reindex()
         key = _section(path)
@@ -405,17 +411,17 @@ class _IndexedRouter(APIRouter):
 
     def select(self, scope: Scope) -> tuple[Any, Any, Scope] | None:
         """(inclusion or None, endpoint context or route, child scope) of the first FULL match, if any."""
-        for inclusion, route in self._candidates(get_route_path(scope)):
+        path = get_route_path(scope)
+        for inclusion, route, static in self._candidates(path):
+            if static is not None and static != path:
+                continue  # a path without parameters matches only itself: no regex needed to say no
             if inclusion is None:
                 match, child_scope = route.matches(scope)
             else:
-                fastapi_scope = _get_fastapi_scope(scope)
-                previous = fastapi_scope.get(_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY, _SCOPE_MISSING)
-                fastapi_scope[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = route
-                try:
-                    match, child_scope = route.original_route.matches(scope)
-                finally:
-                    _restore_fastapi_scope_key(scope, _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY, previous)
+                # what APIRoute.matches does for an included endpoint, without FastAPI's scope-key round trip
+                match, child_scope = route.matches(scope)
+                if match != Match.NONE:
+                    child_scope["route"] = route.original_route
             if match == Match.FULL:
                 return inclusion, route, child_scope
         return None
