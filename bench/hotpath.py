@@ -279,6 +279,9 @@ def main() -> None:
             for label, scenario, extra, kw in plan:
                 if label not in only:
                     continue
+                if label == "crowd":  # the crowd opened the app before the sale: their sessions are cached
+                    run_wrk(server.base, "warm-up", "me", seconds=max(3, args.buyers // 500), connections=c,
+                            env=common)
                 before = books.snapshot()
                 opts = {"seconds": secs, "connections": c, **kw}
                 watch = SoldOutWatch(books) if label == "crowd" else None
