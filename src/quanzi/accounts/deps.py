@@ -14,7 +14,6 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quanzi.accounts import service
 from quanzi.accounts.authcache import AuthCache, db_key_of, versions_for
 from quanzi.accounts.service import Principal
 from quanzi.accounts.sms import SmsProvider
