@@ -47,6 +47,7 @@ MAX_ENTRIES = 200_000
 AUTH_TABLES = frozenset({AuthSession.__tablename__, UserRole.__tablename__, User.__tablename__})
 TOUCHED = "quanzi_auth_touched"  # session.info key: person ids (or ALL) whose auth changed in this transaction
 ALL = 0  # "everyone": the global version
+ANY_DB = "*"
 
 
 class LocalVersions:
@@ -63,9 +64,9 @@ class LocalVersions:
         return t.get(ALL, 0), t.get(user_id, 0)
 
     def bump(self, db_key: str, user_ids: set[int]) -> None:
-        t = self._table(db_key)
-        for uid in user_ids:
-            t[uid] = t.get(uid, 0) + 1
+        for t in (self._by_db.values() if db_key == ANY_DB else [self._table(db_key)]):
+            for uid in user_ids:
+                t[uid] = t.get(uid, 0) + 1
 
 
 class RedisVersions:
@@ -231,8 +232,10 @@ def _after_commit(session: Session) -> None:
     ids = session.info.pop(TOUCHED, None)
     if not ids:
         return
-    bind = session.get_bind()
-    db_key = db_key_of(bind.engine.url)
+    try:
+        db_key = db_key_of(session.get_bind().engine.url)
+    except Exception:  # noqa: BLE001 - no single bind: bump that person everywhere in this process
+        db_key = ANY_DB
     for store in _BUMPERS:
         try:
             store.bump(db_key, ids)
