@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
 from quanzi import domains
+from quanzi.accounts.deps import make_auth_cache
 from quanzi.backoffice.admin import mount_admin
 from quanzi.config import Settings, get_settings
 from quanzi.flashsale import gate as flash_gate
@@ -21,7 +22,13 @@ from quanzi.kit.clock import clock
 from quanzi.kit.db import Database
 from quanzi.kit.logging import configure as configure_logging
 from quanzi.kit.ratelimit import RateLimiter
-from quanzi.kit.web import ERROR_RESPONSES, RequestContextMiddleware, install_error_handlers, security_headers
+from quanzi.kit.web import (
+    ERROR_RESPONSES,
+    RequestContextMiddleware,
+    index_routes,
+    install_error_handlers,
+    security_headers,
+)
 from quanzi.kit.worker import run_worker
 from quanzi.media.limits import UploadBodyLimit
 from quanzi.notifications import channels as notification_channels
@@ -108,6 +115,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.state.limiter = RateLimiter(settings.redis_url, settings.ratelimit_prefix)
     # Refuses a production configuration without a real SMS provider; login codes go through the SMS channel.
     app.state.sms = notification_channels.configure(settings)
+    app.state.auth_cache = make_auth_cache(settings, db)
     configure_payments(settings)
     from quanzi.distribution import posters
 
@@ -127,6 +135,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     for router in domains.routers():
         app.include_router(router)
     app.include_router(docs.router)
+    index_routes(app)  # after the last route, before the mounts (which it leaves to Starlette)
     for name in assets.VENDOR:
         app.mount(f"/static/vendor/{name}", assets.GzipStaticFiles(
             directory=assets.vendor_dir(name, settings.assets_dir), check_dir=False), name=f"vendor-{name}")

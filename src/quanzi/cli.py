@@ -61,17 +61,28 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
     workers: Annotated[int | None, typer.Option(help="server processes")] = None,
+    loop: Annotated[str, typer.Option(help="event loop: auto (uvloop when installed) | asyncio | uvloop")] = "auto",
+    http: Annotated[str, typer.Option(help="HTTP version: 1 | 2 | auto")] = "1",
+    backpressure: Annotated[int | None, typer.Option(help="requests in flight per worker before new "
+                                                              "connections wait (default: granian's)")] = None,
+    target: Annotated[str, typer.Option(hidden=True, help="ASGI app to serve (benchmarks serve a bare app "
+                                                          "with exactly these settings)")] = "quanzi.asgi:app",
 ) -> None:
     """Serve the web app (granian). In embedded mode the background worker runs in-process."""
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces, Loops
 
     s = get_settings()
     _preflight_or_exit(s)
     h, p, w = host or s.host, port or s.port, workers or s.workers
+    # The app's processes learn how many siblings they have: a per-process cache that is only safe in a
+    # single process (the session cache without Redis) turns itself off when there are several.
+    import os
+
+    os.environ["QUANZI_WORKERS"] = str(w)
     typer.echo(f"Quanzi is serving on http://{h}:{p}  (database: {s.database_url.split('://')[0]})")
-    Granian("quanzi.asgi:app", address=h, port=p, workers=w, interface=Interfaces.ASGI,
-            log_access=False).serve()
+    Granian(target, address=h, port=p, workers=w, interface=Interfaces.ASGI, loop=Loops(loop), http=HTTPModes(http),
+            backpressure=backpressure, log_access=False).serve()
 
 
 def _preflight_or_exit(s: Settings) -> list[str]:
@@ -195,28 +206,31 @@ def outbox_status() -> None:
 
 @flash_app.command("reconcile")
 def flashsale_reconcile() -> None:
-    """Make Redis agree with the database for current and coming flash sales (after any failure)."""
+    """Return the unsold set-aside quota of ended sales to stock, then make Redis agree with the database."""
     from quanzi import domains
     from quanzi.flashsale import gate, service
     from quanzi.kit.db import Database
 
     domains.load_all()
     s = get_settings()
-    if not s.redis_url:
-        typer.echo("no REDIS_URL: the database alone decides grabs; nothing to reconcile")
-        return
 
-    async def main() -> dict[int, int]:
+    async def main() -> tuple[dict[int, int], dict[int, int]]:
         db = Database(s.database_url)
-        g = gate.configure(s.redis_url, s.flash_gate_prefix)
-        assert g is not None
+        g = gate.configure(s.redis_url, s.flash_gate_prefix) if s.redis_url else None
         try:
-            return await service.reconcile(db, g)
+            settled = await service.settle_ended(db)
+            return settled, (await service.reconcile(db, g) if g is not None else {})
         finally:
             await db.dispose()
-            await g.redis.aclose()
+            if g is not None:
+                await g.redis.aclose()
 
-    items = asyncio.run(main())
+    settled, items = asyncio.run(main())
+    typer.echo(f"returned the unsold quota of {len(settled)} ended flash-sale items to stock: "
+               + ", ".join(f"#{k}+{v}" for k, v in settled.items()))
+    if not s.redis_url:
+        typer.echo("no REDIS_URL: the database alone decides grabs; no gate to reconcile")
+        return
     typer.echo(f"reconciled {len(items)} flash-sale items: " + ", ".join(f"#{k}={v}" for k, v in items.items()))
 
 

@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     ratelimit_prefix: str = "quanzi-rl"
     # Redis keys of the flash-sale gate; two platforms sharing one Redis need different prefixes.
     flash_gate_prefix: str = "quanzi-flash"
+    # Redis keys of the session cache's versions (accounts/authcache.py); one prefix per platform.
+    auth_cache_prefix: str = "quanzi-auth"
     # Make the Redis gate agree with the database when a server starts (after a crash, a Redis flush…).
     flash_reconcile_on_start: bool = True
     session_days: int = 30

@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quanzi.accounts import service
+from quanzi.accounts.authcache import AuthCache, db_key_of, versions_for
 from quanzi.accounts.service import Principal
 from quanzi.accounts.sms import SmsProvider
 from quanzi.kit.deps import get_db
@@ -46,20 +46,35 @@ async def _check_csrf(request: Request, cookie_token: str) -> None:
         raise CsrfFailed()
 
 
+def auth_cache(request: Request) -> AuthCache:
+    """The app's session cache (accounts/authcache.py); made on first use for apps built without one."""
+    cache = getattr(request.app.state, "auth_cache", None)
+    if cache is None:
+        cache = request.app.state.auth_cache = make_auth_cache(request.app.state.settings, get_db(request))
+    return cache
+
+
+def make_auth_cache(settings: Any, db: Any) -> AuthCache:
+    """Shared versions through Redis when configured; otherwise this process's own, which are exact only
+    when this is the only server process (`quanzi serve --workers 1`), else the cache stays off."""
+    versions = versions_for(settings.redis_url, settings.auth_cache_prefix)
+    enabled = bool(settings.redis_url) or settings.workers == 1
+    return AuthCache(db_key_of(db.engine.url), versions, enabled=enabled)
+
+
 async def optional_principal(request: Request) -> Principal | None:
     if hasattr(request.state, "principal"):
         return request.state.principal
     principal: Principal | None = None
     auth = request.headers.get("authorization", "")
     db = get_db(request)
+    cache = auth_cache(request)
     if auth.lower().startswith("bearer "):
-        async with db.read() as s:
-            principal = await service.principal_for(s, auth[7:].strip(), "bearer")
+        principal = await cache.principal(db.read, token_hash(auth[7:].strip()), "bearer")
         if principal is None:
             raise Unauthenticated()
     elif cookie := request.cookies.get(COOKIE):
-        async with db.read() as s:
-            principal = await service.principal_for(s, cookie, "cookie")
+        principal = await cache.principal(db.read, token_hash(cookie), "cookie")
         if principal is not None:
             request.state.csrf_token = csrf_token_for(request, cookie)
             if request.method in UNSAFE:
@@ -118,8 +133,7 @@ async def _visitor_of_error_page(request: Request) -> Principal | None:
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         return None
-    async with get_db(request).read() as s:
-        principal = await service.principal_for(s, cookie, "cookie")
+    principal = await auth_cache(request).principal(get_db(request).read, token_hash(cookie), "cookie")
     if principal is not None:
         request.state.csrf_token = csrf_token_for(request, cookie)
     request.state.principal = principal

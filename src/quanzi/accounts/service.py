@@ -11,6 +11,7 @@ import phonenumbers
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quanzi.accounts import authcache
 from quanzi.accounts.errors import (
     AccountDisabled,
     BadCredentials,
@@ -189,12 +190,14 @@ async def get_or_create_user(session: AsyncSession, phone: str, nickname: str | 
 async def add_role(session: AsyncSession, user_id: int, role: str) -> bool:
     if role not in {r.value for r in Role}:
         raise UnknownRole(role=role)
+    authcache.touch(session, user_id)  # the person's cached principal must see the new role at once
     return await insert_ignore(
         session, UserRole, {"user_id": user_id, "role": role, "created_at": clock.now()}, ["user_id", "role"]
     )
 
 
 async def remove_role(session: AsyncSession, user_id: int, role: str) -> None:
+    authcache.touch(session, user_id)
     await session.execute(delete(UserRole).where(UserRole.user_id == user_id, UserRole.role == role))
 
 
@@ -305,28 +308,37 @@ async def start_session(session: AsyncSession, user: User, kind: str, days: int,
 
 
 async def principal_for(session: AsyncSession, token: str, kind: str) -> Principal | None:
-    """The person behind a session token, with their roles, in one round trip (a row per role): every
-    authenticated request pays for this query."""
+    """The person behind a session token, with their roles (uncached: accounts/deps.py caches it)."""
+    found = await principal_by_hash(session, token_hash(token), kind)
+    return found[0] if found else None
+
+
+async def principal_by_hash(session: AsyncSession, hashed: str, kind: str) -> tuple[Principal, datetime] | None:
+    """(principal, session expiry) in one round trip (a row per role)."""
     now = clock.now()
     rows = (await session.execute(
-        select(AuthSession.id, User.id, User.phone, User.nickname, UserRole.role)
+        select(AuthSession.id, User.id, User.phone, User.nickname, UserRole.role, AuthSession.expires_at)
         .join(User, User.id == AuthSession.user_id)
         .outerjoin(UserRole, UserRole.user_id == User.id)
-        .where(AuthSession.token_hash == token_hash(token), AuthSession.kind == kind,
+        .where(AuthSession.token_hash == hashed, AuthSession.kind == kind,
                AuthSession.revoked_at.is_(None), AuthSession.expires_at > now, User.is_active.is_(True))
     )).all()
     if not rows:
         return None
-    session_id, user_id, phone, nickname, _role = rows[0]
+    session_id, user_id, phone, nickname, _role, expires_at = rows[0]
     return Principal(user_id=user_id, phone=phone, nickname=nickname,
-                     roles=frozenset(r.role for r in rows if r.role is not None), session_id=session_id, via=kind)
+                     roles=frozenset(r.role for r in rows if r.role is not None), session_id=session_id,
+                     via=kind), expires_at
 
 
 async def end_session(session: AsyncSession, session_id: int) -> None:
-    await session.execute(
+    owner = (await session.execute(
         update(AuthSession).where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=clock.now())
-    )
+        .values(revoked_at=clock.now()).returning(AuthSession.user_id)
+        .execution_options(auth_touched=True)  # the owner is bumped below, not everyone
+    )).scalar_one_or_none()
+    if owner is not None:
+        authcache.touch(session, owner, next_statement=False)
 
 
 async def create_operator(session: AsyncSession, phone_raw: str, password: str, nickname: str = "运营") -> User:

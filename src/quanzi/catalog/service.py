@@ -226,6 +226,18 @@ async def take_stock(s: AsyncSession, sku_id: int, qty: int, ref: str, title: st
     s.add(StockMovement(sku_id=sku_id, delta=-qty, reason="reserve", ref=ref, at=clock.now()))
 
 
+async def set_aside_stock(s: AsyncSession, sku_id: int, qty: int, reason: str, ref: str, title: str = "") -> None:
+    """Take `qty` units out of what regular buyers can order, for a campaign that sells them itself (a flash
+    sale's quota): one guarded UPDATE and a movement row; raises OutOfStock if fewer are left. The
+    campaign gives units back with `return_stock` (idempotent per reason and ref)."""
+    taken = await guarded_update(
+        s, update(Sku).where(Sku.id == sku_id, Sku.stock >= qty).values(stock=Sku.stock - qty)
+    )
+    if taken != 1:
+        raise OutOfStock(title=title or str(sku_id), sku_id=sku_id)
+    s.add(StockMovement(sku_id=sku_id, delta=-qty, reason=reason, ref=ref, at=clock.now()))
+
+
 async def return_stock(s: AsyncSession, sku_id: int, qty: int, reason: str, ref: str) -> bool:
     """Put `qty` units back, at most once per (sku, reason, ref). Returns False if already done."""
     if qty <= 0:

@@ -50,6 +50,10 @@ class FlashGate:
     async def release(self, activity_id: int, item_id: int, user_id: int, qty: int) -> None:
         await self._release(keys=[self.quota_key(item_id), self.users_key(activity_id)], args=[user_id, qty])
 
+    async def release_person(self, activity_id: int, user_id: int, qty: int) -> None:
+        """Lower the person's total only (the unit did not come back to the quota)."""
+        await self._release(keys=[f"{self.prefix}:none", self.users_key(activity_id)], args=[user_id, qty])
+
     async def load(self, item_id: int, remaining: int) -> None:
         """Seed the quota from the database if Redis has none (never overwrites a live counter)."""
         await self.redis.set(self.quota_key(item_id), remaining, nx=True)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quanzi.flashsale import gate, service
 from quanzi.kit import outbox
 from quanzi.kit.db import Database
+from quanzi.kit.sweeps import sweep
 
 log = structlog.get_logger("quanzi.flashsale")
 
@@ -35,6 +36,12 @@ async def tell_waiting_fan(s: AsyncSession, payload: dict[str, Any]) -> None:
     # The log line for operators; the notifications domain turns the same event into the fan's message.
     log.info("flashsale.next_batch_notice", user_id=payload["user_id"], product_id=payload["product_id"],
              text="【圈子】你关注的商品补货了，快来抢购！")
+
+
+@sweep("flashsale.settle", every_seconds=15)
+async def settle(db: Database, now: Any) -> int:
+    """Ended sales give the unsold rest of their set-aside quota back to stock."""
+    return len(await service.settle_ended(db, now))
 
 
 async def reconcile_on_start(db: Database) -> None:

@@ -36,6 +36,8 @@ class FlashActivity(Base):
     pay_minutes: Mapped[int] = mapped_column(Integer, default=5)
     commission_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled | cancelled
+    # When the unsold rest of the set-aside quota went back to stock (flashsale.service.settle_ended).
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_flash_activities_day", "day", "slot_id"),)
 
@@ -51,6 +53,9 @@ class FlashItem(Base):
     flash_price_fen: Mapped[int] = mapped_column(Integer)
     quota: Mapped[int] = mapped_column(Integer)
     remaining: Mapped[int] = mapped_column(Integer)
+    # Units taken out of the SKU's stock for this sale when it was created (0 for sales made before
+    # set-asides existed, which sell from ordinary stock as they always did).
+    set_aside: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("activity_id", "sku_id"),

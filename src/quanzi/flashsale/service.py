@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from time import monotonic
+from uuid import uuid4
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, select, update
@@ -73,7 +74,7 @@ async def slots(s: AsyncSession) -> list[FlashSlot]:
 async def create_activity(s: AsyncSession, *, slot_id: int, day: date, title: str, product_id: int,
                           items: list[tuple[int, int, int]], per_order_limit: int = 1, per_user_limit: int = 1,
                           pay_minutes: int = 5, commission_enabled: bool = False) -> FlashActivity:
-    """items: (sku_id, flash_price_fen, quota). Quotas are checked against stock when grabbed."""
+    """items: (sku_id, flash_price_fen, quota). Each quota is set aside from the SKU's stock at once."""
     slot = await s.get(FlashSlot, slot_id)
     if slot is None:
         raise FlashNotFound()
@@ -101,9 +102,15 @@ async def create_activity(s: AsyncSession, *, slot_id: int, day: date, title: st
                         pay_minutes=pay_minutes, commission_enabled=commission_enabled, status="scheduled")
     s.add(act)
     await s.flush()
-    for sku_id, price, quota in items:
-        s.add(FlashItem(activity_id=act.id, sku_id=sku_id, flash_price_fen=price, quota=quota, remaining=quota))
+    new_items = [FlashItem(activity_id=act.id, sku_id=sku_id, flash_price_fen=price, quota=quota, remaining=quota,
+                           set_aside=quota) for sku_id, price, quota in items]
+    s.add_all(new_items)
     await s.flush()
+    for item in new_items:
+        # The quota leaves ordinary stock now: regular buyers cannot take it, so the sale never sells less
+        # than its quota; the unsold rest goes back when the sale ends (settle_ended).
+        await catalog.set_aside_stock(s, item.sku_id, item.quota, "flash_set_aside", f"flash-item:{item.id}",
+                                      title=own[item.sku_id].label)
     return act
 
 
@@ -120,6 +127,7 @@ class Grab:
     starts_at: datetime
     ends_at: datetime
     remaining: int  # as read, before the write: only for refusing early, never for deciding a win
+    set_aside: bool = False  # the quota was taken out of stock when the sale was created
 
 
 async def grab_terms(s: AsyncSession, activity_id: int, sku_id: int) -> Grab:
@@ -130,7 +138,7 @@ async def grab_terms(s: AsyncSession, activity_id: int, sku_id: int) -> Grab:
         raise FlashNotFound()
     a, i = row
     return Grab(a.id, i.id, i.sku_id, i.flash_price_fen, a.per_user_limit, a.per_order_limit, a.pay_minutes,
-                a.commission_enabled, a.starts_at, a.ends_at, i.remaining)
+                a.commission_enabled, a.starts_at, a.ends_at, i.remaining, i.set_aside > 0)
 
 
 # An activity's terms never change once created (there is no edit), so with the Redis gate in front a grab
@@ -211,6 +219,10 @@ async def _reserve_in_db(s: AsyncSession, g: Grab, user_id: int, quantity: int, 
         FlashUserTotal.quantity + quantity <= g.per_user_limit,
     ).values(quantity=FlashUserTotal.quantity + quantity)) != 1:
         raise UserLimit(limit=g.per_user_limit)
+    if g.set_aside:
+        # The won units come out of the set-aside: hand them to ordinary stock for the order to take in
+        # this same transaction (the SKU row stays locked until commit, so no regular buyer gets them).
+        await catalog.return_stock(s, g.sku_id, quantity, "flash_sold", f"flash:{g.item_id}:{uuid4().hex[:16]}")
     [order] = await orders.place_orders(
         s, user_id, [Wanted(g.sku_id, quantity, None)], address, kind="flashsale",
         prices={g.sku_id: g.price_fen}, pay_minutes=g.pay_minutes, commission_eligible=g.commission_enabled,
@@ -223,7 +235,11 @@ async def _reserve_in_db(s: AsyncSession, g: Grab, user_id: int, quantity: int, 
 
 
 async def release_for_order(s: AsyncSession, order_id: int, gate: FlashGate | None) -> bool:
-    """The order was not paid in time (or was cancelled): give back quota and the person's total, once."""
+    """The order was not paid in time (or was cancelled): give back quota and the person's total, once.
+
+    The order's cancellation has already put its units back into ordinary stock. While the sale is on,
+    a set-aside unit goes back into the set-aside (and the quota) if it is still in stock; once the sale
+    has been settled, it stays in stock."""
     r = (await s.execute(select(FlashReservation).where(FlashReservation.order_id == order_id))).scalar_one_or_none()
     if r is None:
         return False
@@ -231,14 +247,72 @@ async def release_for_order(s: AsyncSession, order_id: int, gate: FlashGate | No
                                                               FlashReservation.status == "reserved")
                             .values(status="released")) != 1:
         return False
-    await s.execute(update(FlashItem).where(FlashItem.id == r.item_id).values(remaining=FlashItem.remaining + r.quantity))
     await s.execute(update(FlashUserTotal).where(FlashUserTotal.activity_id == r.activity_id,
                                                  FlashUserTotal.user_id == r.user_id)
                     .values(quantity=FlashUserTotal.quantity - r.quantity))
+    row = (await s.execute(select(FlashItem.sku_id, FlashItem.set_aside, FlashActivity.settled_at)
+                           .join(FlashActivity, FlashActivity.id == FlashItem.activity_id)
+                           .where(FlashItem.id == r.item_id))).one()
+    back_to_quota = True
+    if row.set_aside > 0:
+        if row.settled_at is not None:
+            back_to_quota = False
+        else:
+            try:
+                await catalog.set_aside_stock(s, row.sku_id, r.quantity, "flash_set_aside", f"flash-back:{r.id}")
+            except OutOfStock:  # a regular buyer took the returned unit first: the quota shrinks by it
+                back_to_quota = False
+    if back_to_quota:
+        await s.execute(update(FlashItem).where(FlashItem.id == r.item_id)
+                        .values(remaining=FlashItem.remaining + r.quantity))
     if gate is not None:
         act, item, who, qty = r.activity_id, r.item_id, r.user_id, r.quantity
-        after_commit(s, lambda: gate.release(act, item, who, qty))
+        if back_to_quota:
+            after_commit(s, lambda: gate.release(act, item, who, qty))
+        else:  # the person's total goes down, the quota does not come back
+            after_commit(s, lambda: gate.release_person(act, who, qty))
     return True
+
+
+async def settle_ended(db: Database, now: datetime | None = None) -> dict[int, int]:
+    """Return the unsold rest of every ended sale's set-aside quota to stock, exactly once per item.
+
+    Idempotent: each item's rest leaves `remaining` by a guarded UPDATE (remaining = what was read) and
+    enters stock with a movement unique per item (`return_stock`), in one transaction; a sale is marked
+    settled when all its items are. Returns {item id: units returned} for this run."""
+    now = now or clock.now()
+    returned: dict[int, int] = {}
+    async with db.read() as s:
+        due = list((await s.execute(select(FlashActivity.id).where(FlashActivity.ends_at <= now,
+                                                                   FlashActivity.settled_at.is_(None)))).scalars())
+    for act_id in due:
+        try:
+            returned.update(await _settle_one(db, act_id, now))
+        except SettleRace:
+            continue
+    return returned
+
+
+async def _settle_one(db: Database, act_id: int, now: datetime) -> dict[int, int]:
+    returned: dict[int, int] = {}
+    async with db.write() as s:
+        if (await s.execute(select(FlashActivity.settled_at).where(FlashActivity.id == act_id))).scalar_one():
+            return returned  # another process settled it meanwhile
+        for item in (await s.execute(select(FlashItem).where(FlashItem.activity_id == act_id))).scalars():
+            rest = item.remaining
+            if item.set_aside <= 0 or rest <= 0:
+                continue
+            if await guarded_update(s, update(FlashItem).where(FlashItem.id == item.id, FlashItem.remaining == rest)
+                                    .values(remaining=0)) != 1:
+                raise SettleRace()  # a late grab moved it: roll back, the next run settles it
+            await catalog.return_stock(s, item.sku_id, rest, "flash_return", f"flash-item:{item.id}")
+            returned[item.id] = rest
+        await s.execute(update(FlashActivity).where(FlashActivity.id == act_id).values(settled_at=now))
+    return returned
+
+
+class SettleRace(Exception):
+    """An item's remaining changed between read and write while settling (retried by the next run)."""
 
 
 async def mark_paid(s: AsyncSession, order_id: int) -> None:

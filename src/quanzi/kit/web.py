@@ -6,8 +6,8 @@ friendly page (browser). Anything else is a bug: logged with its stack, answered
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from pathlib import Path
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,12 +19,27 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from prometheus_client import Counter, Histogram
+from fastapi.routing import (  # private: pinned FastAPI; tests/kit/test_routing_index.py guards the contract
+    _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY,
+    _FASTAPI_INCLUDED_ROUTER_KEY,
+    _SCOPE_MISSING,
+    APIRoute,
+    APIRouter,
+    _get_fastapi_scope,
+    _restore_fastapi_scope_key,
+    _apply_router_form_limits,
+    _IncludedRouter,
+    _route_selected,
+    _update_scope,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Mount, get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quanzi.kit import i18n
 from quanzi.kit.clock import clock
 from quanzi.kit.errors import DomainError, InvalidInput, NotFound
+from quanzi.kit.logging import REQUEST as REQUEST_LOG
 from quanzi.kit.money import yuan
 from quanzi.kit.schemas import ErrorOut
 
@@ -95,19 +110,26 @@ def wants_html(request: Request) -> bool:
 
 
 def pick_locale(scope: Scope) -> str:
-    from urllib.parse import parse_qs
+    """?lang= beats the `lang` cookie beats (API only) Accept-Language; default Simplified Chinese."""
+    qs = scope.get("query_string", b"")
+    if qs and b"lang=" in qs:
+        from urllib.parse import parse_qs
 
-    qs = parse_qs(scope.get("query_string", b"").decode(errors="ignore"))
-    if lang := i18n.normalize((qs.get("lang") or [None])[0]):
-        return lang
-    headers = dict(scope.get("headers") or [])
-    cookie = headers.get(b"cookie", b"").decode(errors="ignore")
-    for part in cookie.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == "lang" and (lang := i18n.normalize(value)):
+        if lang := i18n.normalize((parse_qs(qs.decode(errors="ignore")).get("lang") or [None])[0]):
             return lang
-    if scope.get("path", "").startswith("/api/"):
-        if lang := i18n.normalize(headers.get(b"accept-language", b"").decode(errors="ignore")[:5]):
+    cookie = accept_language = b""
+    for name, value in scope.get("headers") or ():
+        if name == b"cookie":
+            cookie = value
+        elif name == b"accept-language":
+            accept_language = value
+    if b"lang=" in cookie:
+        for part in cookie.decode(errors="ignore").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == "lang" and (lang := i18n.normalize(value)):
+                return lang
+    if accept_language and scope.get("path", "").startswith("/api/"):
+        if lang := i18n.normalize(accept_language.decode(errors="ignore")[:5]):
             return lang
     return i18n.DEFAULT
 
@@ -125,32 +147,55 @@ def _nul_in_url(scope: Scope) -> str | None:
 
 
 class RequestContextMiddleware:
-    """Request id, locale, structured-log context, metrics and security headers (pure ASGI)."""
+    """Request id, locale, structured-log context, metrics and security headers (pure ASGI).
+
+    Every request pays for this, so it does only what it must per request: no Request object, no header
+    dict, the metric children looked up once per (method, route, status) and reused.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._counts: dict[tuple[str, str, int], Any] = {}
+        self._latencies: dict[tuple[str, str], Any] = {}
+
+    def _observe(self, method: str, route: str, status: int, elapsed: float) -> None:
+        count = self._counts.get((method, route, status))
+        if count is None:
+            count = self._counts[(method, route, status)] = REQUESTS.labels(method, route, str(status))
+        latency = self._latencies.get((method, route))
+        if latency is None:
+            latency = self._latencies[(method, route)] = LATENCY.labels(method, route)
+        count.inc()
+        latency.observe(elapsed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        rid = headers.get(b"x-request-id", b"").decode(errors="ignore")[:64] or uuid.uuid4().hex
+        rid = ""
+        accept = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                rid = value.decode(errors="ignore")[:64]
+            elif name == b"accept":
+                accept = value
+        rid = rid or os.urandom(16).hex()
+        rid_header = (b"x-request-id", rid.encode())
         i18n.set_locale(pick_locale(scope))
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=rid, method=scope["method"], path=scope["path"])
+        REQUEST_LOG.set((rid, scope["method"], scope["path"]))
         scope.setdefault("state", {})["request_id"] = rid
         start = time.perf_counter()
-        status_holder: dict[str, int | bool] = {"status": 500}
+        status = 500
+        started = False
 
         async def send_wrapper(message: Message) -> None:
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                status_holder["started"] = True
-                hdrs = list(message.get("headers", []))
-                hdrs.append((b"x-request-id", rid.encode()))
-                hdrs.extend(getattr(getattr(scope.get("app"), "state", None), "security_headers", SECURITY_HEADERS))
-                message["headers"] = hdrs
+                status = message["status"]
+                started = True
+                app_state = getattr(scope.get("app"), "state", None)  # WeChat's script origin, when configured
+                message["headers"] = [*message.get("headers", ()), rid_header,
+                                      *getattr(app_state, "security_headers", SECURITY_HEADERS)]
             await send(message)
 
         try:
@@ -163,23 +208,20 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_wrapper)
         except Exception as exc:  # a bug: answer here so the 500 still carries the request id and headers
             log.exception("unhandled_error", error=repr(exc))
-            if status_holder.get("started"):
+            if started:
                 raise
-            status_holder["status"] = 500
+            status = 500
             zh = i18n.short() == "zh"
             message = "服务器开小差了，请稍后再试" if zh else "Something went wrong on our side; please try again"
             response: Response
-            if scope["path"].startswith("/api/") or b"text/html" not in headers.get(b"accept", b""):
+            if scope["path"].startswith("/api/") or b"text/html" not in accept:
                 response = JSONResponse({"error": {"code": "internal_error", "message": message}}, status_code=500)
             else:
                 response = HTMLResponse(f"<h1>500</h1><p>{message}</p>", status_code=500)
             await response(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            route_path = getattr(route, "path", "unmatched")
-            elapsed = time.perf_counter() - start
-            REQUESTS.labels(scope["method"], route_path, str(status_holder["status"])).inc()
-            LATENCY.labels(scope["method"], route_path).observe(elapsed)
+            self._observe(scope["method"], getattr(route, "path", "unmatched"), status, time.perf_counter() - start)
 
 
 # Who is looking at an error page. A 404 for an unknown address runs no route, so no dependency has looked at
@@ -315,6 +357,184 @@ def _allowed_methods(request: Request) -> list[str]:
         method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
         if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
     ]
+
+
+def _route_prefixes(route: Any) -> tuple[str, ...]:
+    """The literal starts (before the first `{`) of every path `route` can match."""
+    if isinstance(route, _IncludedRouter):
+        paths = [ctx.path_format or getattr(ctx.starlette_route, "path_format", None) or ""
+                 for ctx in route.effective_route_contexts()]
+    else:
+        paths = [getattr(route, "path_format", None) or ""]
+    return tuple(sorted({p.split("{", 1)[0] for p in paths}))
+
+
+def _static_path(ctx: Any) -> str | None:
+    """The path of an endpoint without parameters (it matches that exact path only), else None."""
+    path = ctx.path_format or getattr(ctx.starlette_route, "path_format", None)
+    return path if path and "{" not in path else None
+
+
+def _section(path: str) -> str:
+    """A path's first two segments: `/api/flashsale/7/grab` → `/api/flashsale`."""
+    cut = path.find("/", path.find("/", 1) + 1)
+    return path if cut < 0 else path[:cut]
+
+
+def _compatible(section: str, prefixes: tuple[str, ...]) -> bool:
+    """Could a path whose first two segments are `section` start with one of `prefixes`?"""
+    return any(section.startswith(p) or (p.startswith(section) and p[len(section):len(section) + 1] in ("", "/"))
+               for p in prefixes)
+
+
+class _IndexedIncludedRouter(_IncludedRouter):
+    """An included router that tries only the routes a path's first two segments could match.
+
+    FastAPI's `_IncludedRouter._match` (fastapi 0.165.0, copied below with the candidate list as the only
+    change) tries each route of the router in turn, and runs twice per request (`matches`, then
+    `_handle_selected`); order among the candidates is kept, so the first FULL match is the same.
+    """
+
+    _quanzi_index: dict[str, list[Any]]
+    _quanzi_version: Any = None
+
+    def _candidates(self, path: str) -> list[Any]:
+        version = self.original_router._routes_version
+        if version != self._quanzi_version:
+            self._quanzi_index = {}
+            self._quanzi_version = version
+        key = _section(path)
+        found = self._quanzi_index.get(key)
+        if found is None:
+            found = [c for c in self.effective_candidates() if _compatible(key, _route_prefixes(c))]
+            if len(self._quanzi_index) < 2048:
+                self._quanzi_index[key] = found
+        return found
+
+    def _match(self, scope: Scope) -> tuple[Match, Scope, BaseRoute | None, Any]:
+        partial: tuple[Scope, BaseRoute, Any] | None = None
+        for candidate in self._candidates(get_route_path(scope)):
+            if isinstance(candidate, _IncludedRouter):
+                match, child_scope = candidate.matches(scope)
+                route: BaseRoute = candidate
+                route_context = None
+            elif isinstance(candidate.original_route, APIRoute):
+                route_context = candidate
+                fastapi_scope = _get_fastapi_scope(scope)
+                previous_context = fastapi_scope.get(_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY, _SCOPE_MISSING)
+                fastapi_scope[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = route_context
+                try:
+                    match, child_scope = candidate.original_route.matches(scope)
+                finally:
+                    _restore_fastapi_scope_key(scope, _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY, previous_context)
+                route = candidate.original_route
+            else:
+                route_context = candidate
+                match, child_scope = candidate.matches(scope)
+                route = candidate.starlette_route or candidate.original_route
+            if match == Match.FULL:
+                return match, child_scope, route, route_context
+            if match == Match.PARTIAL and partial is None:
+                partial = (child_scope, route, route_context)
+        if partial is not None:
+            child_scope, route, route_context = partial
+            return Match.PARTIAL, child_scope, route, route_context
+        return Match.NONE, {}, None, None
+
+
+class _IndexedRouter(APIRouter):
+    """The app's router, with the routes a path could possibly match looked up instead of tried in turn.
+
+    FastAPI tries every included router in order and, inside the one that matches, walks its routes twice
+    (`matches`, then `_handle_selected`), so a request to a router included late paid for dozens of
+    routers' regexes first: most of the fixed toll per request. Here every endpoint of every included
+    router (and every mount and plain route) is indexed by the literal start of its path; a request
+    tries, in the original order, only the endpoints compatible with its first two path segments, and
+    the first FULL match wins exactly as in FastAPI's loop (an endpoint left out cannot match the path).
+    The selected endpoint is then run the way `_IncludedRouter.handle`/`_handle_selected` (fastapi
+    0.165.0) run it. Anything else — a method mismatch (405), a trailing-slash redirect, a 404, the
+    lifespan — goes through FastAPI's own loop unchanged. tests/kit/test_routing_index.py checks that
+    every route resolves to the same endpoint both ways.
+    """
+
+    _quanzi_entries: list[tuple[tuple[Any, Any, str | None], tuple[str, ...]]]
+    _quanzi_index: dict[str, list[tuple[Any, Any, str | None]]]
+    _quanzi_version: Any
+
+    def _reindex(self) -> None:
+        entries: list[tuple[tuple[Any, Any, str | None], tuple[str, ...]]] = []
+        for route in self.routes:
+            if isinstance(route, _IncludedRouter):
+                leaves = route.effective_candidates()
+                if all(not isinstance(c, _IncludedRouter) and isinstance(c.original_route, APIRoute)
+                       for c in leaves):
+                    entries.extend(((route, c, _static_path(c)), _route_prefixes(c)) for c in leaves)
+                    continue
+            entries.append(((None, route, None), _route_prefixes(route)))
+        self._quanzi_entries = entries
+        self._quanzi_index = {}
+        self._quanzi_version = (self._routes_version, len(self.routes))
+
+    def _candidates(self, path: str) -> list[tuple[Any, Any, str | None]]:
+        if self._quanzi_version != (self._routes_version, len(self.routes)):
+            self._reindex()
+        key = _section(path)
+        found = self._quanzi_index.get(key)
+        if found is None:
+            found = [entry for entry, prefixes in self._quanzi_entries if _compatible(key, prefixes)]
+            if len(self._quanzi_index) < 2048:  # sections are few; do not let odd paths grow it forever
+                self._quanzi_index[key] = found
+        return found
+
+    def select(self, scope: Scope) -> tuple[Any, Any, Scope] | None:
+        """(inclusion or None, endpoint context or route, child scope) of the first FULL match, if any."""
+        path = get_route_path(scope)
+        for inclusion, route, static in self._candidates(path):
+            if static is not None and static != path:
+                continue  # a path without parameters matches only itself: no regex needed to say no
+            if inclusion is None:
+                match, child_scope = route.matches(scope)
+            else:
+                # what APIRoute.matches does for an included endpoint, without FastAPI's scope-key round trip
+                match, child_scope = route.matches(scope)
+                if match != Match.NONE:
+                    child_scope["route"] = route.original_route
+            if match == Match.FULL:
+                return inclusion, route, child_scope
+        return None
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (selected := self.select(scope)) is not None:
+            inclusion, route, child_scope = selected
+            _apply_router_form_limits(scope, self.form_limits)
+            scope.setdefault("router", self)
+            if inclusion is None:
+                _update_scope(scope, child_scope)
+                _route_selected(scope=scope, path=getattr(route, "path_format", None), mount=isinstance(route, Mount))
+                await route.handle(scope, receive, send)
+                return
+            _apply_router_form_limits(scope, inclusion.include_context.form_limits)
+            fastapi_scope = _get_fastapi_scope(scope)
+            fastapi_scope[_FASTAPI_INCLUDED_ROUTER_KEY] = inclusion
+            _update_scope(scope, child_scope)
+            _route_selected(scope=scope, path=getattr(route.starlette_route, "path_format", None) or route.path_format)
+            fastapi_scope[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = route
+            scope["route"] = route.original_route
+            await route.original_route.handle(scope, receive, send)
+            return
+        await super().app(scope, receive, send)
+
+
+def index_routes(app: FastAPI) -> None:
+    """Call once the routers are included: the app's router looks routes up by path (see _IndexedRouter)."""
+    router = app.router
+    if type(router) is APIRouter and router.middleware_stack == router.app:  # no router-level middleware
+        router.__class__ = _IndexedRouter
+        router._quanzi_version = None  # type: ignore[attr-defined]
+        router.middleware_stack = router.app  # Starlette bound the old method at __init__
+    for route in router.routes:
+        if type(route) is _IncludedRouter:
+            route.__class__ = _IndexedIncludedRouter
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
