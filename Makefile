@@ -12,7 +12,8 @@ PYTEST_ARGS ?= -n auto
 run: setup
 	$(BIN)/quanzi migrate
 	$(BIN)/quanzi demo
-	$(BIN)/quanzi serve
+	# The demo pays WeChat/Alipay withdrawals through the local sandbox (explicitly: production refuses it).
+	QUANZI_PAYOUT_SANDBOX=1 $(BIN)/quanzi serve
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
