@@ -56,6 +56,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/api/catalog/products/{product_id}"): "a published product page is public",
     ("GET", "/api/shops/{shop_id}"): "an open shop's page is public",
     ("GET", "/api/products/{product_id}/reviews"): "a published product's reviews are public",
+    ("GET", "/api/regions/{code}"): "China's administrative divisions (the address picker's data) are public",
     ("GET", "/posters/{kind}/{target_id}.png"):
         "any active distributor draws their own share poster for any public product or shop",
     ("POST", "/api/flashsale/{activity_id}/grab"): "a flash sale is open to every fan",
@@ -224,7 +225,7 @@ def _param(sc: Scene, path: str, name: str) -> int | str:
     """The first person's object for a path parameter. Unknown names fail: a new object route must be mapped."""
     known = {"product_id", "sku_id", "shop_id", "item_id", "address_id", "aftersale_id", "withdrawal_id",
              "bargain_id", "group_id", "out_trade_no", "user_id", "rank", "kind", "target_id", "order_id",
-             "activity_id", "checkout_id", "notification_id",
+             "activity_id", "checkout_id", "notification_id", "code",
              "media_id", "review_id"}
     assert name in known, f"path parameter {{{name}}} of {path} is not mapped to an object in this walk"
     a = sc.a
@@ -234,6 +235,7 @@ def _param(sc: Scene, path: str, name: str) -> int | str:
         "bargain_id": sc.bargain_id, "group_id": sc.group_id, "out_trade_no": sc.out_trade_no,
         "user_id": a.user_id, "rank": 1, "kind": "p", "target_id": a.product_id,
         "notification_id": sc.notification_id, "media_id": sc.media_id, "review_id": sc.review_id,
+        "code": "36",  # 江西省
     }
     if name == "order_id":
         # Paying, cancelling and paying again are for the unpaid order; the rest for the paid one.
@@ -260,6 +262,9 @@ def _body(sc: Scene, method: str, path: str, who: Side) -> dict[str, Any] | None
         ("POST", "/api/catalog/manage/skus/{sku_id}/stock"): {"delta": 1},
         ("PUT", "/api/shops/mine/shelf/{product_id}"): {"recommendation": "换个推荐语"},
         ("PUT", "/api/cart/items/{item_id}"): {"quantity": 3},
+        ("PUT", "/api/addresses/{address_id}"): {"name": "改名", "phone": "13700000999", "province_code": "36",
+                                                  "city_code": "3607", "district_code": "360702",
+                                                  "detail": "脐橙路 2 号"},
         ("POST", "/api/orders/{order_id}/pay"): {"provider": "sandbox"},
         ("POST", "/api/checkouts/{checkout_id}/pay"): {"provider": "sandbox"},
         ("POST", "/api/catalog/manage/products/{product_id}/images"): {"media_ids": [who.free_media]},

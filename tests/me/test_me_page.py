@@ -40,7 +40,9 @@ async def test_orders_by_state_link_to_the_filtered_list(client: httpx.AsyncClie
     assert page.status_code == 200 and 'data-testid="tab-me"' in page.text
     assert count(page.text, "unpaid") == 2 and count(page.text, "to_ship") == 2
     assert count(page.text, "shipped") is None and count(page.text, "to_review") is None  # no zero badges
-    for key in ("unpaid", "to_ship", "shipped", "to_review"):
+    assert 'href="/reviews/pending" data-testid="me-tab-to_review"' in page.text
+    assert (await fan.get("/reviews/pending")).status_code == 200  # "to review" is the reviews list
+    for key in ("unpaid", "to_ship", "shipped"):
         assert f'href="/orders?tab={key}" data-testid="me-tab-{key}"' in page.text
         assert (await fan.get(f"/orders?tab={key}")).status_code == 200  # each link is a real list
     assert 'href="/aftersales" data-testid="me-tab-aftersale"' in page.text

@@ -40,7 +40,7 @@ SQLADMIN_UI = [
 
 # Column key -> English label (msgid). Every column of every back-office view has one (a test checks).
 LABELS = {
-    "id": N_("ID"), "phone": N_("Phone"), "nickname": N_("Nickname"), "is_active": N_("Active"),
+    "id": N_("ID"), "phone": N_("Phone"), "nickname": N_("Nickname"), "is_active": N_("Active"), "show_phone_to_shops": N_("Shows phone to shops"),
     "created_at": N_("Created at"), "user_id": N_("User ID"), "role": N_("Role"), "kind": N_("Kind"),
     "expires_at": N_("Expires at"), "revoked_at": N_("Revoked at"), "ip": N_("IP address"), "topic": N_("Topic"),
     "handler": N_("Handler"), "status": N_("Status"), "attempts": N_("Attempts"),

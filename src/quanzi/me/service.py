@@ -20,14 +20,15 @@ from quanzi.flashsale import service as flashsale
 from quanzi.groupbuy import service as groupbuy
 from quanzi.ledger import service as ledger
 from quanzi.orders import service as orders
+from quanzi.reviews import service as reviews
 
 # The order tabs of the 我的 page: (key, order statuses, where it links). The after-sale tab is the after-sale
-# list; "to review" links to the received orders (the reviews engineer's list, /orders?tab=to_review).
+# list; "to review" is the reviews domain's list of received lines not yet reviewed (counted by it).
 ORDER_TABS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("unpaid", ("pending_payment",), "/orders?tab=unpaid"),
     ("to_ship", ("paid",), "/orders?tab=to_ship"),
     ("shipped", ("shipped",), "/orders?tab=shipped"),
-    ("to_review", ("received",), "/orders?tab=to_review"),
+    ("to_review", (), "/reviews/pending"),
 )
 RECENT = 5
 
@@ -51,6 +52,7 @@ async def summary(s: AsyncSession, user_id: int) -> Summary:
     by_status = await orders.counts_by_status(s, user_id)
     counts = {key: sum(by_status.get(st, 0) for st in statuses) for key, statuses, _url in ORDER_TABS}
     counts["all"] = sum(by_status.values())
+    counts["to_review"] = await reviews.count_to_review(s, user_id)
     after = await aftersales.list_for_buyer(s, user_id)
     out = Summary(order_counts=counts, aftersales_open=sum(1 for a in after if a.status in OPEN_STATES))
 

@@ -16,14 +16,13 @@ from quanzi.payments import registry, service
 from quanzi.payments.models import Payment
 from quanzi.payments.providers.sandbox import SandboxProvider
 
-notifications = APIRouter(prefix="/api/payments", tags=["payments"])
+# One flat router (the app's route index looks routes up by path section; nested routers cost a level).
+router = APIRouter(prefix="/api", tags=["payments"])
 
 
-checkouts = APIRouter(prefix="/api/checkouts", tags=["payments"])
-order_payments = APIRouter(prefix="/api/orders", tags=["orders"])
 
 
-@order_payments.post("/{order_id}/pay")
+@router.post("/orders/{order_id}/pay", tags=["orders"])
 async def pay_order(order_id: PathId, body: PayIn, db: DB, me: CurrentUser) -> IntentOut:
     """Start paying one order with a provider (sandbox by default). Safe to repeat: the open attempt is reused.
     An order of a checkout with several unpaid orders is paid with the checkout (`/api/checkouts/{id}/pay`)."""
@@ -32,7 +31,7 @@ async def pay_order(order_id: PathId, body: PayIn, db: DB, me: CurrentUser) -> I
                      client_params=intent.client_params)
 
 
-@checkouts.post("/{checkout_id}/pay")
+@router.post("/checkouts/{checkout_id}/pay")
 async def pay_checkout(checkout_id: PathId, body: PayIn, db: DB, me: CurrentUser) -> IntentOut:
     """Pay every unpaid order of a checkout at once: one provider transaction for the checkout total (WeChat
     Pay combined payment 合单支付, one Alipay trade, one sandbox payment). Safe to repeat: the open attempt
@@ -42,7 +41,7 @@ async def pay_checkout(checkout_id: PathId, body: PayIn, db: DB, me: CurrentUser
                      client_params=intent.client_params)
 
 
-@notifications.post("/notify/{provider}", include_in_schema=False)
+@router.post("/payments/notify/{provider}", include_in_schema=False)
 async def notify(provider: str, request: Request, db: DB) -> JSONResponse:
     """Provider → us. Verified, then applied once per transaction id; replays answer SUCCESS, change nothing."""
     body = await request.body()
@@ -82,12 +81,8 @@ async def sandbox_pay(db, buyer_id: int, out_trade_no: str) -> str:  # noqa: ANN
     return await service.handle_notification(db, "sandbox", headers, body)
 
 
-@notifications.post("/sandbox/{out_trade_no}/pay")
+@router.post("/payments/sandbox/{out_trade_no}/pay")
 async def sandbox_pay_api(out_trade_no: str, db: DB, me: CurrentUser) -> dict[str, str]:
     return {"outcome": await sandbox_pay(db, me.user_id, out_trade_no)}
 
 
-router = APIRouter()
-router.include_router(notifications)
-router.include_router(checkouts)
-router.include_router(order_payments)
