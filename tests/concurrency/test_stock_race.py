@@ -43,7 +43,7 @@ async def _buyers(db: Database, n: int) -> list[tuple[int, int]]:
     return out
 
 
-def _buy(url: str, buyer_id: int, address_id: int, sku_id: int, start: threading.Barrier) -> str:
+def _buy(url: str, buyer_id: int, address_id: int, sku_id: int | list[int], start: threading.Barrier) -> str:
     """One buyer in its own thread, event loop, engine and transaction."""
 
     async def go() -> str:
@@ -55,7 +55,8 @@ def _buy(url: str, buyer_id: int, address_id: int, sku_id: int, start: threading
             try:
                 async with db.write() as s:
                     address = await cart.owned_address(s, buyer_id, address_id)
-                    await orders.place_orders(s, buyer_id, [orders.Wanted(sku_id, 1, None)], address)
+                    skus = sku_id if isinstance(sku_id, list) else [sku_id]
+                    await orders.place_orders(s, buyer_id, [orders.Wanted(x, 1, None) for x in skus], address)
             except OutOfStock:
                 return "out_of_stock"
             return "ok"
@@ -94,3 +95,23 @@ async def test_fifty_buyers_for_ten_units(db: Database, db_url: str) -> None:
     assert {b for b, _ in placed} <= {uid for uid, _ in buyers}
     assert other_sku == UNITS  # untouched
     assert elapsed < 60, elapsed
+
+
+async def test_two_sku_checkouts_listed_in_opposite_orders_neither_deadlock_nor_oversell(db: Database,
+                                                                                      db_url: str) -> None:
+    """Half the buyers want (A, B), half (B, A): the one guarded UPDATE takes both rows in the index's order,
+    so no two checkouts wait on each other (PostgreSQL would abort one with a deadlock error, a 500)."""
+    w = await make_world(db, stock=UNITS)
+    a, b = w.sku_ids[0], w.sku_ids[1]
+    buyers = await _buyers(db, 2 * UNITS + 10)
+    await db.dispose()
+    start = threading.Barrier(len(buyers))
+    with ThreadPoolExecutor(max_workers=len(buyers)) as pool:
+        futures = [pool.submit(_buy, db_url, uid, aid, [a, b] if i % 2 else [b, a], start)
+                   for i, (uid, aid) in enumerate(buyers)]
+        results = [f.result(timeout=120) for f in futures]
+    assert results.count("ok") == UNITS and results.count("out_of_stock") == len(buyers) - UNITS, results
+    async with db.read() as s:
+        left = dict((await s.execute(select(Sku.id, Sku.stock).where(Sku.id.in_([a, b])))).all())
+        moved = (await s.execute(select(func.sum(StockMovement.delta)).where(StockMovement.reason == "reserve"))).scalar()
+    assert left == {a: 0, b: 0} and moved == -2 * UNITS

@@ -192,6 +192,72 @@ async def test_sqlite_write_transactions_take_the_write_lock_at_begin(db: Databa
             other.close()
 
 
+async def test_sqlite_writers_of_one_process_queue_instead_of_polling_the_file_lock(db_url: str) -> None:
+    """With busy_timeout 0 every contended BEGIN IMMEDIATE would fail at once ("database is locked"): 30
+    concurrent writers of one process all commit only because they wait their turn in the writer queue."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the writer queue is SQLite's")
+    from sqlalchemy import event
+
+    own = Database(db_url)
+
+    @event.listens_for(own.engine.sync_engine, "connect")
+    def _no_busy_wait(dbapi_conn, _record) -> None:  # noqa: ANN001
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=0")
+        cur.close()
+
+    try:
+        first = await _add(own, "queue", stock=0)
+
+        async def bump() -> None:
+            async with own.write() as s:
+                await s.execute(update(DbProbe).where(DbProbe.id == first).values(stock=DbProbe.stock + 1))
+                await asyncio.sleep(0.001)  # hold the write lock across a hand-off, as a real request does
+
+        await asyncio.gather(*(bump() for _ in range(30)))
+        async with own.read() as s:
+            assert (await s.execute(select(DbProbe.stock).where(DbProbe.id == first))).scalar_one() == 30
+    finally:
+        await own.dispose()
+
+
+async def test_postgresql_idle_connection_dropped_by_the_server_is_replaced_not_failed(db_url: str,
+                                                                                    monkeypatch) -> None:  # noqa: ANN001
+    """No pre-ping per request: a pooled connection is pinged only after sitting idle, and a dead one is
+    replaced by the pool. Without the idle ping the same request fails (shown first)."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's pool")
+    from sqlalchemy.exc import DBAPIError
+
+    from quanzi.kit import db as dbkit
+
+    async def kill_our_backends(victim: Database) -> None:
+        async with victim.read() as s:
+            me = (await s.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        killer = Database(db_url, null_pool=True)
+        try:
+            async with killer.write() as s:
+                await s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": me})
+        finally:
+            await killer.dispose()
+
+    for idle_ping in (1e9, 0.0):  # never ping, then ping anything idle
+        monkeypatch.setattr(dbkit, "IDLE_PING_SECONDS", idle_ping)
+        victim = Database(db_url)
+        try:
+            await kill_our_backends(victim)
+            if idle_ping:
+                with pytest.raises(DBAPIError):
+                    async with victim.read() as s:
+                        await s.execute(text("SELECT 1"))
+            else:
+                async with victim.read() as s:
+                    assert (await s.execute(text("SELECT 1"))).scalar_one() == 1
+        finally:
+            await victim.dispose()
+
+
 # --- ORM relationships ---------------------------------------------------------------------------
 
 def eager_relationships(reg: registry) -> list[str]:

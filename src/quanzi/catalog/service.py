@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.catalog import search
@@ -224,6 +224,32 @@ async def take_stock(s: AsyncSession, sku_id: int, qty: int, ref: str, title: st
     if taken != 1:
         raise OutOfStock(title=title or str(sku_id), sku_id=sku_id)
     s.add(StockMovement(sku_id=sku_id, delta=-qty, reason="reserve", ref=ref, at=clock.now()))
+
+
+async def take_stocks(s: AsyncSession, wanted: dict[int, int], titles: dict[int, str] | None = None) -> None:
+    """Reserve several SKUs at once: ONE guarded UPDATE over all of them (`stock >= wanted` per row, a CASE
+    on the id), which either takes every line or, if any SKU has fewer units left, raises OutOfStock and the
+    transaction's rollback puts back what the statement took. The rows are locked in one statement, in the
+    index's id order, so two checkouts sharing SKUs cannot deadlock on PostgreSQL. The movement rows come
+    with `record_reservations` once the caller knows what each reservation is for."""
+    if not wanted:
+        return
+    qty = case(wanted, value=Sku.id)
+    stmt = (update(Sku).where(Sku.id.in_(sorted(wanted)), Sku.stock >= qty).values(stock=Sku.stock - qty)
+            .returning(Sku.id).execution_options(synchronize_session=False))
+    taken = set((await s.execute(stmt)).scalars())
+    missing = sorted(set(wanted) - taken)
+    if missing:
+        title = (titles or {}).get(missing[0]) or str(missing[0])
+        raise OutOfStock(title=title, sku_id=missing[0])
+
+
+async def record_reservations(s: AsyncSession, moves: Sequence[tuple[int, int, str]]) -> None:
+    """The movement rows of `take_stocks`, one multi-row INSERT: (sku id, quantity taken, ref)."""
+    if moves:
+        now = clock.now()
+        await s.execute(insert(StockMovement.__table__), [
+            {"sku_id": sku_id, "delta": -qty, "reason": "reserve", "ref": ref, "at": now} for sku_id, qty, ref in moves])
 
 
 async def set_aside_stock(s: AsyncSession, sku_id: int, qty: int, reason: str, ref: str, title: str = "") -> None:

@@ -10,6 +10,9 @@ Rules (DESIGN.md "Rules that keep money and stock correct"):
 
 from __future__ import annotations
 
+import asyncio
+import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, pool
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -92,6 +96,28 @@ def _install_sqlite_pragmas(sync_engine: Any) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+RECYCLE_SECONDS = 1800
+IDLE_PING_SECONDS = 10.0
+
+
+def _install_idle_ping(sync_engine: Any) -> None:
+    """Ping a pooled PostgreSQL connection only if it has been idle for a while; a dead one is replaced by
+    the pool (DisconnectionError makes it try a fresh connection) instead of failing the request."""
+
+    @event.listens_for(sync_engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["quanzi_idle_since"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("quanzi_idle_since")
+        if since is not None and time.monotonic() - since > IDLE_PING_SECONDS:
+            try:
+                sync_engine.dialect.do_ping(dbapi_conn)
+            except Exception as exc:  # any failure: let the pool open a fresh connection
+                raise sa_exc.DisconnectionError() from exc
+
+
 AfterCommit = Callable[[], Awaitable[None] | None]
 
 
@@ -108,12 +134,20 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs["pool_pre_ping"] = True
+            # No ping per checkout (a round trip on every request): connections are recycled after
+            # RECYCLE_SECONDS and pinged only when they sat idle longer than IDLE_PING_SECONDS
+            # (`_install_idle_ping`), where a server restart or a firewall could have dropped them.
+            kwargs["pool_recycle"] = RECYCLE_SECONDS
         if null_pool:
             kwargs["poolclass"] = pool.NullPool
         self.engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _install_sqlite_pragmas(self.engine.sync_engine)
+        else:
+            _install_idle_ping(self.engine.sync_engine)
+        # SQLite has one writer at a time: writers of this process queue here (FIFO) instead of polling the
+        # file lock with busy_timeout, so a queued writer starts the moment the previous one commits.
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
         self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._write = async_sessionmaker(
             self.engine.execution_options(quanzi_write=True), expire_on_commit=False, autoflush=True
@@ -126,17 +160,30 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction: committed when the block ends, rolled back on any exception."""
-        session = self._write()
-        try:
-            async with session.begin():
-                yield session
-            callbacks = session.info.pop("after_commit", [])
-        finally:
-            await session.close()
+        async with self._writer_turn():
+            session = self._write()
+            try:
+                async with session.begin():
+                    yield session
+                callbacks = session.info.pop("after_commit", [])
+            finally:
+                await session.close()
         for hook in callbacks:
             res = hook()
             if res is not None:
                 await res
+
+    @asynccontextmanager
+    async def _writer_turn(self) -> AsyncIterator[None]:
+        if not self.is_sqlite:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._writers.get(loop)
+        if lock is None:
+            lock = self._writers[loop] = asyncio.Lock()
+        async with lock:
+            yield
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

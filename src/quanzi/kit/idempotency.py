@@ -13,12 +13,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quanzi.kit.clock import clock
-from quanzi.kit.db import Base, UTCDateTime, insert_ignore
+from quanzi.kit.db import Base, UTCDateTime
 from quanzi.kit.errors import IdempotencyInFlight, IdempotencyKeyReused, InvalidInput
 
 
@@ -59,21 +60,21 @@ async def run_once(
     if key is None:
         return await fn()
     h = body_hash(request)
-    inserted = await insert_ignore(
-        session, IdempotencyKey,
-        {"scope": scope, "key": key, "request_hash": h, "created_at": clock.now()},
-        ["scope", "key"],
-    )
-    row = (await session.execute(
-        select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-    )).scalar_one()
-    if not inserted:
+    ins = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    claimed = (await session.execute(
+        ins(IdempotencyKey).values(scope=scope, key=key, request_hash=h, created_at=clock.now())
+        .on_conflict_do_nothing(index_elements=["scope", "key"]).returning(IdempotencyKey.id)
+    )).scalar_one_or_none()
+    if claimed is None:  # a repeat: replay, refuse another body, or say the first is still running
+        row = (await session.execute(
+            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        )).scalar_one()
         if row.request_hash != h:
             raise IdempotencyKeyReused(key=key)
         if row.status_code is None:
             raise IdempotencyInFlight(key=key)
         return row.status_code, row.response
     status, body = await fn()
-    row.status_code = status
-    row.response = body
+    await session.execute(update(IdempotencyKey).where(IdempotencyKey.id == claimed)
+                          .values(status_code=status, response=body))
     return status, body

@@ -17,7 +17,7 @@ from quanzi.kit.idempotency import run_once
 from quanzi.kit.schemas import PathId
 from quanzi.orders import service
 from quanzi.orders.errors import NoItems
-from quanzi.orders.models import Checkout, Order
+from quanzi.orders.models import Checkout, Order, OrderLine
 from quanzi.orders.schemas import (
     BulkShipIn,
     BulkShipOut,
@@ -44,7 +44,10 @@ async def order_out(s, order: Order, *, with_events: bool = False) -> OrderOut: 
 
 
 async def orders_out(s, orders: list[Order]) -> list[OrderOut]:  # noqa: ANN001
-    lines = await service.lines_of(s, [o.id for o in orders])
+    return shape_orders(orders, await service.lines_of(s, [o.id for o in orders]))
+
+
+def shape_orders(orders: list[Order], lines: dict[int, list[OrderLine]]) -> list[OrderOut]:
     result = []
     for o in orders:
         out = OrderOut.model_validate(o)
@@ -62,15 +65,20 @@ async def checkout(s, buyer_id: int, body: PlaceOrderIn) -> CheckoutOut:  # noqa
             wanted.append(service.Wanted(line.item.sku_id, line.item.quantity, line.item.shop_id))
     if not wanted:
         raise NoItems()
-    orders = await service.place_orders(s, buyer_id, wanted, address, note=body.note,
-                                        expected_total_fen=body.expected_total_fen, cart_item_ids=body.cart_item_ids)
-    return await checkout_out(s, await service.checkout_for_buyer(s, orders[0].checkout_id, buyer_id), orders)
+    placed = await service.place(s, buyer_id, wanted, address, note=body.note,
+                                 expected_total_fen=body.expected_total_fen, cart_item_ids=body.cart_item_ids)
+    # Answered from what placement wrote: no read-back of the checkout or the lines.
+    return checkout_shape(placed.checkout, placed.orders, placed.lines)
+
+
+def checkout_shape(checkout: Checkout, orders: list[Order], lines: dict[int, list[OrderLine]]) -> CheckoutOut:
+    return CheckoutOut(checkout_id=checkout.id, status=checkout.status, shipping_mode=checkout.shipping_mode,
+                       goods_fen=checkout.goods_fen, shipping_fen=checkout.shipping_fen,
+                       total_fen=checkout.total_fen, orders=shape_orders(orders, lines))
 
 
 async def checkout_out(s, checkout: Checkout, orders: list[Order]) -> CheckoutOut:  # noqa: ANN001
-    return CheckoutOut(checkout_id=checkout.id, status=checkout.status, shipping_mode=checkout.shipping_mode,
-                       goods_fen=checkout.goods_fen, shipping_fen=checkout.shipping_fen,
-                       total_fen=checkout.total_fen, orders=await orders_out(s, orders))
+    return checkout_shape(checkout, orders, await service.lines_of(s, [o.id for o in orders]))
 
 
 @router.post("/orders", status_code=201, response_model=CheckoutOut)

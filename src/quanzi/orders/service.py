@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,18 +116,38 @@ def address_snapshot(addr: Address) -> dict[str, Any]:
     return {"name": addr.name, "phone": addr.phone, "region": addr.region, "detail": addr.detail}
 
 
-async def place_orders(
+@dataclass(frozen=True)
+class Placement:
+    """What one placement wrote: the checkout, its orders and each order's lines (no read-back needed)."""
+
+    checkout: Checkout
+    orders: list[Order]
+    lines: dict[int, list[OrderLine]]
+
+
+async def place_orders(s: AsyncSession, buyer_id: int, wanted: Sequence[Wanted], address: Address,
+                       **kwargs: Any) -> list[Order]:
+    """`place` for callers that only need the orders (the campaigns, the demo)."""
+    return (await place(s, buyer_id, wanted, address, **kwargs)).orders
+
+
+async def place(
     s: AsyncSession, buyer_id: int, wanted: Sequence[Wanted], address: Address, *, note: str = "",
     expected_total_fen: int | None = None, cart_item_ids: Sequence[int] = (), kind: str = "normal",
     commission_eligible: bool = True, prices: dict[int, int] | None = None, pay_minutes: int | None = None,
     hold_reason: str | None = None,
-) -> list[Order]:
-    """Price on the server, reserve stock with guarded decrements, snapshot every line.
+) -> Placement:
+    """Price on the server, reserve stock with one guarded decrement, snapshot every line.
 
     One order per (supplier, shop). `expected_total_fen` is only a check of what the buyer saw: a
     mismatch refuses the order (409); the amount charged always comes from the catalog — or, for a
     campaign (group-buy, bargain, flash sale), from `prices` that the campaign domain computed itself.
     `hold_reason` keeps a paid order from shipping until the campaign releases it (e.g. a forming group).
+
+    The writes are few and set-based (issue "Hot path"): one guarded UPDATE takes the stock of every line
+    (before anything is inserted, so a sold-out SKU costs nothing more), then one INSERT each for the
+    checkout, the orders, the lines, their "placed" events and the stock movements. Reads of the policy,
+    the SKU snapshots, the shop's shelf and the attribution facts come from their domains' caches.
     """
     prices = prices or {}
     if not wanted:
@@ -147,8 +167,10 @@ async def place_orders(
     if len(groups) > MAX_PACKAGES:
         raise TooManyPackages(limit=MAX_PACKAGES)
 
-    goods_of = [sum(prices.get(w.sku_id, snaps[w.sku_id].price_fen) * w.quantity for w in items)
-                for items in groups.values()]
+    def price(w: Wanted) -> int:
+        return prices.get(w.sku_id, snaps[w.sku_id].price_fen)
+
+    goods_of = [sum(price(w) * w.quantity for w in items) for items in groups.values()]
     shipping_of = pol.shipping_of(goods_of)
     plans = [(supplier_id, shop_id, items, goods, shipping) for ((supplier_id, shop_id), items), goods, shipping
              in zip(groups.items(), goods_of, shipping_of, strict=True)]
@@ -156,11 +178,12 @@ async def place_orders(
     if expected_total_fen is not None and expected_total_fen != grand_total:
         raise PriceChanged(total_fen=grand_total, expected_fen=expected_total_fen)
 
-    checkout = Checkout(buyer_id=buyer_id, status="pending_payment", shipping_mode=pol.shipping_mode,
-                        goods_fen=sum(goods_of), shipping_fen=sum(shipping_of), total_fen=grand_total,
-                        created_at=now)
-    s.add(checkout)
-    await s.flush()
+    await catalog.take_stocks(s, {w.sku_id: w.quantity for w in wanted},
+                              {w.sku_id: snaps[w.sku_id].title for w in wanted})
+    checkout = (await s.scalars(insert(Checkout).returning(Checkout), [dict(
+        buyer_id=buyer_id, status="pending_payment", shipping_mode=pol.shipping_mode, goods_fen=sum(goods_of),
+        shipping_fen=sum(shipping_of), total_fen=grand_total, created_at=now, paid_at=None,
+    )])).one()
     rows: list[dict[str, Any]] = []
     credit: dict[int | None, Credit] = {}
     for index, (supplier_id, shop_id, items, goods, shipping) in enumerate(plans, start=1):
@@ -181,30 +204,26 @@ async def place_orders(
         ))
     by_no = await _insert_orders(s, rows)
     orders = [by_no[row["order_no"]] for row in rows]
-    lines: list[OrderLine] = []
-    for order, (_sup, _shop, items, _g, _sh) in zip(orders, plans, strict=True):
-        for w in items:
-            snap = snaps[w.sku_id]
-            lines.append(OrderLine(
-                order_id=order.id, sku_id=w.sku_id, product_id=snap.product_id, title=snap.title,
-                sku_label=snap.label, image_url=snap.image_url, unit_price_fen=prices.get(w.sku_id, snap.price_fen),
-                unit_cost_fen=snap.cost_fen, quantity=w.quantity,
-                paid_fen=prices.get(w.sku_id, snap.price_fen) * w.quantity,
-                non_returnable=snap.non_returnable, non_returnable_reason=snap.non_returnable_reason,
-                refunded_qty=0, refunded_fen=0,
-            ))
-        s.add(OrderEvent(order_id=order.id, kind="placed", from_status=None, to_status="pending_payment",
-                         actor_id=buyer_id, data={"total_fen": order.total_fen}, at=now))
-    s.add_all(lines)
-    await s.flush()
-    # Lock rows in a fixed order (by SKU id) so concurrent checkouts cannot deadlock on PostgreSQL.
-    for line in sorted(lines, key=lambda x: x.sku_id):
-        await catalog.take_stock(s, line.sku_id, line.quantity, ref=f"line:{line.id}", title=line.title)
+    line_rows = [dict(
+        order_id=order.id, sku_id=w.sku_id, product_id=snaps[w.sku_id].product_id, title=snaps[w.sku_id].title,
+        sku_label=snaps[w.sku_id].label, image_url=snaps[w.sku_id].image_url, unit_price_fen=price(w),
+        unit_cost_fen=snaps[w.sku_id].cost_fen, quantity=w.quantity, paid_fen=price(w) * w.quantity,
+        non_returnable=snaps[w.sku_id].non_returnable, non_returnable_reason=snaps[w.sku_id].non_returnable_reason,
+        refunded_qty=0, refunded_fen=0,
+    ) for order, (_sup, _shop, items, _g, _sh) in zip(orders, plans, strict=True) for w in items]
+    lines = list(await s.scalars(insert(OrderLine).returning(OrderLine), line_rows))
+    await s.execute(insert(OrderEvent.__table__), [dict(
+        order_id=order.id, kind="placed", from_status=None, to_status="pending_payment", actor_id=buyer_id,
+        data={"total_fen": order.total_fen}, at=now) for order in orders])
+    await catalog.record_reservations(s, [(line.sku_id, line.quantity, f"line:{line.id}") for line in lines])
     if cart_item_ids:
         await cart.remove_items(s, buyer_id, list(cart_item_ids))
     for order in orders:
         await outbox.emit(s, "order.placed", {"order_id": order.id})
-    return orders
+    by_order: dict[int, list[OrderLine]] = {order.id: [] for order in orders}
+    for line in sorted(lines, key=lambda x: x.id):  # RETURNING's row order is not promised
+        by_order[line.order_id].append(line)
+    return Placement(checkout, orders, by_order)
 
 
 async def _insert_orders(s: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, Order]:
