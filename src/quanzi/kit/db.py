@@ -114,9 +114,12 @@ class Database:
         self.engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _install_sqlite_pragmas(self.engine.sync_engine)
-        self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        # Sessions know their Database, so the data cache (kit/cache.py, `attach`) finds `self.cache`.
+        self.cache: Any = None
+        info = {"quanzi_db": self}
+        self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True, info=info)
         self._write = async_sessionmaker(
-            self.engine.execution_options(quanzi_write=True), expire_on_commit=False, autoflush=True
+            self.engine.execution_options(quanzi_write=True), expire_on_commit=False, autoflush=True, info=info
         )
 
     @property
