@@ -95,6 +95,7 @@ class RedisVersions:
         self.prefix = prefix
         self.group = group  # "" = never bumped by this process (a test's stand-in for another process)
         self.generation = 0
+        self.latest: dict[Hashable, int] = {}  # what this process's own INCRs returned
         self.sync = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self._aio: Any = None
         self._loop: Any = None
@@ -117,9 +118,10 @@ class RedisVersions:
 
     def bump(self, _db_key: str, names: Collection[Hashable]) -> None:
         pipe = self.sync.pipeline(transaction=False)
+        names = list(names)
         for n in names:
             pipe.incr(self.key(n))
-        pipe.execute()
+        self.latest.update(zip(names, pipe.execute(), strict=True))
         self.generation += 1
 
 
@@ -195,24 +197,34 @@ class Cache:
 
     def begin_versions(self) -> dict[str, int]:
         """The versions a transaction that begins now may store its reads under."""
-        if isinstance(self.versions, LocalVersions):
-            return dict(zip(NAMESPACES, self.versions.peek(self.db_key, NAMESPACES), strict=True))
+        v = self.versions
+        if isinstance(v, LocalVersions):
+            return dict(zip(NAMESPACES, v.peek(self.db_key, NAMESPACES), strict=True))
+        self._own_bumps(v)
         return self.known
 
+    def _own_bumps(self, v: RedisVersions) -> None:
+        """This process's own bumps count at once: an INCR's answer is a version whose commits are all done."""
+        if self._generation != v.generation:
+            self._generation = v.generation
+            self.known = {**self.known, **{n: max(self.known.get(n, 0), v.latest[n])
+                                           for n in NAMESPACES if n in v.latest}}
+
     async def fresh(self) -> None:
-        """Know the current versions: from memory, or from Redis when the last look is too old or this
-        process bumped since."""
+        """Know the current versions: from memory, or from Redis when the last look is older than
+        `recheck` (this process's own bumps are known at once)."""
         v = self.versions
         if isinstance(v, LocalVersions):
             self.known = dict(zip(NAMESPACES, v.peek(self.db_key, NAMESPACES), strict=True))
             return
+        self._own_bumps(v)
         now = time.monotonic()
-        if now - self._checked < v.recheck and self._generation == v.generation:
+        if now - self._checked < v.recheck:
             return
-        generation = v.generation
         values = await v.read(self.db_key, NAMESPACES)
-        self.known = dict(zip(NAMESPACES, values, strict=True))
-        self._checked, self._generation = now, generation
+        # max: an INCR of ours may have answered while this MGET was on its way (versions only grow)
+        self.known = {n: max(value, v.latest.get(n, 0)) for n, value in zip(NAMESPACES, values, strict=True)}
+        self._checked = now
 
     def lookup(self, name: str, key: Hashable, current: tuple[int, ...]) -> Any:
         e = self._entries.get((name, key))
