@@ -75,16 +75,18 @@ def configure_payments(settings: Settings) -> None:
     payouts.configure(settings, config)  # refuses sandbox payouts in production
 
 
-def configure_caches(settings: Settings, db: Database | None = None) -> None:
+def configure_caches(settings: Settings, db: Database | None = None, *, processes: int | None = None) -> None:
     """Share cache versions through Redis when configured (kit/cache.py): this process's commits bump them
-    there from now on; with `db`, also give that database its data cache."""
+    there from now on; with `db`, also give that database its data cache, which without Redis is on only
+    when this is the one process (`processes`: how many run, the server's workers by default)."""
     from quanzi.accounts import authcache
     from quanzi.kit import cache
 
     authcache.versions_for(settings.redis_url, settings.auth_cache_prefix)
     cache.versions_for(settings.redis_url, settings.cache_prefix, cache.DATA)
     if db is not None:
-        cache.attach(db, redis_url=settings.redis_url, prefix=settings.cache_prefix, workers=settings.workers)
+        cache.attach(db, redis_url=settings.redis_url, prefix=settings.cache_prefix,
+                     workers=settings.workers if processes is None else processes)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None, *, start_worker: bool | None = None,

@@ -128,7 +128,9 @@ def worker(
 
     async def main() -> None:
         db = Database(s.database_url)
-        configure_caches(s, db)  # its commits bump the cache versions the servers read
+        # Its commits bump the cache versions the servers read; it caches itself only with Redis (a worker
+        # beside the server is a second process).
+        configure_caches(s, db, processes=2)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
