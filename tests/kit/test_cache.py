@@ -319,3 +319,16 @@ async def test_policy_unpublished_product_and_binding_changes_reach_a_second_pro
 async def _owner(db: Database, shop_id: int) -> int:
     async with db.read() as s:
         return (await shops.owners_of(s, [shop_id]))[shop_id]
+
+
+async def test_with_redis_unreachable_every_lookup_reads_the_database(db_url: str) -> None:
+    d = Database(db_url)
+    try:
+        d.cache = cache.Cache(cache.db_key_of(d.engine.url), cache.RedisVersions("redis://127.0.0.1:1/0", "t-down"))
+        w = await make_world(d)
+        for _ in range(3):
+            with count_statements(d) as seen:
+                assert (await snapshot(d, w.sku_ids[0])).price_fen == 2990
+            assert len(data(seen)) == 1
+    finally:
+        await d.dispose()

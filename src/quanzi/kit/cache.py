@@ -106,7 +106,7 @@ class RedisVersions:
         if self._loop is not loop:
             from redis.asyncio import Redis
 
-            self._aio, self._loop = Redis.from_url(self.url), loop
+            self._aio, self._loop = Redis.from_url(self.url, socket_timeout=1.0, socket_connect_timeout=1.0), loop
         return self._aio
 
     def key(self, name: Hashable) -> str:
@@ -221,7 +221,11 @@ class Cache:
         now = time.monotonic()
         if now - self._checked < v.recheck:
             return
-        values = await v.read(self.db_key, NAMESPACES)
+        try:
+            values = await v.read(self.db_key, NAMESPACES)
+        except Exception:
+            self.known, self._checked = {}, now  # versions unknown: read the database until the next look
+            raise
         # max: an INCR of ours may have answered while this MGET was on its way (versions only grow)
         self.known = {n: max(value, v.latest.get(n, 0)) for n, value in zip(NAMESPACES, values, strict=True)}
         self._checked = now
@@ -276,7 +280,10 @@ class Cached:
         except Exception as exc:  # noqa: BLE001 - Redis unreachable: read the database, cache nothing
             log.warning("cache_versions_unreadable", error=repr(exc))
             return None
-        return cache, tuple(cache.known.get(ns, 0) for ns in self.on)
+        known = cache.known
+        if any(ns not in known for ns in self.on):
+            return None
+        return cache, tuple(known[ns] for ns in self.on)
 
     def _stamp(self, s: Any) -> tuple[int, ...] | None:
         """The versions known when this session's transaction began (after_begin), if all are known."""
