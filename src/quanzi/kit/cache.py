@@ -357,11 +357,12 @@ def _after_begin(session: Session, _transaction: Any, _connection: Any) -> None:
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _ctx: Any) -> None:
     names: set[str] = set()
-    for obj in (*session.new, *session.dirty, *session.deleted):
+    dirty = session.dirty
+    for obj in (*session.new, *dirty, *session.deleted):
         w = WATCHED.get(getattr(obj, "__tablename__", ""))
         if w is None or w.namespace in names:
             continue
-        if w.ignore and obj in session.dirty and _changed_columns(obj) <= w.ignore:
+        if w.ignore and obj in dirty and _changed_columns(obj) <= w.ignore:
             continue  # only ignored columns moved (or nothing at all)
         names.add(w.namespace)
     if names:
