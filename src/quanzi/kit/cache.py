@@ -127,7 +127,7 @@ class RedisVersions:
 
 Versions = LocalVersions | RedisVersions
 _LOCAL: dict[str, LocalVersions] = {}
-_REDIS: dict[tuple[str, str, str], RedisVersions] = {}
+_REDIS: dict[str, RedisVersions] = {}  # by group: a process shares its versions under one prefix
 _STORES: list[Versions] = []  # every store of this process gets every committed bump of its group
 
 
@@ -143,9 +143,11 @@ def versions_for(redis_url: str | None, prefix: str, group: str) -> Versions:
     """The store of a group: Redis when configured (also bumped by this process from now on), else memory."""
     if not redis_url:
         return local_versions(group)
-    store = _REDIS.get((redis_url, prefix, group))
-    if store is None:
-        store = _REDIS[(redis_url, prefix, group)] = RedisVersions(redis_url, prefix, group)
+    store = _REDIS.get(group)
+    if store is None or (store.url, store.prefix) != (redis_url, prefix):
+        if store is not None:  # configured again elsewhere (tests build many apps): bump the new one only
+            _STORES.remove(store)
+        store = _REDIS[group] = RedisVersions(redis_url, prefix, group)
         _STORES.append(store)
     return store
 
