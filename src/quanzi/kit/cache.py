@@ -13,10 +13,10 @@ How it stays right:
   Columns a namespace declares as ignored do not count: a stock move (`skus.stock`) or a sales counter never
   invalidates a snapshot.
 - **Where versions live.** With Redis (`settings.redis_url`) in Redis: a bump is an INCR, and a process
-  re-reads all data versions with one MGET at most every `RECHECK_SECONDS`, and at once after a bump of its
-  own. Without Redis, in this process's memory, read on every lookup: exact when one process serves
-  (`--workers 1`, embedded worker: the default). Several processes without Redis: the cache is off and every
-  lookup reads the database.
+  re-reads all data versions with one MGET at most every `RECHECK_SECONDS`; its own bumps it knows at once
+  (the INCR answers are versions). Without Redis, in this process's memory, read on every lookup: exact
+  when one process serves (`--workers 1`, embedded worker: the default). Several processes without Redis:
+  the cache is off and every lookup reads the database. Unreachable Redis: lookups read the database.
 - **The bound.** A change committed by one process is seen by every other process at most
   `RECHECK_SECONDS` (0.25 s) after the commit returned, with Redis; at once in the process that made it and
   in the single-process default. A change the app cannot see (hand-written SQL, a separate process without
