@@ -15,9 +15,12 @@ from tests.commerce.test_query_count import count_statements
 from tests.factories import add_fan, make_world
 
 
-def order_body(w, sku_id: int, qty: int, address_id: int | None = None) -> dict:  # noqa: ANN001
-    return {"address_id": address_id or w.address_id,
+async def place(client, w, sku_id: int, qty: int, key: str, fan=None):  # noqa: ANN001, ANN201
+    """One order of `qty` units through the world's shop, by the world's fan or `fan`."""
+    body = {"address_id": fan.address_id if fan else w.address_id,
             "items": [{"sku_id": sku_id, "quantity": qty, "shop_id": w.shop_id}]}
+    headers = fan.headers if fan else w.fan_headers
+    return await client.post("/api/orders", json=body, headers={**headers, "Idempotency-Key": key})
 
 
 async def stock_of(db: Database, sku_id: int) -> int:
@@ -28,13 +31,13 @@ async def stock_of(db: Database, sku_id: int) -> int:
 async def test_a_warm_snapshot_never_sells_stock_that_is_gone(client, db: Database) -> None:  # noqa: ANN001
     w = await make_world(db, stock=3)
     sku = w.sku_ids[0]
-    r = await client.post("/api/orders", json=order_body(w, sku, 2), headers={**w.fan_headers, "Idempotency-Key": "a"})
+    r = await place(client, w, sku, 2, "a")
     assert r.status_code == 201, r.text
     with count_statements(db) as seen:  # the snapshot is cached: the only read of skus is the guarded UPDATE
-        r = await client.post("/api/orders", json=order_body(w, sku, 1), headers={**w.fan_headers, "Idempotency-Key": "b"})
+        r = await place(client, w, sku, 1, "b")
     assert r.status_code == 201, r.text
     assert not [x for x in seen if x.upper().startswith("SELECT") and "FROM SKUS" in x.upper()], seen
-    r = await client.post("/api/orders", json=order_body(w, sku, 1), headers={**w.fan_headers, "Idempotency-Key": "c"})
+    r = await place(client, w, sku, 1, "c")
     assert r.status_code == 409, r.text
     assert r.json()["error"]["code"] == "catalog.out_of_stock"
     assert await stock_of(db, sku) == 0
@@ -43,12 +46,11 @@ async def test_a_warm_snapshot_never_sells_stock_that_is_gone(client, db: Databa
 async def test_a_crowd_on_warm_caches_never_oversells(client, db: Database) -> None:  # noqa: ANN001
     w = await make_world(db, stock=5)
     sku = w.sku_ids[0]
-    r = await client.post("/api/orders", json=order_body(w, sku, 1), headers={**w.fan_headers, "Idempotency-Key": "w"})
+    r = await place(client, w, sku, 1, "w")
     assert r.status_code == 201, r.text
     fans = [await add_fan(db, f"1390000{i:04d}") for i in range(2, 10)]
     results = await asyncio.gather(*[
-        client.post("/api/orders", json=order_body(w, sku, 1, f.address_id),
-                    headers={**f.headers, "Idempotency-Key": f"k{i}"}) for i, f in enumerate(fans)])
+        place(client, w, sku, 1, f"k{i}", f) for i, f in enumerate(fans)])
     codes = sorted(r.status_code for r in results)
     assert codes == [201] * 4 + [409] * 4, [r.text for r in results]
     assert await stock_of(db, sku) == 0
@@ -57,10 +59,10 @@ async def test_a_crowd_on_warm_caches_never_oversells(client, db: Database) -> N
 async def test_a_price_change_between_two_orders_is_charged_at_once(client, db: Database) -> None:  # noqa: ANN001
     w = await make_world(db)
     sku = w.sku_ids[0]
-    r = await client.post("/api/orders", json=order_body(w, sku, 1), headers={**w.fan_headers, "Idempotency-Key": "1"})
+    r = await place(client, w, sku, 1, "1")
     assert r.status_code == 201, r.text
     async with db.write() as s:
         await catalog.set_price(s, sku, 2590, actor_id=None)
-    r = await client.post("/api/orders", json=order_body(w, sku, 1), headers={**w.fan_headers, "Idempotency-Key": "2"})
+    r = await place(client, w, sku, 1, "2")
     assert r.status_code == 201, r.text
     assert r.json()["orders"][0]["goods_fen"] == 2590, r.json()
