@@ -75,6 +75,20 @@ def configure_payments(settings: Settings) -> None:
     payouts.configure(settings, config)  # refuses sandbox payouts in production
 
 
+def configure_caches(settings: Settings, db: Database | None = None, *, processes: int | None = None) -> None:
+    """Share cache versions through Redis when configured (kit/cache.py): this process's commits bump them
+    there from now on; with `db`, also give that database its data cache, which without Redis is on only
+    when this is the one process (`processes`: how many run, the server's workers by default)."""
+    from quanzi.accounts import authcache
+    from quanzi.kit import cache
+
+    authcache.versions_for(settings.redis_url, settings.auth_cache_prefix)
+    cache.versions_for(settings.redis_url, settings.cache_prefix, cache.DATA)
+    if db is not None:
+        cache.attach(db, redis_url=settings.redis_url, prefix=settings.cache_prefix,
+                     workers=settings.workers if processes is None else processes)
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None, *, start_worker: bool | None = None,
                ) -> FastAPI:
     settings = settings or get_settings()
@@ -116,6 +130,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     # Refuses a production configuration without a real SMS provider; login codes go through the SMS channel.
     app.state.sms = notification_channels.configure(settings)
     app.state.auth_cache = make_auth_cache(settings, db)
+    configure_caches(settings, db)
     configure_payments(settings)
     from quanzi.distribution import posters
 

@@ -118,7 +118,7 @@ def worker(
     s = get_settings()
     configure(s.log_level, s.log_json)
     domains.load_all()
-    from quanzi.app import configure_payments
+    from quanzi.app import configure_caches, configure_payments
     from quanzi.flashsale import gate
     from quanzi.notifications import channels
 
@@ -128,6 +128,9 @@ def worker(
 
     async def main() -> None:
         db = Database(s.database_url)
+        # Its commits bump the cache versions the servers read; it caches itself only with Redis (a worker
+        # beside the server is a second process).
+        configure_caches(s, db, processes=2)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -144,7 +147,10 @@ def worker(
 @app.command()
 def demo() -> None:
     """Seed demo data (idempotent: running it twice changes nothing)."""
+    from quanzi.app import configure_caches
     from quanzi.demo import seed
+
+    configure_caches(get_settings())  # running servers see the seeded prices and policy (with Redis)
 
     summary = asyncio.run(seed(get_settings().database_url))
     for k, v in summary.items():

@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     flash_gate_prefix: str = "quanzi-flash"
     # Redis keys of the session cache's versions (accounts/authcache.py); one prefix per platform.
     auth_cache_prefix: str = "quanzi-auth"
+    # Redis keys of the data caches' versions (kit/cache.py: policy, catalog, shops, attribution facts).
+    cache_prefix: str = "quanzi-cache"
     # Make the Redis gate agree with the database when a server starts (after a crash, a Redis flush…).
     flash_reconcile_on_start: bool = True
     session_days: int = 30

@@ -108,7 +108,7 @@ async def test_buy_now_checkout_places_one_order_on_double_submit(fan: Browser, 
         assert r.headers["location"] == f"/orders/{order.id}/pay"
     assert order.shop_id == world.shop_id and order.total_fen == 6780 and order.note == "麻烦轻拿轻放"
     async with db.read() as s:
-        stock = (await catalog.snapshots(s, [world.sku_ids[0]]))[world.sku_ids[0]].stock
+        stock = (await catalog.snapshots_with_stock(s, [world.sku_ids[0]]))[world.sku_ids[0]].stock
     assert stock == 98  # reserved once
 
     # A new form (new key) is a new order.

@@ -10,6 +10,8 @@ How a change reaches every process (DESIGN.md "Performance"; DECISIONS.md):
   statements on those tables bump the global one (unless the service already named the people, as
   `end_session` and `remove_role` do). The bump runs in SQLAlchemy's `after_commit` event, right after
   the commit and before the route answers, so "logged out" is true everywhere before the logout returns.
+- The version stores and the commit hook are kit/cache.py's (group "auth"); unlike the data caches there,
+  a cached principal re-reads its versions on every request, so there is no re-check delay.
 - With Redis, versions live in Redis (INCR on change; a cache hit costs one MGET of the global and the
   person's version) and every process agrees at once. Without Redis, versions live in this process,
   which is exact only when one process serves everything (one server worker, embedded background
@@ -23,101 +25,32 @@ How a change reaches every process (DESIGN.md "Performance"; DECISIONS.md):
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 
 from quanzi.accounts.models import AuthSession, User, UserRole
+from quanzi.kit import cache
+from quanzi.kit.cache import RedisVersions, db_key_of  # noqa: F401 - re-exported for callers and tests
 from quanzi.kit.clock import clock
 
 if TYPE_CHECKING:
     from quanzi.accounts.service import Principal
 
-log = structlog.get_logger("quanzi.accounts.authcache")
-
 TTL_SECONDS = 30.0
 MAX_ENTRIES = 200_000
 AUTH_TABLES = frozenset({AuthSession.__tablename__, UserRole.__tablename__, User.__tablename__})
-TOUCHED = "quanzi_auth_touched"  # session.info key: person ids (or ALL) whose auth changed in this transaction
+GROUP = "auth"  # the version group of this cache (kit/cache.py); versions are named by person id
 ALL = 0  # "everyone": the global version
-ANY_DB = "*"
 
 
-class LocalVersions:
-    """Versions in this process's memory, one table per database."""
-
-    def __init__(self) -> None:
-        self._by_db: dict[str, dict[int, int]] = {}
-
-    def _table(self, db_key: str) -> dict[int, int]:
-        return self._by_db.setdefault(db_key, {})
-
-    async def read(self, db_key: str, user_id: int) -> tuple[int, int]:
-        t = self._table(db_key)
-        return t.get(ALL, 0), t.get(user_id, 0)
-
-    def bump(self, db_key: str, user_ids: set[int]) -> None:
-        for t in (self._by_db.values() if db_key == ANY_DB else [self._table(db_key)]):
-            for uid in user_ids:
-                t[uid] = t.get(uid, 0) + 1
-
-
-class RedisVersions:
-    """Versions in Redis, shared by every process: read with the asyncio client on the request path, bumped
-    with a short blocking call inside the commit event (rare: logins, logouts, role and account changes)."""
-
-    def __init__(self, url: str, prefix: str) -> None:
-        import redis
-
-        self.url = url
-        self.prefix = prefix
-        self.sync = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
-        self._aio: Any = None
-        self._loop: Any = None
-
-    def _client(self) -> Any:
-        """An asyncio client for the running loop (a server has one loop; tests make one per test)."""
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            from redis.asyncio import Redis
-
-            self._aio, self._loop = Redis.from_url(self.url), loop
-        return self._aio
-
-    def key(self, user_id: int) -> str:
-        return f"{self.prefix}:v:{user_id}"
-
-    async def read(self, _db_key: str, user_id: int) -> tuple[int, int]:
-        glob, mine = await self._client().mget(self.key(ALL), self.key(user_id))
-        return int(glob or 0), int(mine or 0)
-
-    def bump(self, _db_key: str, user_ids: set[int]) -> None:
-        pipe = self.sync.pipeline(transaction=False)
-        for uid in user_ids:
-            pipe.incr(self.key(uid))
-        pipe.execute()
-
-
-LOCAL = LocalVersions()
-_REDIS: dict[tuple[str, str], RedisVersions] = {}
-_BUMPERS: list[Any] = [LOCAL]  # every version store of this process gets every bump
-
-
-def versions_for(redis_url: str | None, prefix: str) -> LocalVersions | RedisVersions:
-    if not redis_url:
-        return LOCAL
-    store = _REDIS.get((redis_url, prefix))
-    if store is None:
-        store = _REDIS[(redis_url, prefix)] = RedisVersions(redis_url, prefix)
-        _BUMPERS.append(store)
-    return store
+def versions_for(redis_url: str | None, prefix: str) -> cache.Versions:
+    return cache.versions_for(redis_url, prefix, GROUP)
 
 
 @dataclass(frozen=True)
@@ -131,7 +64,7 @@ class _Entry:
 class AuthCache:
     """token → principal for one database. `enabled=False`: every lookup goes to the database."""
 
-    def __init__(self, db_key: str, versions: LocalVersions | RedisVersions, *, enabled: bool = True) -> None:
+    def __init__(self, db_key: str, versions: cache.Versions, *, enabled: bool = True) -> None:
         self.db_key = db_key
         self.versions = versions
         self.enabled = enabled
@@ -151,7 +84,7 @@ class AuthCache:
             if p is not None:
                 self._remember_owner(key, p.user_id)
             return p
-        versions = await self.versions.read(self.db_key, owner)
+        versions = await self.versions.read(self.db_key, (ALL, owner))
         entry = self._entries.get(key)
         if (entry is not None and entry.versions == versions and entry.expires_at > clock.now()
                 and time.monotonic() - entry.stored < TTL_SECONDS):
@@ -190,10 +123,9 @@ def touch(session: Any, *user_ids: int, next_statement: bool = True) -> None:
     """Bump these people's versions when the transaction commits. `next_statement`: they are the people
     the next statement changes, so it bumps only them instead of everyone (a bulk statement's rows are
     otherwise unknown)."""
-    info = session.info
-    info.setdefault(TOUCHED, set()).update(user_ids)
+    cache.touch(session, GROUP, user_ids)
     if next_statement:
-        info[NAMED] = True
+        session.info[NAMED] = True
 
 
 NAMED = "quanzi_auth_named"
@@ -210,7 +142,7 @@ def _after_flush(session: Session, _ctx: Any) -> None:
             ids.add(obj.user_id)
     ids.discard(None)  # type: ignore[arg-type]
     if ids:
-        session.info.setdefault(TOUCHED, set()).update(ids)
+        cache.touch(session, GROUP, ids)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -224,29 +156,4 @@ def _bulk(state: Any) -> None:
     info = state.session.info
     if info.pop(NAMED, False) or state.execution_options.get("auth_touched"):
         return  # the service named the people (touch) or says the change does not affect a principal
-    info.setdefault(TOUCHED, set()).add(ALL)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    ids = session.info.pop(TOUCHED, None)
-    if not ids:
-        return
-    try:
-        db_key = db_key_of(session.get_bind().engine.url)
-    except Exception:  # noqa: BLE001 - no single bind: bump that person everywhere in this process
-        db_key = ANY_DB
-    for store in _BUMPERS:
-        try:
-            store.bump(db_key, ids)
-        except Exception as exc:  # Redis unreachable: the change is committed; entries expire in TTL_SECONDS
-            log.error("auth_version_bump_failed", error=repr(exc), people=len(ids))
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(TOUCHED, None)
-
-
-def db_key_of(url: Any) -> str:
-    return url.render_as_string(hide_password=True) if hasattr(url, "render_as_string") else str(url)
+    cache.touch(state.session, GROUP, {ALL})

@@ -13,7 +13,7 @@ from quanzi.cart.errors import AddressLimit, AddressNotFound, InvalidRegion, Qua
 from quanzi.cart.models import Address, CartItem
 from quanzi.catalog import service as catalog
 from quanzi.catalog.errors import SkuUnavailable
-from quanzi.catalog.service import SkuSnapshot
+from quanzi.catalog.service import SkuWithStock
 from quanzi.kit.clock import clock
 from quanzi.kit.db import insert_ignore
 
@@ -24,7 +24,7 @@ MAX_QTY = 999
 @dataclass(frozen=True)
 class CartLine:
     item: CartItem
-    sku: SkuSnapshot
+    sku: SkuWithStock
 
     @property
     def total_fen(self) -> int:
@@ -88,7 +88,7 @@ async def lines(s: AsyncSession, user_id: int, item_ids: list[int] | None = None
     if item_ids is not None:
         stmt = stmt.where(CartItem.id.in_(item_ids))
     items = list((await s.execute(stmt)).scalars())
-    snaps = await catalog.snapshots(s, [i.sku_id for i in items])
+    snaps = await catalog.snapshots_with_stock(s, [i.sku_id for i in items])
     return [CartLine(i, snaps[i.sku_id]) for i in items if i.sku_id in snaps]
 
 

@@ -25,6 +25,7 @@ from quanzi.catalog.errors import (
     ProductNotFound,
 )
 from quanzi.catalog.models import Category, PriceChange, Product, Sku, StockMovement, Supplier
+from quanzi.kit import cache
 from quanzi.kit.clock import clock
 from quanzi.kit.db import guarded_update, insert_ignore
 
@@ -33,7 +34,9 @@ REFERENCE_WINDOW = timedelta(days=7)  # 规范促销行为暂行规定 (2020): l
 
 @dataclass(frozen=True)
 class SkuSnapshot:
-    """What an order line copies from the catalog at placement time."""
+    """What an order line copies from the catalog at placement time. No stock: snapshots are cached
+    (SNAPSHOTS) and stock moves with every order; availability of units is decided by `take_stock`'s
+    guarded decrement alone."""
 
     sku_id: int
     product_id: int
@@ -42,11 +45,25 @@ class SkuSnapshot:
     label: str
     price_fen: int
     cost_fen: int
-    stock: int
     image_url: str | None
     non_returnable: bool
     non_returnable_reason: str
     available: bool
+
+
+@dataclass(frozen=True)
+class SkuWithStock(SkuSnapshot):
+    """A snapshot and the stock read with it, for pages that show what is left (never cached)."""
+
+    stock: int
+
+
+# Snapshots are read by every checkout and cart and change when a supplier or operator edits a product or a
+# SKU: cached in the process (kit/cache.py). Stock and the sales counter move with every order and are not
+# part of a snapshot, so those columns do not invalidate it.
+cache.watch("catalog", "products", ignore={"sales_count"})
+cache.watch("catalog", "skus", ignore={"stock"})
+SNAPSHOTS = cache.Cached("catalog.snapshots", on=("catalog",))
 
 
 # --- suppliers and categories -------------------------------------------------------------------
@@ -299,23 +316,33 @@ async def add_sales(s: AsyncSession, product_qty: dict[int, int]) -> None:
 
 # --- reading ------------------------------------------------------------------------------------
 
+def _snapshot(sku: Sku, p: Product) -> dict[str, Any]:
+    return dict(sku_id=sku.id, product_id=p.id, supplier_id=p.supplier_id, title=p.title, label=sku.label,
+                price_fen=sku.price_fen, cost_fen=sku.cost_fen, image_url=sku.image_url or p.image_url,
+                non_returnable=p.non_returnable, non_returnable_reason=p.non_returnable_reason,
+                available=p.status == "published" and sku.is_active)
+
+
+async def _skus_and_products(s: AsyncSession, ids: list[int]) -> list[Any]:
+    return list((await s.execute(
+        select(Sku, Product).join(Product, Product.id == Sku.product_id).where(Sku.id.in_(ids))
+    )).all())
+
+
 async def snapshots(s: AsyncSession, sku_ids: Iterable[int]) -> dict[int, SkuSnapshot]:
-    """One query: what checkout needs to price and snapshot each SKU."""
+    """What checkout needs to price and snapshot each SKU: from the cache, the rest in one query."""
+    async def load(ids: list[int]) -> dict[int, SkuSnapshot]:
+        return {sku.id: SkuSnapshot(**_snapshot(sku, p)) for sku, p in await _skus_and_products(s, ids)}
+
+    return await SNAPSHOTS.get_many(s, sku_ids, load)
+
+
+async def snapshots_with_stock(s: AsyncSession, sku_ids: Iterable[int]) -> dict[int, SkuWithStock]:
+    """Snapshots and their current stock, for showing what is left (one query, never cached)."""
     ids = list(set(sku_ids))
     if not ids:
         return {}
-    rows = (await s.execute(
-        select(Sku, Product).join(Product, Product.id == Sku.product_id).where(Sku.id.in_(ids))
-    )).all()
-    return {
-        sku.id: SkuSnapshot(
-            sku_id=sku.id, product_id=p.id, supplier_id=p.supplier_id, title=p.title, label=sku.label,
-            price_fen=sku.price_fen, cost_fen=sku.cost_fen, stock=sku.stock, image_url=sku.image_url or p.image_url,
-            non_returnable=p.non_returnable, non_returnable_reason=p.non_returnable_reason,
-            available=p.status == "published" and sku.is_active,
-        )
-        for sku, p in rows
-    }
+    return {sku.id: SkuWithStock(**_snapshot(sku, p), stock=sku.stock) for sku, p in await _skus_and_products(s, ids)}
 
 
 async def published_product(s: AsyncSession, product_id: int) -> tuple[Product, list[Sku]]:

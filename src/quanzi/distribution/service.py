@@ -27,7 +27,7 @@ from quanzi.distribution.errors import (
 )
 from quanzi.distribution.models import Commission, Distributor, DistributorLevel, SkuCommissionRule
 from quanzi.distribution.policy import DistributionPolicy
-from quanzi.kit import outbox
+from quanzi.kit import cache, outbox
 from quanzi.kit.clock import clock
 from quanzi.kit.db import Database, guarded_update, insert_ignore, skip_locked
 from quanzi.ledger import service as ledger
@@ -45,9 +45,9 @@ PAID_CRITERIA = {"own_purchase_fen", "own_spend_fen", "fee_fen", "package", "mem
 
 async def get_policy(s: AsyncSession) -> DistributionPolicy:
     window = (await policy.get(s, CommercePolicy)).return_window_days
-    row = await policy.stored(s, DistributionPolicy.key)
+    stored = await policy.stored_value(s, DistributionPolicy.key)
     values: dict[str, Any] = {**DistributionPolicy(return_window_days=window, freeze_days=max(7, window))
-                              .model_dump(), **(row.value if row else {})}
+                              .model_dump(), **(stored or {})}
     values["return_window_days"] = window
     values["freeze_days"] = max(values["freeze_days"], window)
     return DistributionPolicy.model_validate(values)
@@ -62,11 +62,19 @@ async def put_policy(s: AsyncSession, values: dict[str, Any], actor_id: int | No
 
 # --- distributors -------------------------------------------------------------------------------
 
+# Whether someone is an active distributor is asked by every attributed checkout and changes when they join
+# or an operator decides: cached in the process (kit/cache.py). Only the status counts: the running totals
+# and level that the unlock sweep keeps do not invalidate it.
+cache.watch("distributors", Distributor.__tablename__,
+            ignore={"level_rank", "unlocked_sales_fen", "unlocked_commission_fen", "note"})
+ACTIVE = cache.Cached("distribution.active", on=("distributors",))
+
+
 async def is_active_distributor(s: AsyncSession, user_id: int) -> bool:
-    d = await s.get(Distributor, user_id)
-    if d is not None:
-        return d.status == "active"
-    return False
+    async def load() -> bool:
+        return (await s.execute(select(Distributor.status).where(Distributor.user_id == user_id))).scalar() == "active"
+
+    return await ACTIVE.get(s, user_id, load)
 
 
 # A distributor's fans are bindings, which referrals owns (it sits above distribution and registers these

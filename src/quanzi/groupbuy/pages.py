@@ -98,7 +98,7 @@ async def _offers(s: AsyncSession, acts: list[GroupActivity]) -> list[dict[str, 
     """The activities' SKUs as a buyer sees them: label, picture, stock, group and leader price (two
     queries however many activities)."""
     by_act = await service.skus_of(s, [a.id for a in acts])
-    snaps = await catalog.snapshots(s, [k.sku_id for ks in by_act.values() for k in ks])
+    snaps = await catalog.snapshots_with_stock(s, [k.sku_id for ks in by_act.values() for k in ks])
     out = []
     for act in acts:
         ks = by_act.get(act.id, [])

@@ -148,9 +148,12 @@ class Database:
         # SQLite has one writer at a time: writers of this process queue here (FIFO) instead of polling the
         # file lock with busy_timeout, so a queued writer starts the moment the previous one commits.
         self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-        self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        # Sessions know their Database, so the data cache (kit/cache.py, `attach`) finds `self.cache`.
+        self.cache: Any = None
+        info = {"quanzi_db": self}
+        self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True, info=info)
         self._write = async_sessionmaker(
-            self.engine.execution_options(quanzi_write=True), expire_on_commit=False, autoflush=True
+            self.engine.execution_options(quanzi_write=True), expire_on_commit=False, autoflush=True, info=info
         )
 
     @property

@@ -181,7 +181,7 @@ class Selection:
 
 @dataclass
 class QuoteLine:
-    sku: catalog.SkuSnapshot
+    sku: catalog.SkuWithStock
     quantity: int
     shop_id: int | None
 
@@ -205,7 +205,7 @@ async def quote(s: AsyncSession, buyer_id: int, sel: Selection) -> tuple[list[Qu
     problems: list[str] = []
     wanted: list[QuoteLine] = []
     if sel.sku_id:
-        snap = (await catalog.snapshots(s, [sel.sku_id])).get(sel.sku_id)
+        snap = (await catalog.snapshots_with_stock(s, [sel.sku_id])).get(sel.sku_id)
         if snap is not None:
             wanted.append(QuoteLine(snap, sel.qty, sel.shop_id))
     elif sel.items:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.audit.service import record
+from quanzi.kit import cache
 from quanzi.kit.clock import clock
 from quanzi.kit.errors import DomainError, InvalidInput
 from quanzi.kit.money import split_largest_remainder
@@ -67,19 +68,30 @@ class CommercePolicy(Section):
         return [max(0, self.free_shipping_threshold_fen - g) for g in totals]
 
 
-async def stored(s: AsyncSession, key: str) -> PolicySection | None:
-    """The stored row, read once per transaction (absent rows are remembered too)."""
-    cache = s.info.setdefault("policy_rows", {})
-    if key not in cache:
-        cache[key] = await s.get(PolicySection, key)
-    return cache[key]
+# Policy is read by every checkout and changed by an operator now and then: cached in the process (kit/cache.py)
+# and invalidated by any committed change to policy_sections (put, the back office).
+cache.watch("policy", PolicySection.__tablename__)
+SECTIONS = cache.Cached("policy.sections", on=("policy",))
+
+
+async def stored_value(s: AsyncSession, key: str) -> dict[str, Any] | None:
+    """The stored document of a section (None when never set): from the cache, else read once per
+    transaction. Shared between requests: never mutate it."""
+    memo = s.info.setdefault("policy_values", {})
+    if key not in memo:
+        async def load() -> dict[str, Any] | None:
+            row = await s.get(PolicySection, key)
+            return dict(row.value) if row is not None else None
+
+        memo[key] = await SECTIONS.get(s, key, load)
+    return memo[key]  # type: ignore[no-any-return]
 
 
 async def get(s: AsyncSession, section: type[S]) -> S:
-    row = await stored(s, section.key)
-    if row is None:
+    value = await stored_value(s, section.key)
+    if value is None:
         return section()
-    return section.model_validate({**section().model_dump(), **row.value})
+    return section.model_validate({**section().model_dump(), **value})
 
 
 async def put(s: AsyncSession, section: type[S], values: dict, actor_id: int | None) -> S:
@@ -90,14 +102,14 @@ async def put(s: AsyncSession, section: type[S], values: dict, actor_id: int | N
         raise
     except ValidationError as exc:
         raise InvalidInput(fields=[{"loc": [str(x) for x in e["loc"]], "msg": e["msg"]} for e in exc.errors()]) from exc
-    row = await stored(s, section.key)
+    row = await s.get(PolicySection, section.key)
     if row is None:
         s.add(PolicySection(key=section.key, value=new.model_dump(), updated_at=clock.now(), updated_by=actor_id))
     else:
         row.value = new.model_dump()
         row.updated_at = clock.now()
         row.updated_by = actor_id
-    s.info.get("policy_rows", {}).pop(section.key, None)
+    s.info.get("policy_values", {}).pop(section.key, None)
     changes = {k: [getattr(current, k), v] for k, v in new.model_dump().items() if getattr(current, k) != v}
     record(s, actor_id, "policy.update", "policy_sections", section.key, changes)
     return new

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.distribution import service as distribution
 from quanzi.distribution.policy import DistributionPolicy
+from quanzi.kit import cache
 from quanzi.kit.clock import clock
 from quanzi.kit.db import guarded_update, insert_ignore
 from quanzi.orders import service as orders
@@ -41,6 +42,24 @@ async def binding_of(s: AsyncSession, fan_id: int) -> Binding | None:
 async def active_sharer(s: AsyncSession, fan_id: int, now: datetime | None = None) -> int | None:
     b = await binding_of(s, fan_id)
     return b.sharer_id if is_active(b, now or clock.now()) else None
+
+
+# A checkout asks for the buyer's binding and their sharer's (attribution); bindings change when a share
+# link binds someone. Cached in the process (kit/cache.py): (sharer, expiry) or None per fan, the expiry
+# checked against the clock on every read.
+cache.watch("bindings", Binding.__tablename__)
+SHARERS = cache.Cached("referrals.sharer", on=("bindings",))
+
+
+async def _cached_sharer(s: AsyncSession, fan_id: int, now: datetime) -> int | None:
+    async def load() -> tuple[int, datetime | None] | None:
+        row = (await s.execute(select(Binding.sharer_id, Binding.expires_at).where(Binding.fan_id == fan_id))).first()
+        return (row[0], row[1]) if row is not None else None
+
+    found = await SHARERS.get(s, fan_id, load)
+    if found is None or (found[1] is not None and found[1] <= now):
+        return None
+    return found[0]
 
 
 async def _creates_cycle(s: AsyncSession, fan_id: int, sharer_id: int, now: datetime) -> bool:
@@ -131,14 +150,14 @@ async def attribution(s: AsyncSession, buyer_id: int, shop_owner_id: int | None)
     elif shop_owner_id is not None and shop_owner_id == buyer_id:
         return Attribution(None, None)
     else:
-        l1 = await active_sharer(s, buyer_id, now) or shop_owner_id
+        l1 = await _cached_sharer(s, buyer_id, now) or shop_owner_id
     if l1 is None or not await distribution.is_active_distributor(s, l1):
         return Attribution(None, None)
     if l1 == buyer_id and not pol.self_purchase_rebate:
         return Attribution(None, None)
     l2 = None
     if pol.levels == 2:
-        up = await active_sharer(s, l1, now)
+        up = await _cached_sharer(s, l1, now)
         if up is not None and up not in (l1, buyer_id) and await distribution.is_active_distributor(s, up):
             l2 = up
     return Attribution(l1, l2)

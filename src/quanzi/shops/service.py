@@ -12,6 +12,7 @@ from quanzi.accounts import service as accounts
 from quanzi.accounts.models import Role
 from quanzi.catalog import service as catalog
 from quanzi.catalog.models import Product
+from quanzi.kit import cache
 from quanzi.kit.clock import clock
 from quanzi.kit.db import insert_ignore
 from quanzi.kit.hooks import Hook
@@ -21,9 +22,48 @@ from quanzi.shops.models import ShelfItem, Shop
 
 @dataclass(frozen=True)
 class ShelfEntry:
-    item: ShelfItem
-    product: Product
+    item: ShelfItem | ShelfLine
+    product: Product | ShelfProduct
     min_price_fen: int
+
+
+@dataclass(frozen=True)
+class ShelfLine:
+    """A shelf item as the public shelf shows it (cached: plain values, not a row of some session)."""
+
+    product_id: int
+    position: int
+    recommendation: str
+
+
+@dataclass(frozen=True)
+class ShelfProduct:
+    """A shelved product as the public shelf shows it (cached)."""
+
+    id: int
+    title: str
+    subtitle: str
+    image_url: str | None
+    non_returnable: bool
+    status: str
+
+
+@dataclass(frozen=True)
+class ShopFacts:
+    """What checkout asks of a shop: its owner, whether it is open, what is on its shelf (cached)."""
+
+    owner_id: int
+    status: str
+    shelved: frozenset[int]
+
+
+# Checkout asks who sells through a shop, and shop pages show its shelf, on every visit; a shelf changes
+# when its shopkeeper edits it. Cached in the process (kit/cache.py); the public shelf also shows products
+# and prices, so it depends on the catalog too.
+cache.watch("shops", Shop.__tablename__)
+cache.watch("shops", ShelfItem.__tablename__)
+FACTS = cache.Cached("shops.facts", on=("shops",))
+SHELVES = cache.Cached("shops.public_shelf", on=("shops", "catalog"))
 
 
 # Run with (session, owner_id) when a shop opens.
@@ -116,6 +156,14 @@ async def reorder_shelf(s: AsyncSession, shop: Shop, product_ids: list[int]) -> 
 
 
 async def shelf(s: AsyncSession, shop_id: int, *, published_only: bool = True) -> list[ShelfEntry]:
+    """The shelf in the shopkeeper's order. The public shelf (published products only) is cached and made
+    of plain values; the whole shelf (the shopkeeper's own pages) is read with its rows."""
+    if published_only:
+        return await SHELVES.get(s, shop_id, lambda: _public_shelf(s, shop_id))
+    return await _shelf_rows(s, shop_id, published_only=False)
+
+
+async def _shelf_rows(s: AsyncSession, shop_id: int, *, published_only: bool) -> list[ShelfEntry]:
     stmt = (select(ShelfItem, Product).join(Product, Product.id == ShelfItem.product_id)
             .where(ShelfItem.shop_id == shop_id).order_by(ShelfItem.position, ShelfItem.id))
     if published_only:
@@ -123,6 +171,13 @@ async def shelf(s: AsyncSession, shop_id: int, *, published_only: bool = True) -
     rows = (await s.execute(stmt)).all()
     prices = await catalog.min_prices(s, [p.id for _, p in rows])
     return [ShelfEntry(item, product, prices.get(product.id, 0)) for item, product in rows]
+
+
+async def _public_shelf(s: AsyncSession, shop_id: int) -> list[ShelfEntry]:
+    return [ShelfEntry(ShelfLine(e.item.product_id, e.item.position, e.item.recommendation),
+                       ShelfProduct(e.product.id, e.product.title, e.product.subtitle, e.product.image_url,
+                                    e.product.non_returnable, e.product.status), e.min_price_fen)
+            for e in await _shelf_rows(s, shop_id, published_only=True)]
 
 
 async def shelf_item(s: AsyncSession, shop_id: int, product_id: int) -> ShelfItem:
@@ -152,14 +207,20 @@ async def owners_of(s: AsyncSession, shop_ids: list[int]) -> dict[int, int]:
 
 
 async def seller_of(s: AsyncSession, shop_id: int, product_ids: set[int]) -> int:
-    """The owner of an open shop that carries every one of `product_ids` (one query). An order is credited
-    to a shop only for products on that shop's shelf: naming a shop is not enough."""
+    """The owner of an open shop that carries every one of `product_ids` (cached; else one query). An order
+    is credited to a shop only for products on that shop's shelf: naming a shop is not enough."""
+    facts = await FACTS.get(s, shop_id, lambda: _facts(s, shop_id))
+    if facts is None or facts.status != "open":
+        raise ShopNotFound()
+    if not set(product_ids) <= facts.shelved:
+        raise NotOnShelf()
+    return facts.owner_id
+
+
+async def _facts(s: AsyncSession, shop_id: int) -> ShopFacts | None:
     rows = (await s.execute(
         select(Shop.owner_id, Shop.status, ShelfItem.product_id)
-        .outerjoin(ShelfItem, (ShelfItem.shop_id == Shop.id) & ShelfItem.product_id.in_(product_ids))
-        .where(Shop.id == shop_id))).all()
-    if not rows or rows[0][1] != "open":
-        raise ShopNotFound()
-    if {r[2] for r in rows if r[2] is not None} != set(product_ids):
-        raise NotOnShelf()
-    return rows[0][0]
+        .outerjoin(ShelfItem, ShelfItem.shop_id == Shop.id).where(Shop.id == shop_id))).all()
+    if not rows:
+        return None
+    return ShopFacts(rows[0][0], rows[0][1], frozenset(r[2] for r in rows if r[2] is not None))
