@@ -27,7 +27,7 @@ async def _count(db: Database, model, *where) -> int:  # noqa: ANN001
 async def test_join_feed_post_like_comment(client, db: Database) -> None:  # noqa: ANN001
     circle = await make_community(db)
     cid = circle.community_id
-    fan, h = await new_fan(db, "小红")
+    _fan, h = await new_fan(db, "小红")
     r = await client.get(f"/api/circles/{cid}", headers=h)
     assert r.status_code == 200 and r.json()["rules_version"] == 1 and r.json()["my_status"] is None
     r = await client.post(f"/api/circles/{cid}/join", json={"accepted_rules_version": 2}, headers=h)
@@ -154,7 +154,7 @@ async def test_show_order_only_from_a_received_order_of_the_shop(client, db: Dat
     assert r.status_code == 201, r.text
     assert r.json()["verified_purchase"] and r.json()["product"]["id"] == w.product_id
     # Someone else's order is not revealed.
-    other, oh = await member(db, cid)
+    _other, oh = await member(db, cid)
     r = await client.post(f"/api/circles/{cid}/posts", json=body, headers=oh)
     assert r.status_code == 404
     # A product card links into the shop; a product not on its shelf is refused.
@@ -200,7 +200,7 @@ async def test_report_queue_and_removal(client, db: Database) -> None:  # noqa: 
     circle = await make_community(db)
     cid = circle.community_id
     keeper_h = circle.world.shopkeeper_headers
-    author, ha = await member(db, cid)
+    _author, ha = await member(db, cid)
     _, hr = await member(db, cid)
     r = await client.post(f"/api/circles/{cid}/posts", json={"body": "卖假货"}, headers=ha)
     post_id = r.json()["id"]
@@ -230,6 +230,6 @@ async def test_operator_closes_a_community(client, db: Database) -> None:  # noq
     assert r.status_code == 200 and r.json()["status"] == "closed"
     r = await client.get("/api/circles/all?status=closed", headers=op)
     assert [c["id"] for c in r.json()] == [cid]
-    fan, h = await new_fan(db)
+    _fan, h = await new_fan(db)
     r = await client.post(f"/api/circles/{cid}/join", json={"accepted_rules_version": 1}, headers=h)
     assert r.status_code == 409 and r.json()["error"]["code"] == "community.closed"

@@ -3,8 +3,6 @@ text escaped; a left fan sees only public posts."""
 
 from __future__ import annotations
 
-import re
-
 import httpx
 
 from quanzi.community import feed, service

@@ -24,8 +24,8 @@ from quanzi.kit.deps import DB, AppSettings, Limiter
 from quanzi.kit.errors import DomainError
 from quanzi.kit.i18n import _
 from quanzi.kit.schemas import MAX_ID, PathId
-from quanzi.media.deps import MediaStorage, real_files, receive
 from quanzi.media import service as media
+from quanzi.media.deps import MediaStorage, real_files, receive
 from quanzi.shops import service as shops
 
 router = APIRouter(include_in_schema=False)

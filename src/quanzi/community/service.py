@@ -71,8 +71,8 @@ from quanzi.shops import service as shops
 from quanzi.shops.models import Shop
 
 __all__ = [
-    "can", "get_community", "membership", "require_member", "require_permission", "communities_of_shop",
-    "my_communities", "get_policy",
+    "can", "communities_of_shop", "get_community", "get_policy", "membership", "my_communities", "require_member",
+    "require_permission",
 ]
 
 INVITE_KIND = "q"
