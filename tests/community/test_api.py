@@ -132,7 +132,7 @@ async def test_approval_full_banned_and_audit(client, db: Database) -> None:  # 
         assert c is not None and c.member_count == 2
         actions = (await s.execute(select(AuditLog.action).where(AuditLog.entity == "community_members")
                                    .order_by(AuditLog.id))).scalars().all()
-        assert actions == ["community.approve", "community.ban", "community.approve"]
+        assert actions == ["circle.approve", "circle.ban", "circle.approve"]
     # A member cannot moderate.
     r = await client.post(f"/api/circles/{cid}/members/{pending[a]}/unban", headers=hb)
     assert r.status_code == 403 and r.json()["error"]["code"] == "community.no_permission"

@@ -87,7 +87,7 @@ async def test_members_search_filter_pages_and_moderation(client, db: Database) 
         assert (await service.membership(s, cid, ids[3][0])).status == "left"
         actions = (await s.execute(select(AuditLog.action).where(AuditLog.entity == "community_members")
                                    .order_by(AuditLog.id))).scalars().all()
-    assert actions == ["community.ban", "community.unban"]
+    assert actions == ["circle.ban", "circle.unban"]
 
 
 async def test_reports_and_announcements(client, db: Database) -> None:  # noqa: ANN001
@@ -145,5 +145,5 @@ async def test_operator_lists_and_closes(client, db: Database) -> None:  # noqa:
     async with db.read() as s:
         c = await service.get_community(s, cid)
         assert c.status == "closed" and c.close_reason == "售假"
-        log = (await s.execute(select(AuditLog).where(AuditLog.action == "community.close"))).scalar_one()
+        log = (await s.execute(select(AuditLog).where(AuditLog.action == "circle.close"))).scalar_one()
         assert log.actor_id == uid
