@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser, Operator, OptionalUser, Shopkeeper
 from quanzi.community import feed, service
-from quanzi.community.models import Community, Member, Post
+from quanzi.community.models import Community, Member, Post, Report
 from quanzi.community.schemas import (
     CommentIn,
     CommentOut,
@@ -54,6 +54,10 @@ def community_out(c: Community, m: Member | None = None) -> CommunityOut:
 def member_out(m: Member) -> MemberOut:
     return MemberOut(id=m.id, user_id=m.user_id, name=m.name, role=m.role, status=m.status, joined_at=m.joined_at,
                      muted_until=m.muted_until, reason=m.reason)
+
+
+def report_out(r: Report) -> ReportOut:
+    return ReportOut(id=r.id, post_id=r.post_id, reason=r.reason, status=r.status, created_at=r.created_at)
 
 
 async def posts_out(s: AsyncSession, c: Community, posts: list[Post], viewer_id: int | None) -> list[PostOut]:
@@ -206,8 +210,7 @@ async def pin(post_id: PathId, db: DB, me: CurrentUser, body: PinIn | None = Non
 @router.post("/posts/{post_id}/report", status_code=201)
 async def report(post_id: PathId, body: ReasonIn, db: DB, me: CurrentUser) -> ReportOut:
     async with db.write() as s:
-        r = await feed.report(s, post_id, me.user_id, body.reason)
-        return ReportOut(id=r.id, post_id=r.post_id, reason=r.reason, status=r.status, created_at=r.created_at)
+        return report_out(await feed.report(s, post_id, me.user_id, body.reason))
 
 
 @router.delete("/posts/{post_id}", status_code=204)
@@ -281,13 +284,11 @@ async def set_role(community_id: PathId, member_id: PathId, body: RoleIn, db: DB
 async def list_reports(community_id: PathId, db: DB, me: CurrentUser) -> list[ReportOut]:
     async with db.read() as s:
         await service.require_permission(s, community_id, me.user_id, "review_reports")
-        return [ReportOut(id=r.id, post_id=r.post_id, reason=r.reason, status=r.status, created_at=r.created_at)
-                for r in await feed.reports(s, community_id)]
+        return [report_out(r) for r in await feed.reports(s, community_id)]
 
 
 @router.post("/{community_id}/reports/{report_id}")
 async def handle_report(community_id: PathId, report_id: PathId, body: ReportActionIn, db: DB, me: CurrentUser,
                         ) -> ReportOut:
     async with db.write() as s:
-        r = await feed.handle_report(s, community_id, report_id, me.user_id, body.action)
-        return ReportOut(id=r.id, post_id=r.post_id, reason=r.reason, status=r.status, created_at=r.created_at)
+        return report_out(await feed.handle_report(s, community_id, report_id, me.user_id, body.action))
