@@ -233,3 +233,19 @@ async def test_operator_closes_a_community(client, db: Database) -> None:  # noq
     _fan, h = await new_fan(db)
     r = await client.post(f"/api/circles/{cid}/join", json={"accepted_rules_version": 1}, headers=h)
     assert r.status_code == 409 and r.json()["error"]["code"] == "community.closed"
+
+
+async def test_operator_edits_the_community_policy(client, db: Database) -> None:  # noqa: ANN001
+    from tests.conftest import make_user
+
+    _, op = await make_user(db, "13800000009", "operator")
+    r = await client.put("/api/circles/policy", json={"blocked_keywords": ["代购", " 加微信 "], "post_rate": "2/minute"},
+                         headers=op)
+    assert r.status_code == 200 and r.json()["blocked_keywords"] == ["代购", "加微信"], r.text
+    r = await client.put("/api/circles/policy", json={"default_capacity": 30_000}, headers=op)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "request.invalid"
+    r = await client.put("/api/circles/policy", json={"post_rate": "lots"}, headers=op)
+    assert r.status_code == 422
+    fan, h = await new_fan(db)
+    r = await client.get("/api/circles/policy", headers=h)
+    assert r.status_code == 403

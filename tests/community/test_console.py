@@ -147,3 +147,23 @@ async def test_operator_lists_and_closes(client, db: Database) -> None:  # noqa:
         assert c.status == "closed" and c.close_reason == "售假"
         log = (await s.execute(select(AuditLog).where(AuditLog.action == "circle.close"))).scalar_one()
         assert log.actor_id == uid
+
+
+async def test_operator_sets_the_blocked_words(client, db: Database) -> None:  # noqa: ANN001
+    uid, _ = await make_user(db, "13800000009", "operator")
+    browser = await cookie_login(client, db, uid, "13800000009")
+    client.headers.update(HTML)
+    form = {"csrf_token": browser.csrf, "enabled": "1", "platform_capacity_cap": "20000", "default_capacity": "500",
+            "max_communities_per_shop": "50", "post_rate": "5/minute", "invite_days": "7",
+            "blocked_keywords": "代购\n\n加微信\n"}
+    r = await client.post("/console/circles/policy", data=form)
+    assert r.status_code == 303
+    async with db.read() as s:
+        pol = await service.get_policy(s)
+        assert pol.blocked_keywords == ["代购", "加微信"] and pol.post_rate == "5/minute"
+    r = await client.post("/console/circles/policy", data={**form, "default_capacity": "30000"})
+    assert r.status_code == 303
+    async with db.read() as s:
+        assert (await service.get_policy(s)).default_capacity == 500  # refused: above the cap
+    r = await client.get("/console/circles/all")
+    assert "加微信" in r.text and 'data-testid="flash"' in r.text

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quanzi.accounts.deps import CurrentUser, Operator, OptionalUser, Shopkeeper
 from quanzi.community import feed, service
 from quanzi.community.models import Community, Member, Post, Report
+from quanzi.community.policy import CommunityPolicy
 from quanzi.community.schemas import (
     CommentIn,
     CommentOut,
@@ -25,6 +26,7 @@ from quanzi.community.schemas import (
     MemberOut,
     MemberPage,
     MuteIn,
+    PolicyPatch,
     PhotoOut,
     PinIn,
     PostIn,
@@ -38,6 +40,7 @@ from quanzi.community.schemas import (
 from quanzi.distribution.posters import share_url
 from quanzi.kit.deps import DB, AppSettings, Limiter
 from quanzi.kit.schemas import MAX_ID, PathId
+from quanzi.policy import service as policy
 
 router = APIRouter(prefix="/api/circles", tags=["community"])
 Before = Annotated[int | None, Query(ge=1, le=MAX_ID)]
@@ -89,6 +92,20 @@ async def all_communities(db: DB, me: Operator, status: Annotated[str | None, Qu
                           q: Annotated[str, Query(max_length=40)] = "", before: Before = None) -> list[CommunityOut]:
     async with db.read() as s:
         return [community_out(c) for c in await service.all_communities(s, status=status, q=q, before_id=before)]
+
+
+@router.get("/policy")
+async def get_policy(db: DB, me: Operator) -> CommunityPolicy:
+    async with db.read() as s:
+        return await service.get_policy(s)
+
+
+@router.put("/policy")
+async def put_policy(body: PolicyPatch, db: DB, me: Operator) -> CommunityPolicy:
+    """Change the operator's community settings (validated, audited): the capacity cap, the posting rate,
+    the keyword block list, the invite link validity…"""
+    async with db.write() as s:
+        return await policy.put(s, CommunityPolicy, body.model_dump(exclude_none=True), me.user_id)
 
 
 @router.post("", status_code=201)

@@ -16,7 +16,8 @@ from quanzi.catalog import service as catalog
 from quanzi.community import feed, service
 from quanzi.community.errors import CommunityNotFound
 from quanzi.community.models import Post
-from quanzi.community.pages import role_names
+from quanzi.community.policy import CommunityPolicy
+from quanzi.community.pages import console_tabs, role_names
 from quanzi.distribution import posters
 from quanzi.kit.clock import clock
 from quanzi.kit.console import page, redirect, refused
@@ -26,6 +27,7 @@ from quanzi.kit.i18n import _
 from quanzi.kit.schemas import MAX_ID, PathId
 from quanzi.media import service as media
 from quanzi.media.deps import MediaStorage, real_files, receive
+from quanzi.policy import service as policy
 from quanzi.shops import service as shops
 
 router = APIRouter(include_in_schema=False)
@@ -81,10 +83,34 @@ async def operator_list(request: Request, db: DB, me: Operator,
     async with db.read() as s:
         items = await service.all_communities(s, status=status or None, q=q, before_id=before, limit=PAGE_SIZE + 1)
         shop_names = {k: v.name for k, v in (await service.shops_of(s, items)).items()}
+        pol = await service.get_policy(s)
     return page(request, "community/console_all.html", {
+        "pol": pol,
         "active": "circles_all", "items": items[:PAGE_SIZE], "shop_names": shop_names, "status": status, "q": q,
         "next_before": items[PAGE_SIZE - 1].id if len(items) > PAGE_SIZE else None,
     })
+
+
+@router.post(CONSOLE + "/policy")
+async def save_policy(request: Request, db: DB, me: Operator, enabled: Small = "", platform_capacity_cap: Small = "",
+                      default_capacity: Small = "", max_communities_per_shop: Small = "",
+                      post_rate: Annotated[str, Form(max_length=60)] = "", blocked_keywords: Long = "",
+                      invite_days: Small = "") -> Response:
+    """The operator's community settings; the keyword block list one word a line."""
+    back = f"{CONSOLE}/all#policy"
+    values: dict[str, Any] = {"enabled": bool(enabled), "post_rate": post_rate.strip(),
+                              "blocked_keywords": [w for w in blocked_keywords.splitlines() if w.strip()]}
+    for key, raw in (("platform_capacity_cap", platform_capacity_cap), ("default_capacity", default_capacity),
+                     ("max_communities_per_shop", max_communities_per_shop), ("invite_days", invite_days)):
+        if not raw.strip().isdigit():
+            return refused(request, back, _("Whole numbers only."))
+        values[key] = int(raw)
+    try:
+        async with db.write() as s:
+            await policy.put(s, CommunityPolicy, values, me.user_id)
+    except DomainError as exc:
+        return refused(request, back, exc)
+    return redirect(request, back, _("Saved."))
 
 
 @router.post(CONSOLE + "/{community_id}/close")
@@ -113,9 +139,10 @@ async def settings_page(request: Request, community_id: PathId, db: DB, me: Curr
         cats = await catalog.categories(s)
         pol = await service.get_policy(s)
         token = await service.issue_invite(s, settings.secret_key, c.id, me.user_id) if c.status == "open" else None
+        tabs = await console_tabs(s, c, m)
     return page(request, "community/console_settings.html", {
         "active": "circles", "c": c, "m": m, "counts": counts, "categories": cats, "pol": pol,
-        "invite_url": posters.share_url(settings, token) if token else None, "can": service.can,
+        "invite_url": posters.share_url(settings, token) if token else None, "can": service.can, "tabs": tabs,
     })
 
 
@@ -172,7 +199,9 @@ async def members(request: Request, community_id: PathId, db: DB, me: CurrentUse
         items = await service.list_members(s, c.id, status=status, role=role or None, q=q, before_id=before,
                                            limit=PAGE_SIZE + 1)
         counts = await service.count_members(s, c.id)
+        tabs = await console_tabs(s, c, m)
     return page(request, "community/console_members.html", {
+        "tabs": tabs,
         "active": "circles", "c": c, "m": m, "items": items[:PAGE_SIZE], "q": q, "role": role, "status": status,
         "next_before": items[PAGE_SIZE - 1].id if len(items) > PAGE_SIZE else None, "counts": counts,
         "roles": role_names(), "can": service.can, "now": clock.now(),
@@ -218,8 +247,9 @@ async def reports(request: Request, community_id: PathId, db: DB, me: CurrentUse
         c, m = await _manage(s, community_id, me.user_id, "review_reports")
         items = await feed.reports(s, c.id)
         posts = {r.post_id: await s.get(Post, r.post_id) for r in items}
+        tabs = await console_tabs(s, c, m)
     return page(request, "community/console_reports.html", {"active": "circles", "c": c, "m": m, "items": items,
-                                                            "posts": posts})
+                                                            "posts": posts, "tabs": tabs})
 
 
 @router.post(CONSOLE + "/{community_id}/reports/{report_id}")
