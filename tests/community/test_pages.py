@@ -118,3 +118,11 @@ async def test_higher_domains_add_links_to_the_feed_and_console(client, app, db:
     finally:
         pages._feed_links.remove(checkin)
         pages._console_tabs.remove(checkin)
+
+
+async def test_the_shop_page_lists_its_open_circles(client, db: Database) -> None:  # noqa: ANN001
+    circle = await make_community(db)
+    hidden = await make_community(db, circle.world, name="邀请制小圈", join_mode="invite")
+    r = await client.get(f"/s/{circle.world.shop_id}", headers=HTML)
+    assert f'data-testid="shop-circle-{circle.community_id}"' in r.text
+    assert f'data-testid="shop-circle-{hidden.community_id}"' not in r.text

@@ -177,7 +177,7 @@ async def invite_poster(community_id: PathId, db: DB, me: CurrentUser, settings:
         c, _m = await _manage(s, community_id, me.user_id, "invite")
         shop = (await shops.shops_by_id(s, [c.shop_id])).get(c.shop_id)
         content = posters.PosterContent(
-            kind=service.INVITE_KIND, target_id=c.id, title=c.name, subtitle=c.intro or f"{c.member_count} 位圈友在这里",
+            kind=service.INVITE_KIND, target_id=c.id, title=c.name, subtitle=c.intro or "加入社群，和圈友一起分享好物",
             price_fen=None, price_from=False, images=tuple(u for u in (c.cover_url,) if u),
             shop_name=shop.name if shop else posters.PLATFORM_NAME, invite="邀你加入我的社群")
         sharer = await posters.sharer_card(s, me.user_id)

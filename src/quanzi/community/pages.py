@@ -23,6 +23,7 @@ from quanzi.kit.web import render
 from quanzi.media.deps import MediaStorage, real_files, receive
 from quanzi.orders import service as orders
 from quanzi.shops import service as shops
+from quanzi.shops.pages import shop_section
 
 router = APIRouter(include_in_schema=False)
 Before = Annotated[int | None, Query(ge=1, le=MAX_ID)]
@@ -78,6 +79,13 @@ async def posts_context(s: AsyncSession, c: Community, page: feed.FeedPage | lis
                         ) -> dict[str, Any]:
     posts = (page.pinned + page.items) if isinstance(page, feed.FeedPage) else page
     return {"shown": await feed.shown(s, c, posts, viewer_id), "roles": role_names(), "can": service.can}
+
+
+@shop_section
+async def shop_circles(s: AsyncSession, shop_id: int) -> tuple[str, dict[str, Any]] | None:
+    """The shop page lists the shop's open circles a fan may join or ask to join (invite-only ones stay hidden)."""
+    shown = [c for c in await service.communities_of_shop(s, shop_id) if c.status == "open" and c.join_mode != "invite"]
+    return ("community/_shop_section.html", {"circles": shown}) if shown else None
 
 
 @router.get("/circles")

@@ -243,6 +243,7 @@ async def close_community(s: AsyncSession, community_id: int, operator_id: int, 
     if n != 1:
         raise CommunityClosed()
     record(s, operator_id, "circle.close", "communities", c.id, {"reason": reason})
+    await outbox.emit(s, "community.closed", {"community_id": c.id, "shop_id": c.shop_id, "reason": reason})
     await s.refresh(c)
     return c
 
