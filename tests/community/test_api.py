@@ -249,3 +249,26 @@ async def test_operator_edits_the_community_policy(client, db: Database) -> None
     fan, h = await new_fan(db)
     r = await client.get("/api/circles/policy", headers=h)
     assert r.status_code == 403
+
+
+async def test_visits_and_posts_by_china_day(client, db: Database) -> None:  # noqa: ANN001
+    from datetime import datetime
+
+    from quanzi.community import feed
+    from quanzi.kit.clock import CHINA
+
+    circle = await make_community(db)
+    cid = circle.community_id
+    clock.freeze(datetime(2026, 6, 15, 23, 50, tzinfo=CHINA))
+    _, ha = await member(db, cid)
+    _, hb = await member(db, cid)
+    for h in (ha, ha, hb):
+        assert (await client.get(f"/api/circles/{cid}/feed", headers=h)).status_code == 200
+    await client.post(f"/api/circles/{cid}/posts", json={"body": "睡前一帖"}, headers=ha)
+    clock.freeze(datetime(2026, 6, 16, 0, 10, tzinfo=CHINA))  # past midnight in China (16:10 UTC)
+    assert (await client.get(f"/api/circles/{cid}/feed", headers=ha)).status_code == 200
+    await client.post(f"/api/circles/{cid}/posts", json={"body": "新的一天"}, headers=hb)
+    async with db.read() as s:
+        assert await feed.visits_by_day(s, cid, "2026-06-01") == {"2026-06-15": 2, "2026-06-16": 1}
+        since = datetime(2026, 6, 1, tzinfo=CHINA)
+        assert await feed.posts_by_day(s, cid, since) == {"2026-06-15": 1, "2026-06-16": 1}  # welcomes not counted

@@ -170,10 +170,15 @@ async def community_feed(community_id: PathId, db: DB, me: OptionalUser, before:
     async with db.read() as s:
         c = await service.get_community(s, community_id)
         m = await feed.viewer(s, c.id, me.user_id if me else None)
+        first_visit = m is not None and not await feed.visited_today(s, c.id, m.user_id)
         page = await feed.feed(s, c.id, m, before_id=before)
         viewer_id = me.user_id if me else None
-        return FeedOut(pinned=await posts_out(s, c, page.pinned, viewer_id),
-                       items=await posts_out(s, c, page.items, viewer_id), next_before=page.next_before)
+        out = FeedOut(pinned=await posts_out(s, c, page.pinned, viewer_id),
+                      items=await posts_out(s, c, page.items, viewer_id), next_before=page.next_before)
+    if first_visit and m is not None:
+        async with db.write() as s:  # one row per member per China day (the app's visits count too)
+            await feed.record_visit(s, c.id, m.user_id)
+    return out
 
 
 @router.post("/{community_id}/posts", status_code=201)
