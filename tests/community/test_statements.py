@@ -7,7 +7,7 @@ from quanzi.kit.db import Database
 from tests.commerce.test_query_count import count_statements, split
 from tests.community._support import make_community, member
 
-FEED_BUDGET = 8  # community, membership, pinned, page, profiles, shelf and its prices (cards), likes
+FEED_BUDGET = 9  # community, membership, visited today?, pinned, page, profiles, shelf and its prices (cards), likes
 MEMBERS_BUDGET = 3  # community, the caller's membership, the page
 
 
