@@ -16,8 +16,8 @@ from quanzi.catalog import service as catalog
 from quanzi.community import feed, service
 from quanzi.community.errors import CommunityNotFound
 from quanzi.community.models import Post
-from quanzi.community.policy import CommunityPolicy
 from quanzi.community.pages import console_tabs, role_names
+from quanzi.community.policy import CommunityPolicy
 from quanzi.distribution import posters
 from quanzi.kit.clock import clock
 from quanzi.kit.console import page, redirect, refused
