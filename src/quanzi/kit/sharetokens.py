@@ -3,7 +3,7 @@
 The codec lives in kit because both distribution (posters, share links) and referrals (landing, binding)
 read it and distribution sits below referrals; what a token does when it lands is referrals' rule.
 
-Format: v1.<sharer>.<kind>.<target>.<issued, base 36>.<signature>   kinds: s shop, p product, c campaign
+Format: v1.<sharer>.<kind>.<target>.<issued, base 36>.<signature>   kinds: s shop, p product, c campaign, g group, b bargain, q community invite
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class ExpiredShareToken(DomainError):
     message = {"zh": "分享链接已过期，请向分享人索取新链接", "en": "This share link has expired; ask for a new one"}
 
 
-KINDS = {"s": "shop", "p": "product", "c": "campaign", "g": "group", "b": "bargain"}
+KINDS = {"s": "shop", "p": "product", "c": "campaign", "g": "group", "b": "bargain", "q": "community"}
 PURPOSE = "share-v1"
 
 
