@@ -27,7 +27,6 @@ class EngagementSettings(Base):
     invite_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     invite_reward_points: Mapped[int] = mapped_column(Integer, default=100)
     invite_daily_cap: Mapped[int] = mapped_column(Integer, default=5)
-    category_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # cadence of the calendar
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -73,9 +73,11 @@ from quanzi.orders import service as orders
 from quanzi.policy import service as policy
 
 # Actions of community's permission table that engagement asks about.
-RUN_DRAWS = "run_draws"          # draws, shop-funded red packets
-ANNOUNCE = "post_announcement"   # polls, calendar
-SETTINGS = "manage_settings"     # engagement settings of the community
+RUN_DRAW = "run_draw"
+RUN_POLL = "run_poll"
+SEND_PACKET = "send_red_packet"      # a red packet the shop funds (members send their own points freely)
+SCHEDULE = "schedule_activity"
+SETTINGS = "edit_engagement"
 
 DEFAULT_CHECKIN_TABLE = [5, 5, 10, 10, 15, 15, 30]
 
@@ -97,7 +99,7 @@ async def settings_of(s: AsyncSession, community_id: int) -> EngagementSettings:
                                  checkin_rewards=list(DEFAULT_CHECKIN_TABLE), draws_enabled=True,
                                  red_packets_enabled=True, polls_enabled=True, poll_results_for_members=False,
                                  invite_enabled=False, invite_reward_points=100, invite_daily_cap=5,
-                                 category_id=None, updated_at=clock.now())
+                                 updated_at=clock.now())
     return row
 
 
@@ -310,7 +312,7 @@ async def prizes_of(s: AsyncSession, draw_id: int) -> list[DrawPrize]:
 async def create_draw(s: AsyncSession, community_id: int, actor_id: int, *, title: str, rules_text: str,
                       cost_points: int, per_person_limit: int, ends_at: datetime, prizes: Sequence[PrizeIn]) -> Draw:
     pol, _ = await require_on(s, community_id, "draws")
-    await community.require_permission(s, community_id, actor_id, RUN_DRAWS)
+    await community.require_permission(s, community_id, actor_id, RUN_DRAW)
     comm = await community.get_community(s, community_id)
     if not 0 <= cost_points <= pol.max_draw_cost_points:
         raise _bad(BadPrizeTable, f"每次消耗 0–{pol.max_draw_cost_points} 积分",
@@ -343,7 +345,7 @@ def _prize_doc(p: DrawPrize) -> dict[str, object]:
 async def update_draw(s: AsyncSession, draw_id: int, actor_id: int, **values: Any) -> Draw:
     """Change a draft. Once a draw has opened its rules and prizes are frozen (RulesFrozen, 409)."""
     d = await get_draw(s, draw_id)
-    await community.require_permission(s, d.community_id, actor_id, RUN_DRAWS)
+    await community.require_permission(s, d.community_id, actor_id, RUN_DRAW)
     if d.status != "draft":
         raise RulesFrozen()
     for k in ("title", "rules", "cost_points", "per_person_limit", "ends_at"):
@@ -363,7 +365,7 @@ async def update_draw(s: AsyncSession, draw_id: int, actor_id: int, **values: An
 async def open_draw(s: AsyncSession, draw_id: int, actor_id: int) -> Draw:
     """Publish: rules and prize table are fingerprinted (the digest is shown) and frozen from now on."""
     d = await get_draw(s, draw_id)
-    await community.require_permission(s, d.community_id, actor_id, RUN_DRAWS)
+    await community.require_permission(s, d.community_id, actor_id, RUN_DRAW)
     digest = rules.rules_digest(d.rules, d.cost_points, d.per_person_limit, as_utc(d.ends_at),
                                 [_prize_doc(p) for p in await prizes_of(s, d.id)])
     n = await guarded_update(s, update(Draw).where(Draw.id == d.id, Draw.status == "draft").values(
@@ -376,7 +378,7 @@ async def open_draw(s: AsyncSession, draw_id: int, actor_id: int) -> Draw:
 
 async def close_draw(s: AsyncSession, draw_id: int, actor_id: int) -> Draw:
     d = await get_draw(s, draw_id)
-    await community.require_permission(s, d.community_id, actor_id, RUN_DRAWS)
+    await community.require_permission(s, d.community_id, actor_id, RUN_DRAW)
     if await guarded_update(s, update(Draw).where(Draw.id == d.id, Draw.status == "open").values(status="closed")) != 1:
         raise IllegalTransition(current=d.status, target="closed")
     await s.refresh(d)
@@ -499,7 +501,7 @@ async def send_packet(s: AsyncSession, community_id: int, sender_id: int, *, tot
     newly issued by the shop. The split is planned now; the points are set aside until grabbed or expired."""
     pol, _ = await require_on(s, community_id, "red_packets")
     if from_shop:
-        await community.require_permission(s, community_id, sender_id, RUN_DRAWS)
+        await community.require_permission(s, community_id, sender_id, SEND_PACKET)
     else:
         await community.require_member(s, community_id, sender_id)
     comm = await community.get_community(s, community_id)
@@ -612,7 +614,7 @@ async def options_of(s: AsyncSession, poll_id: int) -> list[PollOption]:
 async def create_poll(s: AsyncSession, community_id: int, actor_id: int, *, question: str, options: Sequence[str],
                       multiple: bool, anonymous: bool, closes_at: datetime) -> Poll:
     await require_on(s, community_id, "polls")
-    await community.require_permission(s, community_id, actor_id, ANNOUNCE)
+    await community.require_permission(s, community_id, actor_id, RUN_POLL)
     labels = [o.strip()[:80] for o in options if o.strip()]
     if not question.strip() or not 2 <= len(labels) <= 10 or len(set(labels)) != len(labels):
         raise BadChoice({"zh": "投票需要问题和 2–10 个不同的选项", "en": "A poll needs a question and 2 to 10 different options"})
@@ -666,7 +668,7 @@ class PollResults:
 async def poll_results(s: AsyncSession, poll_id: int, user_id: int) -> PollResults:
     """The shopkeeper's staff always see the counts; members only if the community allows it."""
     p = await get_poll(s, poll_id)
-    if not await is_manager(s, p.community_id, user_id, ANNOUNCE):
+    if not await is_manager(s, p.community_id, user_id, RUN_POLL):
         await community.require_member(s, p.community_id, user_id)
         if not (await settings_of(s, p.community_id)).poll_results_for_members:
             raise ResultsHidden()
@@ -691,8 +693,7 @@ ACTIVITY_KINDS = ("drop", "live_qa", "draw", "checkin_week", "other")
 async def cadence_days(s: AsyncSession, community_id: int) -> int:
     """The community's default cadence: its category's repurchase cycle (operator setting), else the default."""
     pol = await operator_policy(s)
-    mine = await settings_of(s, community_id)
-    category = mine.category_id
+    category = (await community.get_community(s, community_id)).category_id
     if category is not None and str(category) in pol.repurchase_days:
         return pol.repurchase_days[str(category)]
     return pol.default_cadence_days
@@ -702,7 +703,7 @@ async def schedule(s: AsyncSession, community_id: int, actor_id: int, *, kind: s
                    remind_minutes: int = 60, repeat: int = 1, every_days: int | None = None) -> list[Activity]:
     """One activity, or `repeat` of them `every_days` apart — by default at the category's repurchase cadence."""
     await require_on(s, community_id, "calendar")
-    await community.require_permission(s, community_id, actor_id, ANNOUNCE)
+    await community.require_permission(s, community_id, actor_id, SCHEDULE)
     if kind not in ACTIVITY_KINDS:
         raise _bad(BadActivity, "类型不正确", "unknown kind")
     if not title.strip():
@@ -735,7 +736,7 @@ async def cancel_activity(s: AsyncSession, activity_id: int, actor_id: int) -> N
     a = await s.get(Activity, activity_id)
     if a is None:
         raise ActivityNotFound()
-    await community.require_permission(s, a.community_id, actor_id, ANNOUNCE)
+    await community.require_permission(s, a.community_id, actor_id, SCHEDULE)
     await s.delete(a)
 
 
@@ -767,7 +768,19 @@ async def reminder_of(s: AsyncSession, activity_id: int) -> Reminder | None:
     if a is None:
         return None
     comm = await community.get_community(s, a.community_id)
-    return Reminder(a, comm.name, await community.member_ids(s, a.community_id))
+    return Reminder(a, comm.name, await member_ids(s, a.community_id))
+
+
+async def member_ids(s: AsyncSession, community_id: int) -> list[int]:
+    """Every active member (keyset pages of community's member list)."""
+    out: list[int] = []
+    before = None
+    while True:
+        page = await community.list_members(s, community_id, before_id=before, limit=500)
+        out.extend(m.user_id for m in page)
+        if len(page) < 500:
+            return out
+        before = page[-1].id
 
 
 # --- invite-new rewards ---------------------------------------------------------------------------------
