@@ -60,7 +60,9 @@ class CommunityFull(DomainError):
 
 
 class NotMember(DomainError):
-    status = 403
+    """404, as for anyone else's object: a community's inside is not shown to those outside it."""
+
+    status = 404
     code = CommunityCode.NOT_MEMBER
     message = {"zh": "加入社群后才能查看和参与", "en": "Join the community to see and take part"}
 

@@ -19,7 +19,8 @@ router = APIRouter(prefix="/api/media", tags=["media"])
 
 # Who may upload for what: uploads are attached later by their owner, but nobody needs a product image
 # who cannot sell, nor a shop banner who has no shop.
-ROLES = {"product": {"supplier", "operator"}, "shop_avatar": {"shopkeeper"}, "shop_banner": {"shopkeeper"}}
+ROLES = {"product": {"supplier", "operator"}, "shop_avatar": {"shopkeeper"}, "shop_banner": {"shopkeeper"},
+         "community_cover": {"shopkeeper"}}
 
 
 UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
@@ -31,8 +32,8 @@ UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
 
 @router.post("", status_code=201, response_model=MediaOut, responses=UPLOAD_ERRORS)
 async def upload(request: Request, db: DB, me: CurrentUser, storage: MediaStorage,
-                 purpose: Annotated[Literal["product", "shop_avatar", "shop_banner", "aftersale", "review"],
-                                    Form()],
+                 purpose: Annotated[Literal["product", "shop_avatar", "shop_banner", "aftersale", "review",
+                                            "community_post", "community_cover"], Form()],
                  file: Annotated[UploadFile, File(description="JPEG, PNG or WebP; the type is read from the bytes")],
                  ) -> MediaOut:
     if purpose in ROLES and not me.roles.intersection(ROLES[purpose]):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from quanzi.kit.db import Base, UTCDateTime
 
-PURPOSES = ("product", "shop_avatar", "shop_banner", "aftersale", "review")
+PURPOSES = ("product", "shop_avatar", "shop_banner", "aftersale", "review", "community_post", "community_cover")
 
 
 class Media(Base):
@@ -36,7 +36,8 @@ class Media(Base):
     attached_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (
-        CheckConstraint("purpose IN ('product','shop_avatar','shop_banner','aftersale','review')",
+        CheckConstraint("purpose IN ('product','shop_avatar','shop_banner','aftersale','review',"
+                        "'community_post','community_cover')",
                         name="purpose_known"),
         Index("ix_media_ref", "ref", "position"),
     )

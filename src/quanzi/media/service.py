@@ -23,7 +23,8 @@ from quanzi.media.models import PURPOSES, Media
 from quanzi.media.storage import Storage
 
 # How many images each use takes (after-sale and review photos: six, as the big platforms allow).
-LIMITS = {"product": 9, "shop_avatar": 1, "shop_banner": 1, "aftersale": 6, "review": 6}
+LIMITS = {"product": 9, "shop_avatar": 1, "shop_banner": 1, "aftersale": 6, "review": 6, "community_post": 9,
+          "community_cover": 1}
 
 
 async def prepare_all(blobs: list[bytes], *, max_pixels: int, max_files: int) -> list[Prepared]:
