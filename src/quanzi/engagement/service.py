@@ -64,7 +64,7 @@ from quanzi.engagement.models import (
 )
 from quanzi.engagement.policy import EngagementPolicy
 from quanzi.kit import outbox
-from quanzi.kit.clock import as_utc, clock
+from quanzi.kit.clock import CHINA, as_utc, clock
 from quanzi.kit.db import guarded_update, insert_ignore
 from quanzi.kit.errors import DomainError, IllegalTransition
 from quanzi.ledger import service as ledger
@@ -902,10 +902,46 @@ async def invitations_of(s: AsyncSession, inviter_id: int, community_id: int | N
 
 # --- health ---------------------------------------------------------------------------------------------
 
-async def checkins_per_day(s: AsyncSession, community_id: int, since_day: str) -> dict[str, int]:
-    rows = await s.execute(select(CheckIn.day, func.count()).where(CheckIn.community_id == community_id,
-                                                                  CheckIn.day >= since_day).group_by(CheckIn.day))
-    return {d: int(n) for d, n in rows.all()}
+@dataclass
+class HealthDay:
+    day: str
+    active_members: int
+    posts: int
+    checkins: int
+    visitors: int
+    buyers: int  # visitors of that day who paid an order in the shop that day
+
+    @property
+    def conversion_bp(self) -> int:
+        return self.buyers * 10_000 // self.visitors if self.visitors else 0
+
+
+async def health(s: AsyncSession, community_id: int, actor_id: int, days: int = 30) -> list[HealthDay]:
+    """The shopkeeper's 30-day chart: daily active members (visited, checked in or posted), posts, check-ins,
+    and conversion from community visits to paid orders in the shop on the same China day."""
+    from quanzi.community import feed
+
+    comm, _ = await community.manageable(s, community_id, actor_id, SETTINGS)
+    today = rules.china_day(clock.now())
+    first = today - timedelta(days=days - 1)
+    since_day = first.isoformat()
+    since = datetime.combine(first, datetime.min.time(), tzinfo=CHINA)
+    posts = await feed.posts_by_day(s, community_id, since)
+    visitors: dict[str, set[int]] = {}
+    for d, uid in await feed.visitors_on(s, community_id, since_day):
+        visitors.setdefault(d, set()).add(uid)
+    checkins = await checkin_members_per_day(s, community_id, since_day)
+    authors = await feed.authors_by_day(s, community_id, since)
+    buyers: dict[str, set[int]] = {}
+    for d, uid in await orders.paid_buyers_by_day(s, comm.shop_id, since):
+        buyers.setdefault(d, set()).add(uid)
+    out = []
+    for i in range(days):
+        d = (first + timedelta(days=i)).isoformat()
+        v, c = visitors.get(d, set()), checkins.get(d, set())
+        active = v | c | authors.get(d, set())
+        out.append(HealthDay(d, len(active), posts.get(d, 0), len(c), len(v), len(v & buyers.get(d, set()))))
+    return out
 
 
 async def checkin_members_per_day(s: AsyncSession, community_id: int, since_day: str) -> dict[str, set[int]]:
