@@ -12,7 +12,7 @@ from quanzi.kit.db import Database
 from quanzi.policy import service as policy
 from tests.community._support import Circle, make_community, member
 
-__all__ = ["Circle", "make_community", "member", "grant", "balance", "prize", "open_draw", "set_policy", "later"]
+__all__ = ["Circle", "balance", "grant", "later", "make_community", "member", "open_draw", "prize", "set_policy"]
 
 _refs = itertools.count(1)
 

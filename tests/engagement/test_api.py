@@ -17,7 +17,7 @@ async def test_checkin_draw_packet_poll_through_the_api(client, db: Database) ->
     c = await make_community(db)
     cid, owner = c.community_id, c.world.shopkeeper_headers
     fan, h = await member(db, cid, "小红")
-    other, h2 = await member(db, cid, "小明")
+    _other, h2 = await member(db, cid, "小明")
 
     r = await client.post(f"/api/circles/{cid}/checkin", headers=h)
     assert r.status_code == 201 and r.json()["streak"] == 1 and r.json()["points"] == 5, r.text
@@ -85,7 +85,7 @@ async def test_checkin_draw_packet_poll_through_the_api(client, db: Database) ->
 async def test_health_chart_is_the_shopkeepers_only(client, db: Database) -> None:  # noqa: ANN001
     c = await make_community(db)
     cid = c.community_id
-    fan, h = await member(db, cid)
+    _fan, h = await member(db, cid)
     await client.post(f"/api/circles/{cid}/checkin", headers=h)
     r = await client.get(f"/api/circles/{cid}/health", headers=h)
     assert r.status_code == 404

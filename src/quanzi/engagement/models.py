@@ -5,7 +5,18 @@ invite-new rewards, polls, the activity calendar. Every table is keyed by the co
 from __future__ import annotations
 
 from datetime import datetime
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quanzi.kit.db import Base, UTCDateTime

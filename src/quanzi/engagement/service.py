@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts import service as accounts
@@ -53,8 +53,8 @@ from quanzi.engagement.models import (
     DrawPrize,
     DrawQuota,
     EngagementSettings,
-    InviteDay,
     Invitation,
+    InviteDay,
     Poll,
     PollAnswer,
     PollOption,
@@ -425,10 +425,10 @@ async def enter_draw(s: AsyncSession, draw_id: int, user_id: int, rng: random.Ra
     number = rules.roll(rng)
     chosen = rules.pick([rules.PrizeLine(p.id, p.chance_bp) for p in prizes], number)
     prize = next((p for p in prizes if p.id == chosen), None)
-    if prize is not None and prize.kind != "nothing":
-        if await guarded_update(s, update(DrawPrize).where(DrawPrize.id == prize.id, DrawPrize.remaining > 0)
-                                .values(remaining=DrawPrize.remaining - 1)) != 1:
-            prize = None  # this prize is gone: the band wins nothing now
+    if prize is not None and prize.kind != "nothing" and await guarded_update(
+            s, update(DrawPrize).where(DrawPrize.id == prize.id, DrawPrize.remaining > 0)
+            .values(remaining=DrawPrize.remaining - 1)) != 1:
+        prize = None  # this prize is gone: the band wins nothing now
     kind = prize.kind if prize is not None else "nothing"
     name = prize.name if prize is not None else "谢谢参与"
     entry = DrawEntry(draw_id=d.id, user_id=user_id, prize_id=prize.id if prize else None, prize_kind=kind,
@@ -732,10 +732,15 @@ async def calendar(s: AsyncSession, community_id: int, *, since: datetime | None
                                  .order_by(Activity.starts_at).limit(limit))).scalars())
 
 
-async def cancel_activity(s: AsyncSession, activity_id: int, actor_id: int) -> None:
+async def get_activity(s: AsyncSession, activity_id: int) -> Activity:
     a = await s.get(Activity, activity_id)
     if a is None:
         raise ActivityNotFound()
+    return a
+
+
+async def cancel_activity(s: AsyncSession, activity_id: int, actor_id: int) -> None:
+    a = await get_activity(s, activity_id)
     await community.require_permission(s, a.community_id, actor_id, SCHEDULE)
     await s.delete(a)
 
@@ -803,9 +808,7 @@ async def record_invitation(s: AsyncSession, community_id: int, inviter_id: int,
     comm = await community.get_community(s, community_id)
     digest = rules.phone_digest(phone)
     refusal = None
-    if await s.get(RetiredPhone, digest) is not None:
-        refusal = "phone_reused"
-    elif (await s.execute(select(Invitation.id).where(Invitation.phone_digest == digest))).first() is not None:
+    if await s.get(RetiredPhone, digest) is not None or (await s.execute(select(Invitation.id).where(Invitation.phone_digest == digest))).first() is not None:
         refusal = "phone_reused"
     elif await orders.first_paid_order_id(s, invitee_id, comm.shop_id) is not None:
         refusal = "not_new"
