@@ -127,3 +127,29 @@ async def test_daily_cap_defers_the_rest_to_another_day(db: Database, app: objec
     await sweeps.run_due(db, force=True)
     assert [(await _status(db, f.user_id))[0] for f in fans] == ["paid", "paid"]
     assert await balance(db, c.world.shop_id, inviter) == 20
+
+
+async def test_a_paid_reward_is_taken_back_on_a_later_refund(db: Database, app: object) -> None:
+    c, inviter = await _setup(db, reward=30)
+    fan = await _invited(db, c, inviter)
+    order_id = await buy(db, fan, [(c.world.sku_ids[0], 1)], c.world.shop_id)
+    await _complete(db, order_id)
+    assert await balance(db, c.world.shop_id, inviter) == 30
+    async with db.write() as s:  # a refund arriving after completion (a goodwill refund): the reward goes back
+        await service.on_refund(s, order_id)
+    assert await _status(db, fan.user_id) == ("reversed", "refunded")
+    assert await balance(db, c.world.shop_id, inviter) == 0
+    async with db.read() as s:
+        assert await ledger.check(s) == []
+
+
+async def test_operator_policy_api_validates_the_legal_cap(client, db: Database) -> None:  # noqa: ANN001
+    from quanzi.accounts.models import Role
+    from tests.conftest import make_user
+
+    _, op = await make_user(db, "13800000099", Role.OPERATOR)
+    r = await client.put("/api/engagement/policy", json={"max_prize_value_fen": 5_000_001}, headers=op)
+    assert r.status_code == 422
+    r = await client.put("/api/engagement/policy", json={"repurchase_days": {"1": 7}, "draws_enabled": False},
+                         headers=op)
+    assert r.status_code == 200 and r.json()["repurchase_days"] == {"1": 7} and not r.json()["draws_enabled"]

@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quanzi.accounts.deps import CurrentUser, OptionalUser
+from quanzi.accounts.deps import CurrentUser, Operator, OptionalUser
 from quanzi.community import service as community
 from quanzi.engagement import service
 from quanzi.engagement.errors import DrawNotFound
 from quanzi.engagement.models import Draw, EngagementSettings, Poll, RedPacket
+from quanzi.engagement.policy import EngagementPolicy
 from quanzi.engagement.schemas import (
     ActivityIn,
     ActivityOut,
@@ -41,6 +42,7 @@ from quanzi.engagement.schemas import (
 from quanzi.kit.clock import as_utc, clock
 from quanzi.kit.deps import DB
 from quanzi.kit.schemas import MAX_ID, PathId
+from quanzi.policy import service as policy
 
 router = APIRouter(prefix="/api", tags=["engagement"])
 Before = Annotated[int | None, Query(ge=1, le=MAX_ID)]
@@ -302,3 +304,18 @@ async def health(community_id: PathId, db: DB, me: CurrentUser) -> HealthOut:
     return HealthOut(community_id=community_id, days=[
         HealthDayOut(day=d.day, active_members=d.active_members, posts=d.posts, checkins=d.checkins,
                      visitors=d.visitors, buyers=d.buyers, conversion_bp=d.conversion_bp) for d in days])
+
+
+# --- the operator's switches and limits ------------------------------------------------------------------
+
+@router.get("/engagement/policy")
+async def get_policy(db: DB, me: Operator) -> EngagementPolicy:
+    async with db.read() as s:
+        return await service.operator_policy(s)
+
+
+@router.put("/engagement/policy")
+async def put_policy(body: dict[str, object], db: DB, me: Operator) -> EngagementPolicy:
+    """Change some fields (the rest keep their values); validated by EngagementPolicy, audited."""
+    async with db.write() as s:
+        return await policy.put(s, EngagementPolicy, body, me.user_id)
