@@ -41,35 +41,34 @@ async def invitee_refunded(s: AsyncSession, payload: dict[str, Any]) -> None:
     await service.on_refund(s, int(payload["order_id"]))
 
 
+async def _each(db: Database, find: Any, settle: Any) -> int:
+    """Find due ids in one read, then settle each in its own short transaction; count the settled ones."""
+    async with db.read() as s:
+        ids = await find(s)
+    done = 0
+    for one in ids:
+        async with db.write() as s:
+            done += int(bool(await settle(s, one)))
+    return done
+
+
 @sweep("engagement.expire_red_packets", every_seconds=60)
 async def expire_red_packets(db: Database, now: datetime) -> int:
-    async with db.read() as s:
-        ids = await service.due_packets(s, now)
-    done = 0
-    for packet_id in ids:
-        async with db.write() as s:
-            done += 1 if await service.expire_packet(s, packet_id) >= 0 else 0
-    return done
+    """An expired packet's rest goes back to its sender (once: a guarded open → expired)."""
+    return await _each(db, lambda s: service.due_packets(s, now), service.expire_packet)
 
 
 @sweep("engagement.activity_reminders", every_seconds=60)
 async def activity_reminders(db: Database, now: datetime) -> int:
-    async with db.read() as s:
-        ids = await service.due_reminders(s, now)
-    done = 0
-    for activity_id in ids:
-        async with db.write() as s:
-            done += await service.send_reminder(s, activity_id)
-    return done
+    return await _each(db, lambda s: service.due_reminders(s, now), service.send_reminder)
 
 
 @sweep("engagement.invite_rewards", every_seconds=600)
 async def invite_rewards(db: Database, now: datetime) -> int:
     """Pending rewards whose order completed while the daily cap was full, or whose event came first."""
-    async with db.read() as s:
-        ids = await service.due_invitations(s)
-    paid = 0
-    for inv in ids:
-        async with db.write() as s:
-            paid += await service.settle_invitation(s, inv) == "paid"
-    return paid
+    return await _each(db, service.due_invitations,
+                       lambda s, inv: _paid(service.settle_invitation(s, inv)))
+
+
+async def _paid(status: Any) -> bool:
+    return await status == "paid"
