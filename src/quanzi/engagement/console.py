@@ -49,7 +49,7 @@ def _url(cid: int) -> str:
 @router.get("/console/circles/{community_id}/engagement")
 async def console(request: Request, community_id: PathId, db: DB, me: CurrentUser) -> Response:
     async with db.read() as s:
-        c, m = await community.manageable(s, community_id, me.user_id, service.SETTINGS)
+        c, _m = await community.manageable(s, community_id, me.user_id, service.SETTINGS)
         health = await service.health(s, community_id, me.user_id)
         st = await service.settings_of(s, community_id)
         pol = await service.operator_policy(s)
