@@ -24,12 +24,14 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from quanzi.accounts import service as accounts
 from quanzi.accounts.models import Role
 from quanzi.aftersales.models import AfterSale
 from quanzi.bargain import service as bargain
 from quanzi.bargain.models import Bargain
 from quanzi.cart import service as cart
 from quanzi.cart.models import Address, CartItem
+from quanzi.community.models import Member
 from quanzi.catalog import service as catalog
 from quanzi.catalog.models import Product, Sku
 from quanzi.flashsale import service as flash
@@ -68,6 +70,11 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/api/groupbuy/groups/{group_id}"): "a group is shared so others can see it and join",
     ("POST", "/api/groupbuy/groups/{group_id}/join"): "joining someone's group is the point",
     ("POST", "/api/groupbuy/groups/{group_id}/share"): "anyone may share a group with their own token",
+    ("GET", "/api/circles/{community_id}"): "a community's join page (name, intro, rules) is what an invite shows",
+    ("POST", "/api/circles/{community_id}/join"):
+        "anyone may ask to join (the walk's community asks for approval, so B stays outside)",
+    ("GET", "/api/circles/{community_id}/feed"): "outsiders see only the posts marked public",
+    ("POST", "/api/circles/{community_id}/leave"): "one leaves (or withdraws a request to join) only oneself",
 }
 
 # Routes gated by a role that B does not hold: B gets 403; the walk's owner pass calls them as the operator.
@@ -80,6 +87,7 @@ OPERATOR_ONLY: set[tuple[str, str]] = {
     ("POST", "/api/withdrawals/{withdrawal_id}/offline-failed"),
     ("GET", "/api/flashsale/activities/{activity_id}/stats"),
     ("GET", "/api/groupbuy/activities/{activity_id}/stats"),
+    ("POST", "/api/circles/{community_id}/close"),
 }
 
 METHOD_ORDER = {"get": 0, "patch": 1, "put": 2, "post": 3, "delete": 4}
@@ -118,6 +126,10 @@ class Scene:
     notification_id: int
     media_id: int
     review_id: int
+    community_id: int = 0
+    post_id: int = 0
+    report_id: int = 0
+    members: dict[str, int] | None = None  # member id per moderation route (each acts on its own member)
 
 
 async def _side(db: Database, phone: str, name: str, code: str) -> Side:
@@ -209,9 +221,42 @@ async def _scene(client: httpx.AsyncClient, db: Database) -> Scene:
     async with db.write() as s:
         line_id = (await s.execute(select(OrderLine.id).where(OrderLine.order_id == bought))).scalar_one()
         review_id = (await reviews.write(s, buyer.user_id, line_id, stars=5, body="很甜", anonymous=False)).id
-    return Scene(a, b, operator, paid["id"], pending["id"], otn, aftersale_id, withdrawal_id, acts[0], acts[1],
-                 bargain_id, acts[2], group_id, paid["checkout_id"], pending["checkout_id"],
-                 notification_id, attached, review_id)
+    sc = Scene(a, b, operator, paid["id"], pending["id"], otn, aftersale_id, withdrawal_id, acts[0], acts[1],
+               bargain_id, acts[2], group_id, paid["checkout_id"], pending["checkout_id"],
+               notification_id, attached, review_id)
+    await _circle(db, sc)
+    return sc
+
+
+async def _circle(db: Database, sc: Scene) -> None:
+    """A's community (by approval, so B's join only asks), a post, a report, and one member per moderation route."""
+    from quanzi.community import feed as circle_feed
+    from quanzi.community import service as circles
+
+    async with db.write() as s:
+        c = await circles.create_community(s, sc.a.user_id, circles.Settings(name="阿甲的圈子", rules="友善",
+                                                                              join_mode="approval"))
+        members: dict[str, int] = {}
+        for i, route in enumerate(("approve", "reject", "remove", "ban", "unban", "mute", "role")):
+            user, _ = await accounts.get_or_create_user(s, f"+86137000003{i:02d}", f"圈友{i}")
+            if route in ("approve", "reject"):
+                m = await circles.join(s, c.id, user.id, accepted_rules_version=1)
+            else:
+                m = await circles.join(s, c.id, user.id, accepted_rules_version=1,
+                                       invite=_invite(sc.a.user_id, c.id))
+            members[route] = m.id
+        await circles.remove(s, c.id, sc.a.user_id, members["unban"], "测试", ban=True)
+        post = await circle_feed.create_post(s, c.id, sc.a.user_id, circle_feed.Draft(body="阿甲的第一条"))
+        reporter = await circles.membership(s, c.id, (await s.get(Member, members["mute"])).user_id)
+        rep = await circle_feed.report(s, post.id, reporter.user_id, "测试举报")
+        sc.community_id, sc.post_id, sc.report_id, sc.members = c.id, post.id, rep.id, members
+
+
+def _invite(sharer_id: int, community_id: int) -> Any:
+    from quanzi.kit import sharetokens
+
+    raw = sharetokens.issue("test-secret", sharer_id, "q", community_id, clock.now())
+    return sharetokens.verify("test-secret", raw, clock.now(), 7)
 
 
 async def _upload(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
@@ -226,7 +271,7 @@ def _param(sc: Scene, path: str, name: str) -> int | str:
     known = {"product_id", "sku_id", "shop_id", "item_id", "address_id", "aftersale_id", "withdrawal_id",
              "bargain_id", "group_id", "out_trade_no", "user_id", "rank", "kind", "target_id", "order_id",
              "activity_id", "checkout_id", "notification_id", "code",
-             "media_id", "review_id"}
+             "media_id", "review_id", "community_id", "post_id", "report_id", "member_id"}
     assert name in known, f"path parameter {{{name}}} of {path} is not mapped to an object in this walk"
     a = sc.a
     by_name: dict[str, int | str] = {
@@ -236,10 +281,14 @@ def _param(sc: Scene, path: str, name: str) -> int | str:
         "user_id": a.user_id, "rank": 1, "kind": "p", "target_id": a.product_id,
         "notification_id": sc.notification_id, "media_id": sc.media_id, "review_id": sc.review_id,
         "code": "36",  # 江西省
+        "community_id": sc.community_id, "post_id": sc.post_id, "report_id": sc.report_id,
     }
     if name == "order_id":
         # Paying, cancelling and paying again are for the unpaid order; the rest for the paid one.
         return sc.pending_order if path.endswith(("/pay", "/cancel")) else sc.paid_order
+    if name == "member_id":
+        assert sc.members is not None
+        return sc.members[path.rsplit("/", 1)[-1]]
     if name == "checkout_id":
         return sc.pending_checkout if path.endswith("/pay") else sc.paid_checkout
     if name == "activity_id":
@@ -280,6 +329,17 @@ def _body(sc: Scene, method: str, path: str, who: Side) -> dict[str, Any] | None
         ("POST", "/api/groupbuy/activities/{activity_id}/open"):
             {"sku_id": sc.a.sku_id, "address_id": who.address_id},
         ("POST", "/api/groupbuy/groups/{group_id}/join"): {"sku_id": sc.a.sku_id, "address_id": who.address_id},
+        ("PUT", "/api/circles/{community_id}"): {"name": "改名的圈子", "rules": "友善", "join_mode": "approval"},
+        ("POST", "/api/circles/{community_id}/join"): {"accepted_rules_version": 1},
+        ("POST", "/api/circles/{community_id}/close"): {"reason": "测试关闭"},
+        ("POST", "/api/circles/{community_id}/posts"): {"body": "新帖子"},
+        ("POST", "/api/circles/{community_id}/members/{member_id}/remove"): {"reason": "测试"},
+        ("POST", "/api/circles/{community_id}/members/{member_id}/ban"): {"reason": "测试"},
+        ("POST", "/api/circles/{community_id}/members/{member_id}/mute"): {"minutes": 10},
+        ("POST", "/api/circles/{community_id}/members/{member_id}/role"): {"role": "staff"},
+        ("POST", "/api/circles/{community_id}/reports/{report_id}"): {"action": "dismiss"},
+        ("POST", "/api/circles/posts/{post_id}/comments"): {"body": "评论"},
+        ("POST", "/api/circles/posts/{post_id}/report"): {"reason": "再举报"},
     }
     return bodies.get((method, path))
 

@@ -14,6 +14,7 @@ from quanzi.aftersales import service as aftersales
 from quanzi.aftersales.models import OPEN_STATES
 from quanzi.bargain import service as bargain
 from quanzi.cart import service as cart
+from quanzi.community import service as community
 from quanzi.catalog import service as catalog
 from quanzi.distribution import service as distribution
 from quanzi.flashsale import service as flashsale
@@ -38,6 +39,7 @@ class Summary:
     order_counts: dict[str, int]
     aftersales_open: int
     groups: list[dict[str, Any]] = field(default_factory=list)
+    circles: list[Any] = field(default_factory=list)  # (community, member) of the person's active memberships
     bargains: list[dict[str, Any]] = field(default_factory=list)
     grabs: list[dict[str, Any]] = field(default_factory=list)
     waiting: list[dict[str, Any]] = field(default_factory=list)
@@ -77,4 +79,5 @@ async def summary(s: AsyncSession, user_id: int) -> Summary:
     out.addresses = len(addrs)
     out.default_address = addrs[0] if addrs else None
     out.show_phone_to_shops = await accounts.shows_phone_to_shops(s, user_id)
+    out.circles = await community.my_communities(s, user_id)
     return out

@@ -481,3 +481,11 @@ async def counts_by_status(s: AsyncSession, buyer_id: int) -> dict[str, int]:
     rows = await s.execute(select(Order.status, func.count()).where(Order.buyer_id == buyer_id)
                            .group_by(Order.status))
     return {status: n for status, n in rows.all()}
+
+
+async def orders_of_buyer_in_shop(s: AsyncSession, buyer_id: int, shop_id: int, statuses: Sequence[str],
+                                  limit: int = 20) -> list[Order]:
+    """The buyer's newest orders that came through `shop_id` in one of `statuses` (a 晒单 picks one)."""
+    return list((await s.execute(select(Order).where(Order.buyer_id == buyer_id, Order.shop_id == shop_id,
+                                                     Order.status.in_(statuses))
+                                 .order_by(Order.id.desc()).limit(limit))).scalars())
