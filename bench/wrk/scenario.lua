@@ -1,6 +1,8 @@
 -- One wrk script for every benchmark scenario; bench/wrk.py sets the environment.
 --
--- BENCH_SCENARIO  get | me | orders | grab | checkout
+-- BENCH_SCENARIO  get | me | orders | grab | checkout | paths | join
+--                 paths: BENCH_DATA rows are "token path", each request a GET of the next path with its token
+--                 join: POST /api/circles/<BENCH_ACTIVITY>/join (rules version 1) with the next row's token
 -- BENCH_PATH      the path for `get`
 -- BENCH_DATA      a file of rows "token address_id" (one buyer a line), rotated through
 -- BENCH_SKUS      "sku,sku" (orders, checkout) or the flash SKU (grab)
@@ -83,6 +85,12 @@ function request()
     local r = next_row()
     local body = string.format('{"sku_id": %s, "quantity": 1, "address_id": %s}', skus[1], r.address)
     return wrk.format("POST", "/api/flashsale/" .. activity .. "/grab", auth(r), body)
+  elseif scenario == "paths" then
+    local r = next_row()
+    return wrk.format("GET", r.address, auth(r))
+  elseif scenario == "join" then
+    local r = next_row()
+    return wrk.format("POST", "/api/circles/" .. activity .. "/join", auth(r), '{"accepted_rules_version": 1}')
   elseif scenario == "checkout" then
     if step == 1 then
       row = next_row()

@@ -27,7 +27,7 @@ async def _count(db: Database, model, *where) -> int:  # noqa: ANN001
 async def test_join_feed_post_like_comment(client, db: Database) -> None:  # noqa: ANN001
     circle = await make_community(db)
     cid = circle.community_id
-    fan, h = await new_fan(db, "小红")
+    _fan, h = await new_fan(db, "小红")
     r = await client.get(f"/api/circles/{cid}", headers=h)
     assert r.status_code == 200 and r.json()["rules_version"] == 1 and r.json()["my_status"] is None
     r = await client.post(f"/api/circles/{cid}/join", json={"accepted_rules_version": 2}, headers=h)
@@ -132,7 +132,7 @@ async def test_approval_full_banned_and_audit(client, db: Database) -> None:  # 
         assert c is not None and c.member_count == 2
         actions = (await s.execute(select(AuditLog.action).where(AuditLog.entity == "community_members")
                                    .order_by(AuditLog.id))).scalars().all()
-        assert actions == ["community.approve", "community.ban", "community.approve"]
+        assert actions == ["circle.approve", "circle.ban", "circle.approve"]
     # A member cannot moderate.
     r = await client.post(f"/api/circles/{cid}/members/{pending[a]}/unban", headers=hb)
     assert r.status_code == 403 and r.json()["error"]["code"] == "community.no_permission"
@@ -154,7 +154,7 @@ async def test_show_order_only_from_a_received_order_of_the_shop(client, db: Dat
     assert r.status_code == 201, r.text
     assert r.json()["verified_purchase"] and r.json()["product"]["id"] == w.product_id
     # Someone else's order is not revealed.
-    other, oh = await member(db, cid)
+    _other, oh = await member(db, cid)
     r = await client.post(f"/api/circles/{cid}/posts", json=body, headers=oh)
     assert r.status_code == 404
     # A product card links into the shop; a product not on its shelf is refused.
@@ -200,7 +200,7 @@ async def test_report_queue_and_removal(client, db: Database) -> None:  # noqa: 
     circle = await make_community(db)
     cid = circle.community_id
     keeper_h = circle.world.shopkeeper_headers
-    author, ha = await member(db, cid)
+    _author, ha = await member(db, cid)
     _, hr = await member(db, cid)
     r = await client.post(f"/api/circles/{cid}/posts", json={"body": "卖假货"}, headers=ha)
     post_id = r.json()["id"]
@@ -230,6 +230,45 @@ async def test_operator_closes_a_community(client, db: Database) -> None:  # noq
     assert r.status_code == 200 and r.json()["status"] == "closed"
     r = await client.get("/api/circles/all?status=closed", headers=op)
     assert [c["id"] for c in r.json()] == [cid]
-    fan, h = await new_fan(db)
+    _fan, h = await new_fan(db)
     r = await client.post(f"/api/circles/{cid}/join", json={"accepted_rules_version": 1}, headers=h)
     assert r.status_code == 409 and r.json()["error"]["code"] == "community.closed"
+
+
+async def test_operator_edits_the_community_policy(client, db: Database) -> None:  # noqa: ANN001
+    from tests.conftest import make_user
+
+    _, op = await make_user(db, "13800000009", "operator")
+    r = await client.put("/api/circles/policy", json={"blocked_keywords": ["代购", " 加微信 "], "post_rate": "2/minute"},
+                         headers=op)
+    assert r.status_code == 200 and r.json()["blocked_keywords"] == ["代购", "加微信"], r.text
+    r = await client.put("/api/circles/policy", json={"default_capacity": 30_000}, headers=op)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "request.invalid"
+    r = await client.put("/api/circles/policy", json={"post_rate": "lots"}, headers=op)
+    assert r.status_code == 422
+    fan, h = await new_fan(db)
+    r = await client.get("/api/circles/policy", headers=h)
+    assert r.status_code == 403
+
+
+async def test_visits_and_posts_by_china_day(client, db: Database) -> None:  # noqa: ANN001
+    from datetime import datetime
+
+    from quanzi.community import feed
+    from quanzi.kit.clock import CHINA
+
+    circle = await make_community(db)
+    cid = circle.community_id
+    clock.freeze(datetime(2026, 6, 15, 23, 50, tzinfo=CHINA))
+    _, ha = await member(db, cid)
+    _, hb = await member(db, cid)
+    for h in (ha, ha, hb):
+        assert (await client.get(f"/api/circles/{cid}/feed", headers=h)).status_code == 200
+    await client.post(f"/api/circles/{cid}/posts", json={"body": "睡前一帖"}, headers=ha)
+    clock.freeze(datetime(2026, 6, 16, 0, 10, tzinfo=CHINA))  # past midnight in China (16:10 UTC)
+    assert (await client.get(f"/api/circles/{cid}/feed", headers=ha)).status_code == 200
+    await client.post(f"/api/circles/{cid}/posts", json={"body": "新的一天"}, headers=hb)
+    async with db.read() as s:
+        assert await feed.visits_by_day(s, cid, "2026-06-01") == {"2026-06-15": 2, "2026-06-16": 1}
+        since = datetime(2026, 6, 1, tzinfo=CHINA)
+        assert await feed.posts_by_day(s, cid, since) == {"2026-06-15": 1, "2026-06-16": 1}  # welcomes not counted

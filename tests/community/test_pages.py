@@ -3,8 +3,6 @@ text escaped; a left fan sees only public posts."""
 
 from __future__ import annotations
 
-import re
-
 import httpx
 
 from quanzi.community import feed, service
@@ -97,3 +95,34 @@ async def test_banned_fan_sees_why_on_the_join_page(client, app, db: Database) -
     r = await client.post(f"/circles/{circle.community_id}/join",
                           data={"csrf_token": csrf, "rules_version": "1", "accept": "1"})
     assert r.status_code == 403
+
+
+async def test_higher_domains_add_links_to_the_feed_and_console(client, app, db: Database) -> None:  # noqa: ANN001
+    from quanzi.community import pages
+
+    async def checkin(s, c, m):  # noqa: ANN001, ANN202
+        return [pages.Link("签到", f"/circles/{c.id}/checkin", "checkin-link")]
+
+    pages.feed_link(checkin)
+    pages.console_tab(checkin)
+    try:
+        circle = await make_community(db)
+        csrf = await _cookie_login(client, app, "13700000002")  # the shopkeeper (owner and member)
+        assert csrf
+        r = await client.get(f"/circles/{circle.community_id}")
+        assert 'data-testid="checkin-link"' in r.text
+        r = await client.get(f"/console/circles/{circle.community_id}/members")
+        assert 'data-testid="checkin-link"' in r.text
+        r = await client.get(f"/circles/{circle.community_id}/join")  # not on pages without a member
+        assert 'data-testid="checkin-link"' not in r.text
+    finally:
+        pages._feed_links.remove(checkin)
+        pages._console_tabs.remove(checkin)
+
+
+async def test_the_shop_page_lists_its_open_circles(client, db: Database) -> None:  # noqa: ANN001
+    circle = await make_community(db)
+    hidden = await make_community(db, circle.world, name="邀请制小圈", join_mode="invite")
+    r = await client.get(f"/s/{circle.world.shop_id}", headers=HTML)
+    assert f'data-testid="shop-circle-{circle.community_id}"' in r.text
+    assert f'data-testid="shop-circle-{hidden.community_id}"' not in r.text

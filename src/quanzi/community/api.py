@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser, Operator, OptionalUser, Shopkeeper
 from quanzi.community import feed, service
-from quanzi.community.models import Community, Member, Post
+from quanzi.community.models import Community, Member, Post, Report
+from quanzi.community.policy import CommunityPolicy
 from quanzi.community.schemas import (
     CommentIn,
     CommentOut,
@@ -27,6 +28,7 @@ from quanzi.community.schemas import (
     MuteIn,
     PhotoOut,
     PinIn,
+    PolicyPatch,
     PostIn,
     PostOut,
     ProductCardOut,
@@ -38,6 +40,7 @@ from quanzi.community.schemas import (
 from quanzi.distribution.posters import share_url
 from quanzi.kit.deps import DB, AppSettings, Limiter
 from quanzi.kit.schemas import MAX_ID, PathId
+from quanzi.policy import service as policy
 
 router = APIRouter(prefix="/api/circles", tags=["community"])
 Before = Annotated[int | None, Query(ge=1, le=MAX_ID)]
@@ -54,6 +57,10 @@ def community_out(c: Community, m: Member | None = None) -> CommunityOut:
 def member_out(m: Member) -> MemberOut:
     return MemberOut(id=m.id, user_id=m.user_id, name=m.name, role=m.role, status=m.status, joined_at=m.joined_at,
                      muted_until=m.muted_until, reason=m.reason)
+
+
+def report_out(r: Report) -> ReportOut:
+    return ReportOut(id=r.id, post_id=r.post_id, reason=r.reason, status=r.status, created_at=r.created_at)
 
 
 async def posts_out(s: AsyncSession, c: Community, posts: list[Post], viewer_id: int | None) -> list[PostOut]:
@@ -85,6 +92,20 @@ async def all_communities(db: DB, me: Operator, status: Annotated[str | None, Qu
                           q: Annotated[str, Query(max_length=40)] = "", before: Before = None) -> list[CommunityOut]:
     async with db.read() as s:
         return [community_out(c) for c in await service.all_communities(s, status=status, q=q, before_id=before)]
+
+
+@router.get("/policy")
+async def get_policy(db: DB, me: Operator) -> CommunityPolicy:
+    async with db.read() as s:
+        return await service.get_policy(s)
+
+
+@router.put("/policy")
+async def put_policy(body: PolicyPatch, db: DB, me: Operator) -> CommunityPolicy:
+    """Change the operator's community settings (validated, audited): the capacity cap, the posting rate,
+    the keyword block list, the invite link validity…"""
+    async with db.write() as s:
+        return await policy.put(s, CommunityPolicy, body.model_dump(exclude_none=True), me.user_id)
 
 
 @router.post("", status_code=201)
@@ -149,10 +170,15 @@ async def community_feed(community_id: PathId, db: DB, me: OptionalUser, before:
     async with db.read() as s:
         c = await service.get_community(s, community_id)
         m = await feed.viewer(s, c.id, me.user_id if me else None)
+        first_visit = m is not None and not await feed.visited_today(s, c.id, m.user_id)
         page = await feed.feed(s, c.id, m, before_id=before)
         viewer_id = me.user_id if me else None
-        return FeedOut(pinned=await posts_out(s, c, page.pinned, viewer_id),
-                       items=await posts_out(s, c, page.items, viewer_id), next_before=page.next_before)
+        out = FeedOut(pinned=await posts_out(s, c, page.pinned, viewer_id),
+                      items=await posts_out(s, c, page.items, viewer_id), next_before=page.next_before)
+    if first_visit and m is not None:
+        async with db.write() as s:  # one row per member per China day (the app's visits count too)
+            await feed.record_visit(s, c.id, m.user_id)
+    return out
 
 
 @router.post("/{community_id}/posts", status_code=201)
@@ -206,8 +232,7 @@ async def pin(post_id: PathId, db: DB, me: CurrentUser, body: PinIn | None = Non
 @router.post("/posts/{post_id}/report", status_code=201)
 async def report(post_id: PathId, body: ReasonIn, db: DB, me: CurrentUser) -> ReportOut:
     async with db.write() as s:
-        r = await feed.report(s, post_id, me.user_id, body.reason)
-        return ReportOut(id=r.id, post_id=r.post_id, reason=r.reason, status=r.status, created_at=r.created_at)
+        return report_out(await feed.report(s, post_id, me.user_id, body.reason))
 
 
 @router.delete("/posts/{post_id}", status_code=204)
@@ -281,13 +306,11 @@ async def set_role(community_id: PathId, member_id: PathId, body: RoleIn, db: DB
 async def list_reports(community_id: PathId, db: DB, me: CurrentUser) -> list[ReportOut]:
     async with db.read() as s:
         await service.require_permission(s, community_id, me.user_id, "review_reports")
-        return [ReportOut(id=r.id, post_id=r.post_id, reason=r.reason, status=r.status, created_at=r.created_at)
-                for r in await feed.reports(s, community_id)]
+        return [report_out(r) for r in await feed.reports(s, community_id)]
 
 
 @router.post("/{community_id}/reports/{report_id}")
 async def handle_report(community_id: PathId, report_id: PathId, body: ReportActionIn, db: DB, me: CurrentUser,
                         ) -> ReportOut:
     async with db.write() as s:
-        r = await feed.handle_report(s, community_id, report_id, me.user_id, body.action)
-        return ReportOut(id=r.id, post_id=r.post_id, reason=r.reason, status=r.status, created_at=r.created_at)
+        return report_out(await feed.handle_report(s, community_id, report_id, me.user_id, body.action))

@@ -288,7 +288,7 @@ async def pin(s: AsyncSession, post_id: int, actor_id: int, pinned: bool = True)
     p, _m = await _post_for(s, post_id, actor_id, "pin")
     await s.execute(update(Post).where(Post.id == p.id).values(pinned=pinned))
     await s.refresh(p)
-    record(s, actor_id, "community.pin" if pinned else "community.unpin", "community_posts", p.id,
+    record(s, actor_id, "circle.pin" if pinned else "circle.unpin", "community_posts", p.id,
            {"community_id": p.community_id})
     return p
 
@@ -311,7 +311,7 @@ async def remove_post(s: AsyncSession, post_id: int, actor_id: int, reason: str 
         raise PostNotFound()
     await s.refresh(p)
     if not own:
-        record(s, actor_id, "community.remove_post", "community_posts", p.id,
+        record(s, actor_id, "circle.remove_post", "community_posts", p.id,
                {"community_id": p.community_id, "author_id": p.author_id, "reason": reason})
     await s.execute(update(Report).where(Report.post_id == p.id, Report.status == "open")
                     .values(status="removed", handled_by=actor_id, handled_at=clock.now()))
@@ -349,7 +349,7 @@ async def handle_report(s: AsyncSession, community_id: int, report_id: int, acto
     elif action == "dismiss":
         await s.execute(update(Report).where(Report.id == r.id)
                         .values(status="dismissed", handled_by=actor_id, handled_at=clock.now()))
-        record(s, actor_id, "community.dismiss_report", "community_reports", r.id, {"community_id": community_id})
+        record(s, actor_id, "circle.dismiss", "community_reports", r.id, {"community_id": community_id})
     else:
         raise InvalidInput(field="action")
     await s.refresh(r)

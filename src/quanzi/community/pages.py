@@ -3,6 +3,8 @@ the rules to accept, the members list, one post with its comments, my own posts.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -21,10 +23,50 @@ from quanzi.kit.web import render
 from quanzi.media.deps import MediaStorage, real_files, receive
 from quanzi.orders import service as orders
 from quanzi.shops import service as shops
+from quanzi.shops.pages import shop_section
 
 router = APIRouter(include_in_schema=False)
 Before = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Text = Annotated[str, Form(max_length=4000)]
+
+
+# Links higher domains add to a community's pages (engagement: check-in, draws, polls, the calendar, the health
+# chart). Register `async def f(session, community, member) -> list[Link]` with @feed_link (the member's feed;
+# member is the viewer's active membership) or @console_tab (the console's tabs; member is the staff member).
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+    testid: str
+
+
+LinkSource = Callable[[AsyncSession, Community, Member], Awaitable[list[Link]]]
+_feed_links: list[LinkSource] = []
+_console_tabs: list[LinkSource] = []
+
+
+def feed_link(fn: LinkSource) -> LinkSource:
+    if fn not in _feed_links:
+        _feed_links.append(fn)
+    return fn
+
+
+def console_tab(fn: LinkSource) -> LinkSource:
+    if fn not in _console_tabs:
+        _console_tabs.append(fn)
+    return fn
+
+
+async def links_of(sources: list[LinkSource], s: AsyncSession, c: Community, m: Member | None) -> list[Link]:
+    out: list[Link] = []
+    if m is not None:
+        for fn in sources:
+            out.extend(await fn(s, c, m))
+    return out
+
+
+async def console_tabs(s: AsyncSession, c: Community, m: Member) -> list[Link]:
+    return await links_of(_console_tabs, s, c, m)
 
 
 def role_names() -> dict[str, str]:
@@ -37,6 +79,13 @@ async def posts_context(s: AsyncSession, c: Community, page: feed.FeedPage | lis
                         ) -> dict[str, Any]:
     posts = (page.pinned + page.items) if isinstance(page, feed.FeedPage) else page
     return {"shown": await feed.shown(s, c, posts, viewer_id), "roles": role_names(), "can": service.can}
+
+
+@shop_section
+async def shop_circles(s: AsyncSession, shop_id: int) -> tuple[str, dict[str, Any]] | None:
+    """The shop page lists the shop's open circles a fan may join or ask to join (invite-only ones stay hidden)."""
+    shown = [c for c in await service.communities_of_shop(s, shop_id) if c.status == "open" and c.join_mode != "invite"]
+    return ("community/_shop_section.html", {"circles": shown}) if shown else None
 
 
 @router.get("/circles")
@@ -68,13 +117,14 @@ async def _feed_page(request: Request, db: Any, me: Any, community_id: int, *, b
         page = await feed.feed(s, c.id, m, before_id=before)
         ctx = await posts_context(s, c, page, viewer_id)
         composer = await _composer(s, c, m)
+        links = await links_of(_feed_links, s, c, m)
         own = await service.membership(s, c.id, viewer_id) if viewer_id else None
         shop = await shops.shops_by_id(s, [c.shop_id])
     if record:
         async with db.write() as s:  # one row per member per China day
             await feed.record_visit(s, c.id, viewer_id)  # type: ignore[arg-type]
     return render(request, "community/feed.html", {
-        "c": c, "m": m, "own": own, "page": page, **ctx, **composer, "shop": shop.get(c.shop_id), "tab": "me",
+        "c": c, "m": m, "own": own, "page": page, **ctx, **composer, "links": links, "shop": shop.get(c.shop_id), "tab": "me",
         "error": error, "form": form or {}, "joined": request.query_params.get("joined") == "1",
     }, status_code=status)
 

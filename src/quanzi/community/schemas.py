@@ -161,3 +161,16 @@ class ReportOut(Out):
 
 class ReportActionIn(In):
     action: Literal["remove", "dismiss"]
+
+
+class PolicyPatch(In):
+    """Fields to change; the rest keep their values (CommunityPolicy validates the whole again)."""
+
+    enabled: bool | None = None
+    platform_capacity_cap: Annotated[int, Field(strict=True, ge=2, le=100_000)] | None = None
+    default_capacity: Annotated[int, Field(strict=True, ge=2, le=100_000)] | None = None
+    max_communities_per_shop: Annotated[int, Field(strict=True, ge=1, le=1000)] | None = None
+    post_rate: Annotated[str, Field(min_length=5, max_length=60)] | None = None
+    blocked_keywords: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=500)] | None \
+        = None
+    invite_days: Annotated[int, Field(strict=True, ge=1, le=90)] | None = None

@@ -71,8 +71,8 @@ from quanzi.shops import service as shops
 from quanzi.shops.models import Shop
 
 __all__ = [
-    "can", "get_community", "membership", "require_member", "require_permission", "communities_of_shop",
-    "my_communities", "get_policy",
+    "can", "communities_of_shop", "get_community", "get_policy", "membership", "my_communities", "require_member",
+    "require_permission",
 ]
 
 INVITE_KIND = "q"
@@ -242,7 +242,8 @@ async def close_community(s: AsyncSession, community_id: int, operator_id: int, 
                                      closed_by=operator_id))
     if n != 1:
         raise CommunityClosed()
-    record(s, operator_id, "community.close", "communities", c.id, {"reason": reason})
+    record(s, operator_id, "circle.close", "communities", c.id, {"reason": reason})
+    await outbox.emit(s, "community.closed", {"community_id": c.id, "shop_id": c.shop_id, "reason": reason})
     await s.refresh(c)
     return c
 
@@ -428,7 +429,7 @@ async def approve(s: AsyncSession, community_id: int, actor_id: int, member_id: 
     if not await _set_status(s, t, "pending", status="active", joined_at=clock.now()):
         raise MemberNotFound()
     await _welcome(s, c, t.user_id)
-    record(s, actor_id, "community.approve", "community_members", t.id, {"community_id": community_id})
+    record(s, actor_id, "circle.approve", "community_members", t.id, {"community_id": community_id})
     await outbox.emit(s, "community.joined", {"community_id": c.id, "user_id": t.user_id, "member_id": t.id,
                                               "invited_by": t.invited_by})
     return t
@@ -440,7 +441,7 @@ async def reject(s: AsyncSession, community_id: int, actor_id: int, member_id: i
     reason = _reason(reason, required=False)
     if not await _set_status(s, t, "pending", status="left", reason=reason or None):
         raise MemberNotFound()
-    record(s, actor_id, "community.reject", "community_members", t.id, {"community_id": community_id, "reason": reason})
+    record(s, actor_id, "circle.reject", "community_members", t.id, {"community_id": community_id, "reason": reason})
     return t
 
 
@@ -457,7 +458,7 @@ async def remove(s: AsyncSession, community_id: int, actor_id: int, member_id: i
         raise MemberNotFound()
     if was == "active":
         await _give_place_back(s, community_id)
-    record(s, actor_id, "community.ban" if ban else "community.remove", "community_members", t.id,
+    record(s, actor_id, "circle.ban" if ban else "circle.remove", "community_members", t.id,
            {"community_id": community_id, "user_id": t.user_id, "reason": reason, "was": was})
     return t
 
@@ -480,7 +481,7 @@ async def unban(s: AsyncSession, community_id: int, actor_id: int, member_id: in
     t = await _target(s, community_id, actor, member_id)
     if not await _set_status(s, t, "banned", status="left"):
         raise MemberNotFound()
-    record(s, actor_id, "community.unban", "community_members", t.id, {"community_id": community_id})
+    record(s, actor_id, "circle.unban", "community_members", t.id, {"community_id": community_id})
     return t
 
 
@@ -498,7 +499,7 @@ async def mute(s: AsyncSession, community_id: int, actor_id: int, member_id: int
     await s.execute(update(Member).where(Member.id == t.id).values(muted_until=until, updated_at=clock.now(),
                                                                   reason=reason or t.reason))
     await s.refresh(t)
-    record(s, actor_id, "community.mute", "community_members", t.id,
+    record(s, actor_id, "circle.mute", "community_members", t.id,
            {"community_id": community_id, "minutes": minutes, "reason": reason})
     return t
 
@@ -513,7 +514,7 @@ async def set_role(s: AsyncSession, community_id: int, actor_id: int, member_id:
     old = t.role
     await s.execute(update(Member).where(Member.id == t.id).values(role=role, updated_at=clock.now()))
     await s.refresh(t)
-    record(s, actor_id, "community.role", "community_members", t.id,
+    record(s, actor_id, "circle.role", "community_members", t.id,
            {"community_id": community_id, "role": [old, role]})
     return t
 

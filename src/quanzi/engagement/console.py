@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from quanzi.accounts.deps import CurrentUser, Operator
 from quanzi.catalog import service as catalog
 from quanzi.community import service as community
+from quanzi.community.pages import console_tabs
 from quanzi.engagement import charts, service
 from quanzi.engagement.pages import kind_names
 from quanzi.engagement.policy import EngagementPolicy
@@ -49,7 +50,8 @@ def _url(cid: int) -> str:
 @router.get("/console/circles/{community_id}/engagement")
 async def console(request: Request, community_id: PathId, db: DB, me: CurrentUser) -> Response:
     async with db.read() as s:
-        c, _m = await community.manageable(s, community_id, me.user_id, service.SETTINGS)
+        c, m = await community.manageable(s, community_id, me.user_id, service.SETTINGS)
+        tabs = await console_tabs(s, c, m)
         health = await service.health(s, community_id, me.user_id)
         st = await service.settings_of(s, community_id)
         pol = await service.operator_policy(s)
@@ -64,7 +66,7 @@ async def console(request: Request, community_id: PathId, db: DB, me: CurrentUse
               "posts": sum(d.posts for d in health), "checkins": sum(d.checkins for d in health),
               "visitors": sum(d.visitors for d in health), "buyers": sum(d.buyers for d in health)}
     return page(request, "engagement/console.html", {
-        "active": "shop", "c": c, "health": health, "health_chart": charts.health(health), "totals": totals,
+        "active": "circles", "tabs": tabs, "sub": "eg-console-tab", "c": c, "health": health, "health_chart": charts.health(health), "totals": totals,
         "st": st, "pol": pol, "draws": [(d, service.draw_state(d, now)) for d in draws], "polls": polls,
         "acts": acts, "cadence": cadence, "kinds": kind_names(), "now": now,
         "default_end": now + timedelta(days=7), "default_start": now + timedelta(days=1)})

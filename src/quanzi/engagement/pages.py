@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts.deps import CurrentUser, OptionalUser
 from quanzi.community import service as community
-from quanzi.community.models import Community
+from quanzi.community.models import Community, Member
+from quanzi.community.pages import Link, console_tab, feed_link
 from quanzi.engagement import charts, service
 from quanzi.engagement.errors import DrawNotFound
 from quanzi.kit import flash, i18n
@@ -219,3 +220,23 @@ def kind_names() -> dict[str, str]:
     _ = i18n.gettext
     return {"drop": _("New drop"), "live_qa": _("Live Q&A"), "draw": _("Lucky draw"),
             "checkin_week": _("Check-in week"), "other": _("Activity")}
+
+
+@feed_link
+async def circle_links(s: AsyncSession, c: Community, m: Member) -> list[Link]:
+    """The community page's links into its engagement pages."""
+    _ = i18n.gettext
+    base = f"/circles/{c.id}"
+    return [Link(_("Check in"), f"{base}/checkin", "eg-link-checkin"),
+            Link(_("Lucky draws"), f"{base}/draws", "eg-link-draws"),
+            Link(_("Red packets"), f"{base}/red-packets", "eg-link-packets"),
+            Link(_("Polls"), f"{base}/polls", "eg-link-polls"),
+            Link(_("Calendar"), f"{base}/calendar", "eg-link-calendar")]
+
+
+@console_tab
+async def console_links(s: AsyncSession, c: Community, m: Member) -> list[Link]:
+    """The community console's tab to the activities and the health chart (staff who may run them)."""
+    if not community.can(m.role, service.SETTINGS):
+        return []
+    return [Link(i18n.gettext("Activities and health"), f"/console/circles/{c.id}/engagement", "eg-console-tab")]

@@ -14,8 +14,8 @@ from quanzi.aftersales import service as aftersales
 from quanzi.aftersales.models import OPEN_STATES
 from quanzi.bargain import service as bargain
 from quanzi.cart import service as cart
-from quanzi.community import service as community
 from quanzi.catalog import service as catalog
+from quanzi.community import service as community
 from quanzi.distribution import service as distribution
 from quanzi.flashsale import service as flashsale
 from quanzi.groupbuy import service as groupbuy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -17,13 +18,25 @@ from quanzi.shops import service
 
 router = APIRouter(include_in_schema=False)
 
+# Sections a higher domain adds to the shop page under its header (community: the shop's circles): given the
+# read session and the shop id, a template to include and its context, or None to show nothing.
+ShopSection = Callable[[AsyncSession, int], Awaitable[tuple[str, dict[str, Any]] | None]]
+SHOP_SECTIONS: list[ShopSection] = []
+
+
+def shop_section(fn: ShopSection) -> ShopSection:
+    if fn not in SHOP_SECTIONS:
+        SHOP_SECTIONS.append(fn)
+    return fn
+
 
 @router.get("/s/{shop_id}")
 async def shop_page(request: Request, shop_id: PathId, db: DB, me: OptionalUser) -> Response:
     async with db.read() as s:
         shop = await service.public_shop(s, shop_id)
         shelf = await service.shelf(s, shop.id)
-    return render(request, "shops/shop.html", {"shop": shop, "shelf": shelf, "tab": "home"})
+        sections = [x for x in [await section(s, shop.id) for section in SHOP_SECTIONS] if x is not None]
+    return render(request, "shops/shop.html", {"shop": shop, "shelf": shelf, "tab": "home", "sections": sections})
 
 
 @router.get("/s/{shop_id}/p/{product_id}")
