@@ -95,3 +95,27 @@ async def test_outsiders_get_404_and_console_is_for_staff(client, db: Database) 
         "kind": "drop", "title": "周五上新", "starts_at": ends, "repeat": "2"})
     page = await _follow(client, r, owner)
     assert page.text.count("周五上新") >= 2
+
+
+async def test_operator_sets_repurchase_cycles_on_the_policy_page(client, db: Database) -> None:  # noqa: ANN001
+    from quanzi.accounts.models import Role
+    from quanzi.catalog import service as catalog
+    from tests.conftest import make_user
+
+    _, op = await make_user(db, "13800000098", Role.OPERATOR)
+    async with db.write() as s:
+        fruit = (await catalog.ensure_category(s, "水果", "Fruit")).id
+    r = await client.get("/console/engagement-policy", headers=op)
+    assert r.status_code == 200 and f'name="cat_{fruit}"' in r.text and "签到单日最高积分" in r.text
+    form = {"checkin_enabled": "1", "draws_enabled": "1", "max_prize_value": "50000", "max_checkin_points": "100",
+            "max_draw_cost_points": "10000", "max_packet_points": "100000", "max_packet_parts": "200",
+            "packet_hours": "24", "max_invite_points": "1000", "max_invite_daily_cap": "20",
+            "default_cadence_days": "14", f"cat_{fruit}": "7"}
+    page = await _follow(client, await client.post("/console/engagement-policy", headers=op, data=form), op)
+    assert f'value="7" data-testid="cat-{fruit}"' in page.text
+    over = await _follow(client, await client.post("/console/engagement-policy", headers=op,
+                                                   data={**form, "max_prize_value": "50000.01"}), op)
+    assert f'value="7" data-testid="cat-{fruit}"' in over.text and 'data-testid="flash"' in over.text
+    async with db.read() as s:
+        pol = await service.operator_policy(s)
+    assert pol.repurchase_days == {str(fruit): 7} and not pol.polls_enabled and pol.max_prize_value_fen == 5_000_000

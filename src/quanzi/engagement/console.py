@@ -215,8 +215,15 @@ async def policy_page(request: Request, db: DB, me: Operator) -> Response:
     async with db.read() as s:
         pol = await service.operator_policy(s)
         cats = await catalog.categories(s)
+    labels = {"max_checkin_points": _("Most points for one day of check-in"),
+              "max_draw_cost_points": _("Most points a draw entry may cost"),
+              "max_packet_points": _("Most points in one red packet"), "max_packet_parts": _("Most parts of a red packet"),
+              "packet_hours": _("Hours before a red packet expires"),
+              "max_invite_points": _("Most points for one invite reward"),
+              "max_invite_daily_cap": _("Most invite rewards per inviter per day"),
+              "default_cadence_days": _("Default cadence of a circle without a category (days)")}
     return page(request, "engagement/policy.html", {"active": "policy", "pol": pol, "cats": cats,
-                                                    "switches": SWITCHES, "numbers": NUMBERS})
+                                                    "switches": SWITCHES, "numbers": NUMBERS, "labels": labels})
 
 
 @router.post("/console/engagement-policy")

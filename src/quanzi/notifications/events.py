@@ -17,6 +17,7 @@ from quanzi.notifications.service import china_time, notify, yuan
 from quanzi.orders import service as orders
 from quanzi.withdrawals import service as withdrawals
 
+
 async def order_paid(s: AsyncSession, order_id: int) -> None:
     o = await orders.get_order(s, order_id)
     await notify(s, event_key=f"order.paid:{o.id}", user_id=o.buyer_id, kind="order_paid",
