@@ -76,3 +76,18 @@ async def test_only_members_check_in_and_switches_are_obeyed(db: Database) -> No
     with pytest.raises(SwitchedOff):
         await _check_in(db, c.community_id, uid)
     assert await balance(db, c.world.shop_id, uid) == 0
+
+
+async def test_a_closed_community_runs_no_rituals(db: Database) -> None:
+    from quanzi.accounts.models import Role
+    from quanzi.community import service as community
+    from quanzi.community.errors import CommunityClosed
+    from tests.conftest import make_user
+
+    c = await make_community(db)
+    uid, _ = await member(db, c.community_id)
+    op, _ = await make_user(db, "13800000097", Role.OPERATOR)
+    async with db.write() as s:
+        await community.close_community(s, c.community_id, op, "违规")
+    with pytest.raises(CommunityClosed):
+        await _check_in(db, c.community_id, uid)

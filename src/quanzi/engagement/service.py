@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quanzi.accounts import service as accounts
 from quanzi.community import service as community
+from quanzi.community.errors import CommunityClosed
 from quanzi.engagement import rules
 from quanzi.engagement.errors import (
     ActivityNotFound,
@@ -107,7 +108,9 @@ FEATURES = ("checkin", "draws", "red_packets", "polls", "invite", "calendar")
 
 
 async def require_on(s: AsyncSession, community_id: int, feature: str) -> tuple[EngagementPolicy, EngagementSettings]:
-    """The operator's switch and the community's own must both be on."""
+    """The operator's switch and the community's own must both be on, and the community still open."""
+    if (await community.get_community(s, community_id)).status != "open":
+        raise CommunityClosed()
     pol = await operator_policy(s)
     mine = await settings_of(s, community_id)
     op_on = {"checkin": pol.checkin_enabled, "draws": pol.draws_enabled, "red_packets": pol.red_packets_enabled,
