@@ -167,3 +167,20 @@ async def test_operator_sets_the_blocked_words(client, db: Database) -> None:  #
         assert (await service.get_policy(s)).default_capacity == 500  # refused: above the cap
     r = await client.get("/console/circles/all")
     assert "加微信" in r.text and 'data-testid="flash"' in r.text
+
+
+async def test_staff_manage_from_the_feed_members_do_not(client, db: Database) -> None:  # noqa: ANN001
+    circle = await make_community(db)
+    cid = circle.community_id
+    staff, _ = await member(db, cid, "小助手", role="staff")
+    async with db.read() as s:
+        from quanzi.accounts.models import User
+
+        phone = (await s.get(User, staff)).phone
+    await cookie_login(client, db, staff, phone)
+    client.headers.update(HTML)
+    r = await client.get(f"/circles/{cid}")
+    assert 'data-testid="manage-link"' in r.text
+    r = await client.get(f"/console/circles/{cid}/members")
+    assert r.status_code == 200 and 'data-testid="console-members"' in r.text
+    assert 'data-testid="settings-form"' not in (await client.get(f"/console/circles/{cid}")).text  # owner only
