@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 DOMAINS = [
     "accounts", "wechat", "media", "audit", "policy", "ledger", "distribution", "referrals", "catalog", "shops",
-    "cart", "orders", "payments", "aftersales", "reviews", "withdrawals", "flashsale", "bargain", "groupbuy", "community", "me", "web",
+    "cart", "orders", "payments", "aftersales", "reviews", "withdrawals", "flashsale", "bargain", "groupbuy", "community", "engagement", "me", "web",
     "notifications", "backoffice",
 ]
 PARTS = ("models", "jobs", "api", "pages", "console")

@@ -75,6 +75,7 @@ PUBLIC: dict[tuple[str, str], str] = {
         "anyone may ask to join (the walk's community asks for approval, so B stays outside)",
     ("GET", "/api/circles/{community_id}/feed"): "outsiders see only the posts marked public",
     ("POST", "/api/circles/{community_id}/leave"): "one leaves (or withdraws a request to join) only oneself",
+    ("GET", "/api/draws/{draw_id}"): "a published draw's rules, prizes and winners are public (no fake winners)",
 }
 
 # Routes gated by a role that B does not hold: B gets 403; the walk's owner pass calls them as the operator.
@@ -130,6 +131,11 @@ class Scene:
     post_id: int = 0
     report_id: int = 0
     members: dict[str, int] | None = None  # member id per moderation route (each acts on its own member)
+    draw_id: int = 0
+    packet_id: int = 0
+    poll_id: int = 0
+    poll_option: int = 0
+    event_id: int = 0
 
 
 async def _side(db: Database, phone: str, name: str, code: str) -> Side:
@@ -250,6 +256,27 @@ async def _circle(db: Database, sc: Scene) -> None:
         reporter = await circles.membership(s, c.id, (await s.get(Member, members["mute"])).user_id)
         rep = await circle_feed.report(s, post.id, reporter.user_id, "测试举报")
         sc.community_id, sc.post_id, sc.report_id, sc.members = c.id, post.id, rep.id, members
+    await _engagement(db, sc)
+
+
+async def _engagement(db: Database, sc: Scene) -> None:
+    """In A's community: a published draw, a red packet from the shop, a poll and a calendar activity."""
+    from datetime import timedelta as td
+
+    from quanzi.engagement import service as engage
+
+    async with db.write() as s:
+        cid, owner = sc.community_id, sc.a.user_id
+        d = await engage.create_draw(s, cid, owner, title="阿甲的抽奖", rules_text="每人一次", cost_points=0,
+                                     per_person_limit=5, ends_at=clock.now() + td(days=3),
+                                     prizes=[engage.PrizeIn(name="苹果", kind="goods", chance_bp=100, stock=5)])
+        await engage.open_draw(s, d.id, owner)
+        p = await engage.send_packet(s, cid, owner, total_points=10, parts=2, split="fixed", from_shop=True)
+        poll = await engage.create_poll(s, cid, owner, question="下周上什么？", options=["荔枝", "杨梅"],
+                                        multiple=False, anonymous=False, closes_at=clock.now() + td(days=1))
+        (act,) = await engage.schedule(s, cid, owner, kind="drop", title="上新", starts_at=clock.now() + td(days=1))
+        sc.draw_id, sc.packet_id, sc.poll_id, sc.event_id = d.id, p.id, poll.id, act.id
+        sc.poll_option = (await engage.options_of(s, poll.id))[0].id
 
 
 def _invite(sharer_id: int, community_id: int) -> Any:
@@ -271,7 +298,8 @@ def _param(sc: Scene, path: str, name: str) -> int | str:
     known = {"product_id", "sku_id", "shop_id", "item_id", "address_id", "aftersale_id", "withdrawal_id",
              "bargain_id", "group_id", "out_trade_no", "user_id", "rank", "kind", "target_id", "order_id",
              "activity_id", "checkout_id", "notification_id", "code",
-             "media_id", "review_id", "community_id", "post_id", "report_id", "member_id"}
+             "media_id", "review_id", "community_id", "post_id", "report_id", "member_id",
+             "draw_id", "packet_id", "poll_id", "event_id"}
     assert name in known, f"path parameter {{{name}}} of {path} is not mapped to an object in this walk"
     a = sc.a
     by_name: dict[str, int | str] = {
@@ -282,6 +310,7 @@ def _param(sc: Scene, path: str, name: str) -> int | str:
         "notification_id": sc.notification_id, "media_id": sc.media_id, "review_id": sc.review_id,
         "code": "36",  # 江西省
         "community_id": sc.community_id, "post_id": sc.post_id, "report_id": sc.report_id,
+        "draw_id": sc.draw_id, "packet_id": sc.packet_id, "poll_id": sc.poll_id, "event_id": sc.event_id,
     }
     if name == "order_id":
         # Paying, cancelling and paying again are for the unpaid order; the rest for the paid one.
@@ -340,6 +369,18 @@ def _body(sc: Scene, method: str, path: str, who: Side) -> dict[str, Any] | None
         ("POST", "/api/circles/{community_id}/reports/{report_id}"): {"action": "dismiss"},
         ("POST", "/api/circles/posts/{post_id}/comments"): {"body": "评论"},
         ("POST", "/api/circles/posts/{post_id}/report"): {"reason": "再举报"},
+        ("PUT", "/api/circles/{community_id}/engagement"): {"checkin_cycle": "month"},
+        ("POST", "/api/circles/{community_id}/draws"): {
+            "title": "新抽奖", "rules": "每人一次", "cost_points": 0, "per_person_limit": 1,
+            "ends_at": (clock.now() + timedelta(days=2)).isoformat(),
+            "prizes": [{"name": "梨", "kind": "goods", "chance_bp": 100, "stock": 1}]},
+        ("POST", "/api/circles/{community_id}/red-packets"): {"total_points": 4, "parts": 2, "split": "lucky",
+                                                             "from_shop": True},
+        ("POST", "/api/circles/{community_id}/polls"): {
+            "question": "再问一次？", "options": ["是", "否"], "closes_at": (clock.now() + timedelta(days=1)).isoformat()},
+        ("POST", "/api/circles/{community_id}/calendar"): {
+            "kind": "live_qa", "title": "直播答疑", "starts_at": (clock.now() + timedelta(days=2)).isoformat()},
+        ("POST", "/api/polls/{poll_id}/answer"): {"option_ids": [sc.poll_option]},
     }
     return bodies.get((method, path))
 

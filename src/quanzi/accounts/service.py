@@ -97,6 +97,11 @@ async def profiles(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, 
             for uid, nick, avatar, phone, shown in rows.all()}
 
 
+async def phone_of(session: AsyncSession, user_id: int) -> str | None:
+    """A person's full E.164 number, for rules that must recognise a number (never for display)."""
+    return (await session.execute(select(User.phone).where(User.id == user_id))).scalar_one_or_none()
+
+
 async def shows_phone_to_shops(session: AsyncSession, user_id: int) -> bool:
     return bool((await session.execute(select(User.show_phone_to_shops).where(User.id == user_id))).scalar_one())
 

@@ -392,3 +392,15 @@ async def posts_by_day(s: AsyncSession, community_id: int, since: datetime) -> d
                            .where(Post.community_id == community_id, Post.created_at >= since, Post.kind != "system")
                            .group_by(day))
     return {str(d): int(n) for d, n in rows.all()}
+
+
+async def authors_by_day(s: AsyncSession, community_id: int, since: datetime) -> dict[str, set[int]]:
+    """China day -> the members who wrote a post that day (engagement's daily active members)."""
+    dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
+    day = china_day(Post.created_at, dialect)
+    rows = await s.execute(select(day, Post.author_id).where(
+        Post.community_id == community_id, Post.created_at >= since, Post.author_id.is_not(None)).distinct())
+    out: dict[str, set[int]] = {}
+    for d, uid in rows.all():
+        out.setdefault(str(d), set()).add(int(uid))
+    return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,10 @@ PLATFORM = ("platform", 0)
 USER_KINDS = ("pending", "available", "withdrawing", "paid_out", "debt")
 NON_NEGATIVE = {"pending", "available", "withdrawing", "paid_out"}
 NON_POSITIVE = {"debt"}
+# Points (engagement): every account of these owner types is a balance that must never go below zero —
+# ("points", fan id, "shop:<shop id>") a fan's points in one shop, ("pts_held", shop id, "held") points
+# set aside in a shop's red packets. The shop's own ("shop", id, "pts_issued"/"pts_redeemed") go free.
+NON_NEGATIVE_OWNERS = {"points", "pts_held"}
 BULK_FROM = 16  # postings touching more accounts than this use the set-based path
 
 
@@ -38,6 +43,10 @@ class Leg:
     owner_id: int
     kind: str
     amount_fen: int
+
+
+def non_negative(owner_type: str, kind: str) -> bool:
+    return kind in NON_NEGATIVE or owner_type in NON_NEGATIVE_OWNERS
 
 
 def user(owner_id: int, kind: str, amount_fen: int) -> Leg:
@@ -86,7 +95,7 @@ async def post(s: AsyncSession, kind: str, ref: str, legs: Sequence[Leg], reason
         for key in sorted(net, key=lambda k: ids[k]):
             amount = net[key]
             stmt = update(LedgerAccount).where(LedgerAccount.id == ids[key])
-            if key[2] in NON_NEGATIVE and amount < 0:
+            if non_negative(key[0], key[2]) and amount < 0:
                 stmt = stmt.where(LedgerAccount.balance_fen + amount >= 0)
             if key[2] in NON_POSITIVE and amount > 0:
                 stmt = stmt.where(LedgerAccount.balance_fen + amount <= 0)
@@ -104,7 +113,8 @@ async def post(s: AsyncSession, kind: str, ref: str, legs: Sequence[Leg], reason
         )
         bad = (await s.execute(select(LedgerAccount.kind, LedgerAccount.balance_fen).where(
             LedgerAccount.id.in_([a for a, _ in rows]),
-            ((LedgerAccount.kind.in_(NON_NEGATIVE)) & (LedgerAccount.balance_fen < 0))
+            ((LedgerAccount.kind.in_(NON_NEGATIVE) | LedgerAccount.owner_type.in_(NON_NEGATIVE_OWNERS))
+             & (LedgerAccount.balance_fen < 0))
             | ((LedgerAccount.kind.in_(NON_POSITIVE)) & (LedgerAccount.balance_fen > 0)),
         ).limit(1))).first()
         if bad is not None:
@@ -127,6 +137,24 @@ async def balance(s: AsyncSession, owner_id: int, kind: str, owner_type: str = "
     return (await balances(s, owner_id, owner_type)).get(kind, 0)
 
 
+async def history(s: AsyncSession, owner_type: str, owner_id: int, kind: str, *, before: int | None = None,
+                  limit: int = 20) -> list[tuple[int, int, str, str, str, datetime]]:
+    """One account's entries, newest first: (entry id, amount, transaction kind, ref, reason, at).
+    Keyset pages: pass the last entry id seen as `before`."""
+    acc = (await s.execute(select(LedgerAccount.id).where(
+        LedgerAccount.owner_type == owner_type, LedgerAccount.owner_id == owner_id, LedgerAccount.kind == kind,
+    ))).scalar_one_or_none()
+    if acc is None:
+        return []
+    stmt = (select(LedgerEntry.id, LedgerEntry.amount_fen, LedgerTransaction.kind, LedgerTransaction.ref,
+                   LedgerTransaction.reason, LedgerEntry.created_at)
+            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.txn_id)
+            .where(LedgerEntry.account_id == acc).order_by(LedgerEntry.id.desc()).limit(limit))
+    if before is not None:
+        stmt = stmt.where(LedgerEntry.id < before)
+    return [tuple(r) for r in (await s.execute(stmt)).all()]  # type: ignore[misc]
+
+
 async def check(s: AsyncSession) -> list[str]:
     """Every invariant of the ledger, on a live database. Returns the problems found (empty = healthy)."""
     problems: list[str] = []
@@ -143,7 +171,7 @@ async def check(s: AsyncSession) -> list[str]:
         if derived != acc.balance_fen:
             problems.append(f"account {acc.id} ({acc.owner_type}:{acc.owner_id}:{acc.kind}) cached "
                             f"{acc.balance_fen} != entries {derived}")
-        if acc.kind in NON_NEGATIVE and acc.balance_fen < 0:
+        if non_negative(acc.owner_type, acc.kind) and acc.balance_fen < 0:
             problems.append(f"account {acc.id} ({acc.kind}) is negative: {acc.balance_fen}")
         if acc.kind in NON_POSITIVE and acc.balance_fen > 0:
             problems.append(f"account {acc.id} (debt) is positive: {acc.balance_fen}")

@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quanzi.aftersales import service as aftersales
 from quanzi.bargain import service as bargain
 from quanzi.catalog import service as catalog
+from quanzi.engagement import service as engagement
 from quanzi.groupbuy import service as groupbuy
 from quanzi.notifications.channels import tracking_url
 from quanzi.notifications.service import china_time, notify, yuan
 from quanzi.orders import service as orders
 from quanzi.withdrawals import service as withdrawals
+
 
 async def order_paid(s: AsyncSession, order_id: int) -> None:
     o = await orders.get_order(s, order_id)
@@ -98,3 +100,14 @@ async def withdrawal_decided(s: AsyncSession, kind: str, withdrawal_id: int) -> 
         params["reason"] = w.reject_reason or ""
     await notify(s, event_key=f"withdrawal:{w.id}:{kind}", user_id=w.user_id, kind=f"withdrawal_{kind}",
                  params=params, link="/console/earnings")
+
+
+async def community_activity(s: AsyncSession, activity_id: int) -> None:
+    """Every member of the community hears of a scheduled activity (a drop, a live Q&A, a draw…)."""
+    r = await engagement.reminder_of(s, activity_id)
+    if r is None:
+        return
+    params = {"community": r.community_name, "title": r.activity.title, "starts_at": china_time(r.activity.starts_at)}
+    for uid in r.member_ids:
+        await notify(s, event_key=f"community.activity:{activity_id}:{uid}", user_id=uid, kind="community_activity",
+                     params=dict(params), link=f"/circles/{r.activity.community_id}/calendar")

@@ -69,6 +69,11 @@ async def withdrawal_rejected(s: AsyncSession, payload: dict[str, Any]) -> None:
     await events.withdrawal_decided(s, "rejected", int(payload["withdrawal_id"]))
 
 
+@outbox.on("engagement.activity_reminder")
+async def community_activity(s: AsyncSession, payload: dict[str, Any]) -> None:
+    await events.community_activity(s, int(payload["activity_id"]))
+
+
 @outbox.on("notifications.sms", own_transactions=True)
 async def send_sms(db: Database, payload: dict[str, Any]) -> None:
     await service.send(db, int(payload["delivery_id"]))

@@ -470,6 +470,23 @@ async def due_completion(s: AsyncSession, now: datetime, limit: int = 200) -> li
     return list((await s.execute(stmt)).scalars())
 
 
+async def first_paid_order_id(s: AsyncSession, buyer_id: int, shop_id: int) -> int | None:
+    """The buyer's first order in a shop that was ever paid (cancelled-before-payment orders never count)."""
+    return (await s.execute(select(func.min(Order.id)).where(
+        Order.buyer_id == buyer_id, Order.shop_id == shop_id, Order.paid_at.is_not(None)))).scalar_one_or_none()
+
+
+async def paid_buyers_by_day(s: AsyncSession, shop_id: int, since: datetime) -> list[tuple[str, int]]:
+    """(China day, buyer id) of every order of a shop paid since `since` (for conversion charts)."""
+    from quanzi.kit.days import china_day
+
+    dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
+    day = china_day(Order.paid_at, dialect)
+    rows = await s.execute(select(day, Order.buyer_id).where(Order.shop_id == shop_id, Order.paid_at >= since)
+                           .distinct())
+    return [(str(d), int(b)) for d, b in rows.all()]
+
+
 async def count_to_ship(s: AsyncSession, supplier_id: int | None) -> int:
     """Paid orders waiting for the supplier's parcel (all suppliers' for None), held ones excepted."""
     stmt = select(func.count(Order.id)).where(Order.status == "paid", Order.hold_reason.is_(None))
