@@ -49,7 +49,7 @@ async def test_join_feed_post_like_comment(client, db: Database) -> None:  # noq
     r = await client.get(f"/api/circles/{cid}/feed", headers=h)
     first = r.json()["items"][0]
     assert first["id"] == post_id and first["likes"] == 1 and first["liked"] and first["comments"] == 1
-    r = await client.get("/api/circles/mine", headers=h)
+    r = await client.get("/api/me/circles", headers=h)
     assert [c["id"] for c in r.json()] == [cid]
 
 
@@ -228,7 +228,7 @@ async def test_operator_closes_a_community(client, db: Database) -> None:  # noq
     assert r.status_code == 403
     r = await client.post(f"/api/circles/{cid}/close", json={"reason": "售卖违禁品"}, headers=op)
     assert r.status_code == 200 and r.json()["status"] == "closed"
-    r = await client.get("/api/circles/all?status=closed", headers=op)
+    r = await client.get("/api/operator/circles?status=closed", headers=op)
     assert [c["id"] for c in r.json()] == [cid]
     _fan, h = await new_fan(db)
     r = await client.post(f"/api/circles/{cid}/join", json={"accepted_rules_version": 1}, headers=h)
@@ -243,7 +243,7 @@ async def test_operator_edits_the_community_policy(client, db: Database) -> None
                          headers=op)
     assert r.status_code == 200 and r.json()["blocked_keywords"] == ["代购", "加微信"], r.text
     r = await client.put("/api/circles/policy", json={"default_capacity": 30_000}, headers=op)
-    assert r.status_code == 422 and r.json()["error"]["code"] == "request.invalid"
+    assert r.status_code == 422 and r.json()["error"]["code"] == "policy.refused"
     r = await client.put("/api/circles/policy", json={"post_rate": "lots"}, headers=op)
     assert r.status_code == 422
     fan, h = await new_fan(db)

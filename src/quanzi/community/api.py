@@ -42,7 +42,7 @@ from quanzi.kit.deps import DB, AppSettings, Limiter
 from quanzi.kit.schemas import MAX_ID, PathId
 from quanzi.policy import service as policy
 
-router = APIRouter(prefix="/api/circles", tags=["community"])
+router = APIRouter(prefix="/api", tags=["community"])
 Before = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
@@ -81,41 +81,41 @@ async def posts_out(s: AsyncSession, c: Community, posts: list[Post], viewer_id:
 
 # --- communities -------------------------------------------------------------------------------------
 
-@router.get("/mine")
+@router.get("/me/circles")
 async def mine(db: DB, me: CurrentUser) -> list[CommunityOut]:
     async with db.read() as s:
         return [community_out(c, m) for c, m in await service.my_communities(s, me.user_id)]
 
 
-@router.get("/all")
+@router.get("/operator/circles")
 async def all_communities(db: DB, me: Operator, status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
                           q: Annotated[str, Query(max_length=40)] = "", before: Before = None) -> list[CommunityOut]:
     async with db.read() as s:
         return [community_out(c) for c in await service.all_communities(s, status=status, q=q, before_id=before)]
 
 
-@router.get("/policy")
+@router.get("/circles/policy")
 async def get_policy(db: DB, me: Operator) -> CommunityPolicy:
     async with db.read() as s:
         return await service.get_policy(s)
 
 
-@router.put("/policy")
+@router.put("/circles/policy")
 async def put_policy(body: PolicyPatch, db: DB, me: Operator) -> CommunityPolicy:
     """Change the operator's community settings (validated, audited): the capacity cap, the posting rate,
     the keyword block list, the invite link validity…"""
     async with db.write() as s:
-        return await policy.put(s, CommunityPolicy, body.model_dump(exclude_none=True), me.user_id)
+        return await policy.put_checked(s, CommunityPolicy, body.model_dump(exclude_none=True), me.user_id)
 
 
-@router.post("", status_code=201)
+@router.post("/circles", status_code=201)
 async def create(body: CommunityIn, db: DB, me: Shopkeeper) -> CommunityOut:
     async with db.write() as s:
         c = await service.create_community(s, me.user_id, service.Settings(**body.model_dump()))
         return community_out(c, await service.membership(s, c.id, me.user_id))
 
 
-@router.get("/{community_id}")
+@router.get("/circles/{community_id}")
 async def get(community_id: PathId, db: DB, me: OptionalUser) -> CommunityOut:
     """What a join page shows (name, intro, rules, join mode) — public, as an invite shows it."""
     async with db.read() as s:
@@ -123,14 +123,14 @@ async def get(community_id: PathId, db: DB, me: OptionalUser) -> CommunityOut:
         return community_out(c, await service.membership(s, c.id, me.user_id) if me else None)
 
 
-@router.put("/{community_id}")
+@router.put("/circles/{community_id}")
 async def update(community_id: PathId, body: CommunityIn, db: DB, me: CurrentUser) -> CommunityOut:
     async with db.write() as s:
         c = await service.update_community(s, community_id, me.user_id, service.Settings(**body.model_dump()))
         return community_out(c, await service.membership(s, c.id, me.user_id))
 
 
-@router.post("/{community_id}/close")
+@router.post("/circles/{community_id}/close")
 async def close(community_id: PathId, body: ReasonIn, db: DB, me: Operator) -> CommunityOut:
     async with db.write() as s:
         return community_out(await service.close_community(s, community_id, me.user_id, body.reason))
@@ -138,7 +138,7 @@ async def close(community_id: PathId, body: ReasonIn, db: DB, me: Operator) -> C
 
 # --- joining -----------------------------------------------------------------------------------------
 
-@router.post("/{community_id}/join")
+@router.post("/circles/{community_id}/join")
 async def join(community_id: PathId, body: JoinIn, db: DB, me: CurrentUser, settings: AppSettings) -> MemberOut:
     """Join an open community, any community through an invite token, or ask to join (status pending)."""
     async with db.write() as s:
@@ -147,13 +147,13 @@ async def join(community_id: PathId, body: JoinIn, db: DB, me: CurrentUser, sett
                                              accepted_rules_version=body.accepted_rules_version, invite=invite))
 
 
-@router.post("/{community_id}/leave")
+@router.post("/circles/{community_id}/leave")
 async def leave(community_id: PathId, db: DB, me: CurrentUser) -> MemberOut:
     async with db.write() as s:
         return member_out(await service.leave(s, community_id, me.user_id))
 
 
-@router.post("/{community_id}/invites", status_code=201)
+@router.post("/circles/{community_id}/invites", status_code=201)
 async def invite(community_id: PathId, db: DB, me: CurrentUser, settings: AppSettings) -> InviteOut:
     """A signed invite link of mine (it also binds the fan to me under the distribution rules)."""
     async with db.read() as s:
@@ -164,7 +164,7 @@ async def invite(community_id: PathId, db: DB, me: CurrentUser, settings: AppSet
 
 # --- the feed ----------------------------------------------------------------------------------------
 
-@router.get("/{community_id}/feed")
+@router.get("/circles/{community_id}/feed")
 async def community_feed(community_id: PathId, db: DB, me: OptionalUser, before: Before = None) -> FeedOut:
     """Members read every post; anyone else only the posts marked public."""
     async with db.read() as s:
@@ -181,7 +181,7 @@ async def community_feed(community_id: PathId, db: DB, me: OptionalUser, before:
     return out
 
 
-@router.post("/{community_id}/posts", status_code=201)
+@router.post("/circles/{community_id}/posts", status_code=201)
 async def write_post(community_id: PathId, body: PostIn, db: DB, me: CurrentUser, limiter: Limiter) -> PostOut:
     async with db.write() as s:
         d = feed.Draft(body=body.body, kind=body.kind, product_id=body.product_id, order_id=body.order_id,
@@ -190,14 +190,14 @@ async def write_post(community_id: PathId, body: PostIn, db: DB, me: CurrentUser
         return (await posts_out(s, await service.get_community(s, community_id), [p], me.user_id))[0]
 
 
-@router.get("/posts/{post_id}")
+@router.get("/circles/posts/{post_id}")
 async def get_post(post_id: PathId, db: DB, me: CurrentUser) -> PostOut:
     async with db.read() as s:
         p, _m = await feed.get_post(s, post_id, me.user_id)
         return (await posts_out(s, await service.get_community(s, p.community_id), [p], me.user_id))[0]
 
 
-@router.get("/posts/{post_id}/comments")
+@router.get("/circles/posts/{post_id}/comments")
 async def list_comments(post_id: PathId, db: DB, me: CurrentUser) -> list[CommentOut]:
     async with db.read() as s:
         await feed.get_post(s, post_id, me.user_id)
@@ -207,7 +207,7 @@ async def list_comments(post_id: PathId, db: DB, me: CurrentUser) -> list[Commen
                 for c in items]
 
 
-@router.post("/posts/{post_id}/comments", status_code=201)
+@router.post("/circles/posts/{post_id}/comments", status_code=201)
 async def write_comment(post_id: PathId, body: CommentIn, db: DB, me: CurrentUser, limiter: Limiter) -> CommentOut:
     async with db.write() as s:
         c = await feed.comment(s, post_id, me.user_id, body.body, limiter=limiter)
@@ -215,27 +215,27 @@ async def write_comment(post_id: PathId, body: CommentIn, db: DB, me: CurrentUse
         return CommentOut(id=c.id, author=names.get(c.author_id, ""), body=c.body, created_at=c.created_at)
 
 
-@router.post("/posts/{post_id}/like")
+@router.post("/circles/posts/{post_id}/like")
 async def like(post_id: PathId, db: DB, me: CurrentUser, body: LikeIn | None = None) -> LikeOut:
     async with db.write() as s:
         liked, likes = await feed.like(s, post_id, me.user_id, body.liked if body else True)
         return LikeOut(liked=liked, likes=likes)
 
 
-@router.post("/posts/{post_id}/pin")
+@router.post("/circles/posts/{post_id}/pin")
 async def pin(post_id: PathId, db: DB, me: CurrentUser, body: PinIn | None = None) -> PostOut:
     async with db.write() as s:
         p = await feed.pin(s, post_id, me.user_id, body.pinned if body else True)
         return (await posts_out(s, await service.get_community(s, p.community_id), [p], me.user_id))[0]
 
 
-@router.post("/posts/{post_id}/report", status_code=201)
+@router.post("/circles/posts/{post_id}/report", status_code=201)
 async def report(post_id: PathId, body: ReasonIn, db: DB, me: CurrentUser) -> ReportOut:
     async with db.write() as s:
         return report_out(await feed.report(s, post_id, me.user_id, body.reason))
 
 
-@router.delete("/posts/{post_id}", status_code=204)
+@router.delete("/circles/posts/{post_id}", status_code=204)
 async def delete_post(post_id: PathId, db: DB, me: CurrentUser, reason: Annotated[str, Query(max_length=200)] = "",
                       ) -> None:
     async with db.write() as s:
@@ -244,7 +244,7 @@ async def delete_post(post_id: PathId, db: DB, me: CurrentUser, reason: Annotate
 
 # --- members and moderation --------------------------------------------------------------------------
 
-@router.get("/{community_id}/members")
+@router.get("/circles/{community_id}/members")
 async def members(community_id: PathId, db: DB, me: CurrentUser,
                   q: Annotated[str, Query(max_length=40)] = "",
                   role: Annotated[str | None, Query(pattern="^(owner|staff|expert|teacher|member)$")] = None,
@@ -260,56 +260,56 @@ async def members(community_id: PathId, db: DB, me: CurrentUser,
                           next_before=items[size - 1].id if len(items) > size else None)
 
 
-@router.post("/{community_id}/members/{member_id}/approve")
+@router.post("/circles/{community_id}/members/{member_id}/approve")
 async def approve(community_id: PathId, member_id: PathId, db: DB, me: CurrentUser) -> MemberOut:
     async with db.write() as s:
         return member_out(await service.approve(s, community_id, me.user_id, member_id))
 
 
-@router.post("/{community_id}/members/{member_id}/reject")
+@router.post("/circles/{community_id}/members/{member_id}/reject")
 async def reject(community_id: PathId, member_id: PathId, db: DB, me: CurrentUser) -> MemberOut:
     async with db.write() as s:
         return member_out(await service.reject(s, community_id, me.user_id, member_id))
 
 
-@router.post("/{community_id}/members/{member_id}/remove")
+@router.post("/circles/{community_id}/members/{member_id}/remove")
 async def remove(community_id: PathId, member_id: PathId, body: ReasonIn, db: DB, me: CurrentUser) -> MemberOut:
     async with db.write() as s:
         return member_out(await service.remove(s, community_id, me.user_id, member_id, body.reason))
 
 
-@router.post("/{community_id}/members/{member_id}/ban")
+@router.post("/circles/{community_id}/members/{member_id}/ban")
 async def ban(community_id: PathId, member_id: PathId, body: ReasonIn, db: DB, me: CurrentUser) -> MemberOut:
     async with db.write() as s:
         return member_out(await service.remove(s, community_id, me.user_id, member_id, body.reason, ban=True))
 
 
-@router.post("/{community_id}/members/{member_id}/unban")
+@router.post("/circles/{community_id}/members/{member_id}/unban")
 async def unban(community_id: PathId, member_id: PathId, db: DB, me: CurrentUser) -> MemberOut:
     async with db.write() as s:
         return member_out(await service.unban(s, community_id, me.user_id, member_id))
 
 
-@router.post("/{community_id}/members/{member_id}/mute")
+@router.post("/circles/{community_id}/members/{member_id}/mute")
 async def mute(community_id: PathId, member_id: PathId, body: MuteIn, db: DB, me: CurrentUser) -> MemberOut:
     async with db.write() as s:
         return member_out(await service.mute(s, community_id, me.user_id, member_id, body.minutes, body.reason))
 
 
-@router.post("/{community_id}/members/{member_id}/role")
+@router.post("/circles/{community_id}/members/{member_id}/role")
 async def set_role(community_id: PathId, member_id: PathId, body: RoleIn, db: DB, me: CurrentUser) -> MemberOut:
     async with db.write() as s:
         return member_out(await service.set_role(s, community_id, me.user_id, member_id, body.role))
 
 
-@router.get("/{community_id}/reports")
+@router.get("/circles/{community_id}/reports")
 async def list_reports(community_id: PathId, db: DB, me: CurrentUser) -> list[ReportOut]:
     async with db.read() as s:
         await service.require_permission(s, community_id, me.user_id, "review_reports")
         return [report_out(r) for r in await feed.reports(s, community_id)]
 
 
-@router.post("/{community_id}/reports/{report_id}")
+@router.post("/circles/{community_id}/reports/{report_id}")
 async def handle_report(community_id: PathId, report_id: PathId, body: ReportActionIn, db: DB, me: CurrentUser,
                         ) -> ReportOut:
     async with db.write() as s:

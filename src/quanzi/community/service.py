@@ -56,6 +56,7 @@ from quanzi.community.errors import (
     RulesNotAccepted,
     TooManyCommunities,
 )
+from quanzi.catalog.models import Category
 from quanzi.community.models import Community, Member, Post
 from quanzi.community.permissions import ASSIGNABLE, SPEAKING, can
 from quanzi.community.policy import CommunityPolicy
@@ -179,6 +180,12 @@ def _clean_settings(st: Settings, pol: CommunityPolicy) -> dict[str, Any]:
     return out
 
 
+async def _known_category(s: AsyncSession, category_id: int | None) -> None:
+    """A community tied to a category that does not exist is refused (the id would break the foreign key)."""
+    if category_id is not None and await s.get(Category, category_id) is None:
+        raise InvalidInput({"zh": "没有这个类目", "en": "No such category"}, field="category_id")
+
+
 async def _profile_snapshot(s: AsyncSession, user_id: int) -> dict[str, str]:
     p = (await accounts.profiles(s, {user_id})).get(user_id)
     if p is None:
@@ -193,6 +200,7 @@ async def create_community(s: AsyncSession, owner_id: int, st: Settings) -> Comm
         raise CommunitiesDisabled()
     shop = await shops.my_shop(s, owner_id)
     values = _clean_settings(st, pol)
+    await _known_category(s, st.category_id)
     values.setdefault("capacity", pol.default_capacity)
     count = int(await s.scalar(select(func.count(Community.id)).where(Community.shop_id == shop.id)) or 0)
     if count >= pol.max_communities_per_shop:
@@ -215,6 +223,7 @@ async def update_community(s: AsyncSession, community_id: int, actor_id: int, st
     c, _m = await manageable(s, community_id, actor_id, "edit_settings")
     pol = await get_policy(s)
     values = _clean_settings(st, pol)
+    await _known_category(s, st.category_id)
     if "capacity" in values and values["capacity"] < c.member_count:
         raise CapacityInvalid(low=max(2, c.member_count), high=pol.platform_capacity_cap)
     if values["rules"] != c.rules:

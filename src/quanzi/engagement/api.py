@@ -318,4 +318,4 @@ async def get_policy(db: DB, me: Operator) -> EngagementPolicy:
 async def put_policy(body: dict[str, object], db: DB, me: Operator) -> EngagementPolicy:
     """Change some fields (the rest keep their values); validated by EngagementPolicy, audited."""
     async with db.write() as s:
-        return await policy.put(s, EngagementPolicy, body, me.user_id)
+        return await policy.put_checked(s, EngagementPolicy, body, me.user_id)

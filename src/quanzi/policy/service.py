@@ -94,6 +94,24 @@ async def get(s: AsyncSession, section: type[S]) -> S:
     return section.model_validate({**section().model_dump(), **value})
 
 
+class PolicyRefused(InvalidInput):
+    """A settings change that breaks a section's own rule (a cross-field bound, a malformed rate, a key the
+    section does not have): a business refusal with the section's field errors, not request validation."""
+
+    code = "policy.refused"
+    message = {"zh": "设置不符合规则", "en": "These settings break a rule"}
+
+
+async def put_checked(s: AsyncSession, section: type[S], values: dict, actor_id: int | None) -> S:
+    """`put` for an API whose body is a loose patch: a section-level refusal is `policy.refused`."""
+    try:
+        return await put(s, section, values, actor_id)
+    except PolicyRefused:
+        raise
+    except InvalidInput as exc:
+        raise PolicyRefused(**exc.detail) from exc
+
+
 async def put(s: AsyncSession, section: type[S], values: dict, actor_id: int | None) -> S:
     current = await get(s, section)
     try:
