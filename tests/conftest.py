@@ -122,8 +122,9 @@ def make_settings(db_url: str, **overrides: object) -> Settings:
         "database_url": db_url, "secret_key": "test-secret", "log_json": True, "log_level": "WARNING",
         "embedded_worker": False, "demo_hints": False, "redis_url": REDIS_URL, "payout_sandbox": True,
         "ratelimit_prefix": f"t-{uuid.uuid4().hex[:8]}", "flash_gate_prefix": f"t-flash-{uuid.uuid4().hex[:8]}",
-        # The data caches' versions (kit/cache.py): tests running side by side must not bump each other's.
-        "cache_prefix": f"t-cache-{uuid.uuid4().hex[:8]}",
+        # The caches' versions (kit/cache.py, accounts/authcache.py): tests running side by side must not bump
+        # each other's (a shared auth prefix let another worker's logout turn a warm session cold: CI flake).
+        "cache_prefix": f"t-cache-{uuid.uuid4().hex[:8]}", "auth_cache_prefix": f"t-auth-{uuid.uuid4().hex[:8]}",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
